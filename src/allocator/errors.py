@@ -1,0 +1,180 @@
+"""The exception tree of allocator.
+
+Every error allocator raises on purpose derives from :class:`AllocatorError`::
+
+    AllocatorError
+    ├── ConfigError                 a config file or key is wrong (exit code 2)
+    ├── DataError                   an input file, row or column is wrong (exit code 2)
+    │   └── InsufficientDataError   valid, but too little of it to act on
+    ├── InfeasibleAllocationError   the guardrails cannot all hold at once
+    ├── StateError                  the job's store or lock refuses (stale plan, concurrent run)
+    └── ApiError                    the ad platform did not do what was asked
+        ├── ApiTransportError       no HTTP answer (timeout, refused, dropped connection)
+        └── ApiStatusError          an answer with a non-zero ``code`` or an HTTP error status
+            ├── RateLimitedError    throttled (40100, 40132, 61000, HTTP 429); retryable
+            ├── ServerError         platform-side failure (5xx, 50000, 50002, 60001); retryable
+            └── AuthError           token missing, expired or invalid (40102, 40104, 40105)
+
+Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
+``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
+contain access tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AllocatorError",
+    "ApiError",
+    "ApiStatusError",
+    "ApiTransportError",
+    "AuthError",
+    "ConfigError",
+    "DataError",
+    "InfeasibleAllocationError",
+    "InsufficientDataError",
+    "RateLimitedError",
+    "ServerError",
+    "StateError",
+]
+
+
+class AllocatorError(Exception):
+    """Root of every error allocator raises on purpose."""
+
+
+def _where(path: str | Path | None, line: int | None, column: str | None) -> str:
+    parts: list[str] = []
+    if path is not None:
+        parts.append(str(path))
+    if line is not None:
+        parts.append(f"line {line}")
+    if column is not None:
+        parts.append(f"column {column!r}")
+    return ", ".join(parts)
+
+
+class ConfigError(AllocatorError):
+    """A configuration file or one of its keys is invalid.
+
+    Attributes:
+        path: the config file, when known.
+        key: dotted key path inside the file (``account.daily_budget``), when known.
+        reason: what is wrong, without the location.
+    """
+
+    def __init__(
+        self, reason: str, *, path: str | Path | None = None, key: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.path = None if path is None else Path(path)
+        self.key = key
+        where = ", ".join(p for p in (str(path) if path else "", f"key {key!r}" if key else "") if p)
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class DataError(AllocatorError):
+    """An input file, row or column is invalid; nothing is planned from it.
+
+    Attributes:
+        path: the file, when known.
+        line: 1-based line number in the file (the header is line 1), when known.
+        column: the column name, when known.
+        reason: what is wrong, without the location.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = None if path is None else Path(path)
+        self.line = line
+        self.column = column
+        where = _where(path, line, column)
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class InsufficientDataError(DataError):
+    """The data is valid but too thin to support the requested computation."""
+
+
+class InfeasibleAllocationError(AllocatorError):
+    """The guardrails cannot all hold at once.
+
+    Attributes:
+        constraint: the name of the constraint that cannot be met.
+        shortfall: by how much, in currency per day (positive).
+    """
+
+    def __init__(self, reason: str, *, constraint: str, shortfall: float) -> None:
+        self.constraint = constraint
+        self.shortfall = shortfall
+        super().__init__(f"infeasible {constraint}: {reason} (off by {shortfall:.2f})")
+
+
+class StateError(AllocatorError):
+    """The job's recorded state forbids the action (stale plan, lock held, kill switch)."""
+
+
+class ApiError(AllocatorError):
+    """The ad platform did not do what was asked."""
+
+
+class ApiTransportError(ApiError):
+    """No usable HTTP answer: timeout, refused or dropped connection."""
+
+
+class ApiStatusError(ApiError):
+    """The platform answered with an error.
+
+    Attributes:
+        code: the envelope's ``code`` (or the HTTP status when the body had none).
+        api_message: the envelope's ``message``.
+        request_id: the envelope's ``request_id``, for the platform's support.
+        http_status: the HTTP status code.
+    """
+
+    def __init__(
+        self,
+        api_message: str,
+        *,
+        code: int,
+        request_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.code = code
+        self.api_message = api_message
+        self.request_id = request_id
+        self.http_status = http_status
+        rid = f" request_id={request_id}" if request_id else ""
+        super().__init__(f"API error {code}: {api_message}{rid}")
+
+
+class RateLimitedError(ApiStatusError):
+    """Throttled by the platform; safe to retry after ``retry_after`` seconds if given."""
+
+    def __init__(
+        self,
+        api_message: str,
+        *,
+        code: int,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(api_message, code=code, request_id=request_id, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiStatusError):
+    """A platform-side failure (5xx, 50000, 50002, 60001); safe to retry."""
+
+
+class AuthError(ApiStatusError):
+    """The access token is missing, expired or invalid; never retried."""

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from allocator import errors
+
+
+def test_data_error_names_file_line_and_column() -> None:
+    err = errors.DataError("not a number: 'abc'", path="obs.csv", line=7, column="spend")
+    assert str(err) == "obs.csv, line 7, column 'spend': not a number: 'abc'"
+    assert (err.line, err.column) == (7, "spend")
+
+
+def test_config_error_names_file_and_key() -> None:
+    err = errors.ConfigError("must be > 0", path="job.toml", key="account.daily_budget")
+    assert str(err) == "job.toml, key 'account.daily_budget': must be > 0"
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [errors.RateLimitedError, errors.ServerError, errors.AuthError, errors.ApiStatusError],
+)
+def test_api_status_errors_carry_code_and_request_id(cls: type[errors.ApiStatusError]) -> None:
+    err = cls("boom", code=40100, request_id="r-1", http_status=200)
+    assert isinstance(err, errors.ApiError)
+    assert isinstance(err, errors.AllocatorError)
+    assert (err.code, err.request_id) == (40100, "r-1")
+    assert "r-1" in str(err)
+
+
+def test_infeasible_error_says_which_constraint_and_by_how_much() -> None:
+    err = errors.InfeasibleAllocationError(
+        "floors exceed the budget", constraint="platform_minimum", shortfall=12.5
+    )
+    assert "platform_minimum" in str(err)
+    assert "12.50" in str(err)

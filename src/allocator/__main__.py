@@ -1,0 +1,7 @@
+"""``python -m allocator`` runs the command line."""
+
+from __future__ import annotations
+
+from allocator.cli import app
+
+app()

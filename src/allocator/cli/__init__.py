@@ -1,0 +1,95 @@
+"""The ``allocator`` command: thin argument parsing over the layers.
+
+Each sub-command lives in its own module under ``allocator.cli`` and exposes
+``register(app: typer.Typer) -> None``; :data:`COMMAND_MODULES` lists them. Errors are
+mapped to exit codes in one place (:func:`main`):
+
+* 0: success;
+* 1: other failure (platform down, unexpected error);
+* 2: bad input or config, with one line on stderr naming file, line/key and reason;
+* 3: a partial apply (some changes landed, some did not).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from allocator.errors import AllocatorError, ConfigError, DataError
+
+__all__ = ["COMMAND_MODULES", "EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules under ``allocator.cli`` whose ``register(app)`` adds a sub-command."""
+
+
+class ExitCode(Exception):
+    """Raised by a command to end with a specific exit code after printing its output."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def build_app() -> typer.Typer:
+    """The typer application with every sub-command registered."""
+    app = typer.Typer(
+        name="allocator",
+        help="Budget allocation and creative testing for TikTok Spark Ads and dark posts.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    ) -> None:
+        if version:
+            from allocator import __version__
+
+            typer.echo(__version__)
+            raise typer.Exit(EXIT_OK)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"allocator.cli.{name}").register(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(build_app())
+    try:
+        result = command.main(args=args, prog_name="allocator", standalone_mode=False)
+    except ExitCode as exc:
+        return exc.code
+    except (ConfigError, DataError) as exc:
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        print("allocator: aborted", file=sys.stderr)
+        return EXIT_FAILURE
+    except AllocatorError as exc:
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def app() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

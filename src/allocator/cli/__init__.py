@@ -16,8 +16,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
+from typer.exceptions import Abort, Exit, TyperException
 
 from allocator.errors import AllocatorError, ConfigError, DataError
 
@@ -45,13 +45,13 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="allocator",
         help="Budget allocation and creative testing for TikTok Spark Ads and dark posts.",
-        no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def _root(
+        ctx: typer.Context,
         version: bool = typer.Option(False, "--version", help="Print the version and exit."),
     ) -> None:
         if version:
@@ -59,6 +59,9 @@ def build_app() -> typer.Typer:
 
             typer.echo(__version__)
             raise typer.Exit(EXIT_OK)
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
+            raise typer.Exit(EXIT_USAGE)
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"allocator.cli.{name}").register(app)
@@ -76,14 +79,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError) as exc:
         print(f"allocator: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.exceptions.Abort:
+    except Abort:
         print("allocator: aborted", file=sys.stderr)
         return EXIT_FAILURE
+    except TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except AllocatorError as exc:
         print(f"allocator: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

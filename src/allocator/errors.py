@@ -70,7 +70,8 @@ class ConfigError(AllocatorError):
         self.reason = reason
         self.path = None if path is None else Path(path)
         self.key = key
-        where = ", ".join(p for p in (str(path) if path else "", f"key {key!r}" if key else "") if p)
+        parts = (str(path) if path else "", f"key {key!r}" if key else "")
+        where = ", ".join(p for p in parts if p)
         super().__init__(f"{where}: {reason}" if where else reason)
 
 

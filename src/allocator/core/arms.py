@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 
 import numpy as np
@@ -92,7 +92,7 @@ class Authorization:
 
     def __post_init__(self) -> None:
         if self.expires_at is not None and self.expires_at.tzinfo is None:
-            object.__setattr__(self, "expires_at", self.expires_at.replace(tzinfo=timezone.utc))
+            object.__setattr__(self, "expires_at", self.expires_at.replace(tzinfo=UTC))
 
     @property
     def lapsed(self) -> bool:
@@ -106,7 +106,7 @@ class Authorization:
         if self.expires_at is None:
             return math.inf
         if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=timezone.utc)
+            as_of = as_of.replace(tzinfo=UTC)
         return (self.expires_at - as_of).total_seconds() / 86_400.0
 
 

@@ -1,0 +1,83 @@
+"""``allocator backtest``: evaluate policies on logged history.
+
+``allocator backtest ope --logs FILE --target FILE [--format generic|obd] [--json] [--seed N]``
+prints the IPS, SNIPS and doubly robust estimates of the target policy's expected reward per
+row (CTR for click logs), each with a 95% interval.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from allocator.backtest.logs import LogFormat, read_logs
+from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
+from allocator.backtest.target_policy import align_logs, load_target_policy
+
+__all__ = ["Interval", "format_table", "register"]
+
+_LABELS = {"ips": "IPS", "snips": "SNIPS", "dr": "DR"}
+
+
+class Interval(StrEnum):
+    """How the 95% intervals are computed."""
+
+    CLT = "clt"
+    BOOTSTRAP = "bootstrap"
+
+
+def format_table(results: dict[str, Estimate]) -> str:
+    """Readable table of estimates: one line per estimator."""
+    header = f"{'estimator':<10} {'estimate':>10} {'95% interval':>25} {'std err':>10} {'n':>8}"
+    lines = [header, "-" * len(header)]
+    for name in ESTIMATORS:
+        r = results[name]
+        interval = f"[{r.ci_low:.6f}, {r.ci_high:.6f}]"
+        lines.append(
+            f"{_LABELS[name]:<10} {r.estimate:>10.6f} {interval:>25} {r.std_error:>10.6f} {r.n:>8d}"
+        )
+    lines.append(f"intervals: {results[ESTIMATORS[0]].method}")
+    return "\n".join(lines)
+
+
+def ope(
+    logs: Annotated[Path, typer.Option("--logs", help="Logged rows (CSV).", show_default=False)],
+    target: Annotated[
+        Path,
+        typer.Option(
+            "--target", help="Target policy CSV: action,position,probability.", show_default=False
+        ),
+    ],
+    log_format: Annotated[
+        LogFormat, typer.Option("--format", help="Log file layout.")
+    ] = LogFormat.GENERIC,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the DR folds and bootstrap resamples.")
+    ] = 0,
+    ci: Annotated[
+        Interval, typer.Option("--ci", help="clt (analytic) or bootstrap (percentile).")
+    ] = Interval.CLT,
+    n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples.")] = 2000,
+) -> None:
+    """Off-policy estimates (IPS, SNIPS, DR) of a target policy's reward per logged row."""
+    method: IntervalMethod = "clt" if ci is Interval.CLT else "bootstrap"
+    policy = load_target_policy(target)
+    aligned = align_logs(read_logs(logs, log_format=log_format), policy)
+    results = evaluate(aligned, rng=np.random.default_rng(seed), interval=method, n_boot=n_boot)
+    if as_json:
+        typer.echo(json.dumps({name: results[name].to_dict() for name in ESTIMATORS}))
+    else:
+        typer.echo(format_table(results))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` sub-command group to ``app``."""
+    backtest = typer.Typer(help="Backtests on logged history.", no_args_is_help=True)
+    backtest.command("ope")(ope)
+    app.add_typer(backtest, name="backtest")

@@ -511,6 +511,12 @@ def _date_text(day: date | None) -> str:
     return "" if day is None else day.isoformat()
 
 
+def _number_text(x: float) -> str:
+    """Shortest text that reads back as exactly ``x`` (whole numbers without ``.0``)."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
+
+
 def write_adgroups(adgroups: Iterable[AdGroup], path: str | Path) -> None:
     """Write ad groups as a CSV file that :func:`read_adgroups` reads back unchanged."""
     rows = [
@@ -526,7 +532,7 @@ def write_adgroups(adgroups: Iterable[AdGroup], path: str | Path) -> None:
                 if ag.authorization.expires_at is None
                 else ag.authorization.expires_at.astimezone(UTC).isoformat()
             ),
-            "budget": repr(float(ag.budget)),
+            "budget": _number_text(ag.budget),
             "status": ag.status.value,
             "launch_date": _date_text(ag.launch_date),
             "last_edit_date": _date_text(ag.last_edit_date),
@@ -544,11 +550,11 @@ def write_observations(observations: Iterable[Observation], path: str | Path) ->
         {
             "date": o.date.isoformat(),
             "adgroup_id": o.adgroup_id,
-            "spend": repr(float(o.spend)),
+            "spend": _number_text(o.spend),
             "impressions": str(int(o.impressions)),
             "clicks": str(int(o.clicks)),
-            "conversions": repr(float(o.conversions)),
-            "value": "" if o.value is None else repr(float(o.value)),
+            "conversions": _number_text(o.conversions),
+            "value": "" if o.value is None else _number_text(o.value),
         }
         for o in observations
     ]

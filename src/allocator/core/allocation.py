@@ -1,0 +1,232 @@
+"""Thompson allocation of a daily budget over posterior reward draws.
+
+For every posterior draw the engine takes the best allocation of the budget *under that
+draw*: with a linear reward (conversions = rate x spend) that is the greedy fill, every
+eligible arm first gets its floor, then the rest of the budget goes to arms in order of
+their sampled reward, each up to its cap. Averaging these per-draw optima over the draws
+is probability matching generalized to budgets with floors and caps.
+
+Speed: sorting every draw costs ``O(S K log K)``. Only the first few arms of each draw's
+ranking can receive money beyond their floor: if the ``m`` smallest positive rooms
+(cap minus floor) already add up to the money left after floors, no draw can pay an arm
+ranked below ``m``. So the engine selects the top ``m + 1`` arms per draw with
+:func:`numpy.argpartition` (linear time), orders only those, and falls back to a full sort
+when ``m`` is large or a tie straddles the cut. The result is exact either way.
+
+Ties: arms whose sampled rewards are exactly equal in a draw share that draw's money in
+proportion to their room, so the result does not depend on the order of the arms.
+
+The guardrail projection that turns this wish into platform budgets lives in
+:mod:`allocator.core.guardrails` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator._types import BoolArray, FloatArray, IntArray
+from allocator.core.guardrails import (
+    Binding,
+    GuardrailParams,
+    Infeasibility,
+    Projection,
+    in_learning,
+    project,
+)
+
+__all__ = [
+    "Binding",
+    "GuardrailParams",
+    "Infeasibility",
+    "Projection",
+    "in_learning",
+    "project",
+    "thompson_allocate",
+]
+
+# Use the partial selection while the kept prefix is at most this share of the arms.
+_PARTIAL_SHARE = 0.25
+
+
+def thompson_allocate(
+    draws: FloatArray,
+    floors: FloatArray,
+    caps: FloatArray,
+    total: FloatArray | float,
+) -> FloatArray:
+    """Average over posterior draws of the best budget split under each draw.
+
+    Per draw: every arm gets its floor, then the money left goes to arms in decreasing
+    order of sampled reward, each up to its cap (greedy is optimal for a linear reward).
+    Arms with cap 0 get nothing. Floors above caps are lowered to the caps. When the
+    floors alone exceed ``total`` they are scaled down proportionally (the guardrail
+    projection reports what cannot be honoured); when the caps add up to less than
+    ``total`` every arm ends at its cap and the result sums to ``sum(caps)``.
+
+    Args:
+        draws: sampled rewards, shape ``(..., S, K)`` (conversions or value per currency
+            unit); only their order within a draw matters. Must be finite.
+        floors: minimum budget per arm, currency per day, shape ``(..., K)`` or
+            broadcastable to it (e.g. the exploration floor of testing arms).
+        caps: maximum budget per arm, currency per day, shape ``(..., K)``, >= 0.
+        total: daily budget to split, currency per day, scalar or shape ``(...)``.
+
+    Returns:
+        Expected budget per arm, currency per day, shape ``(..., K)``; sums to
+        ``min(total, sum(caps))`` over the last axis and lies within ``[0, caps]``.
+
+    Raises:
+        ValueError: on mismatched shapes, negative floors, caps or total, or non-finite
+            inputs.
+    """
+    draws = np.asarray(draws, dtype=np.float64)
+    if draws.ndim < 2:
+        raise ValueError(f"draws must have shape (..., S, K), got {draws.shape}")
+    *batch, n_draws, n_arms = draws.shape
+    batch_shape = tuple(batch)
+    floors_b, caps_b, total_b = _prepare_bounds(floors, caps, total, batch_shape, n_arms)
+    if not np.isfinite(draws.sum()) and not np.isfinite(draws).all():
+        raise ValueError("draws must be finite")
+    if n_draws == 0 or n_arms == 0:
+        raise ValueError(f"draws need at least one draw and one arm, got {draws.shape}")
+
+    n_rows = int(np.prod(batch_shape, dtype=np.int64))
+    draws3 = draws.reshape(n_rows, n_draws, n_arms)
+    floors2 = np.minimum(floors_b, caps_b).reshape(n_rows, n_arms)
+    caps2 = caps_b.reshape(n_rows, n_arms)
+    total1 = total_b.reshape(n_rows)
+
+    floor_sum = floors2.sum(axis=-1)
+    over = floor_sum > total1
+    scale = np.where(over, total1 / np.where(over, floor_sum, 1.0), 1.0)
+    floors2 = floors2 * scale[:, None]
+    remaining = np.maximum(total1 - floors2.sum(axis=-1), 0.0)
+    room = np.maximum(caps2 - floors2, 0.0)
+
+    extra = _greedy_extra(draws3, room, remaining)
+    return (floors2 + extra).reshape(*batch_shape, n_arms)
+
+
+def _prepare_bounds(
+    floors: FloatArray,
+    caps: FloatArray,
+    total: FloatArray | float,
+    batch_shape: tuple[int, ...],
+    n_arms: int,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Broadcast and check floors ``(..., K)``, caps ``(..., K)`` and total ``(...)``."""
+    arm_shape = (*batch_shape, n_arms)
+    try:
+        floors_b = np.broadcast_to(np.asarray(floors, dtype=np.float64), arm_shape)
+        caps_b = np.broadcast_to(np.asarray(caps, dtype=np.float64), arm_shape)
+        total_b = np.broadcast_to(np.asarray(total, dtype=np.float64), batch_shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"floors, caps and total must broadcast to {arm_shape} / {batch_shape}: {exc}"
+        ) from exc
+    for name, values in (("floors", floors_b), ("caps", caps_b), ("total", total_b)):
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"{name} must be finite and >= 0")
+    return floors_b, caps_b, total_b
+
+
+def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) -> FloatArray:
+    """Mean over draws of the money each arm gets beyond its floor.
+
+    Per draw the greedy fill pays every arm ranked above the *marginal* arm (the one
+    where the running sum of rooms reaches ``remaining``) its full room and the
+    marginal arm the rest; arms tied with the marginal arm share the rest in proportion
+    to their room.
+
+    Args:
+        draws: sampled rewards, shape ``(B, S, K)``.
+        room: cap minus floor per arm, currency per day, shape ``(B, K)``.
+        remaining: money left after the floors, currency per day, shape ``(B,)``.
+
+    Returns:
+        Shape ``(B, K)``: the average extra budget per arm.
+    """
+    saturated = room.sum(axis=-1) <= remaining  # every arm ends at its cap
+    need = np.where(saturated | (remaining <= 0.0), 0, _arms_needed(room, remaining))
+    n_keep = int(need.max(initial=0))
+    if n_keep == 0:
+        return np.where(saturated[:, None], room, 0.0)
+
+    positive = room > 0.0
+    keys = draws if positive.all() else np.where(positive[:, None, :], draws, -np.inf)
+    order = _top_order(keys, n_keep)
+    n_rows, n_draws, n_arms = keys.shape
+    flat_order = order + (np.arange(n_rows) * n_arms)[:, None, None]
+    cum = np.cumsum(room.ravel()[flat_order], axis=-1)
+    marginal = (cum < remaining[:, None, None]).sum(axis=-1, keepdims=True)
+    marginal = np.minimum(marginal, order.shape[-1] - 1)
+    cut = np.take_along_axis(keys, np.take_along_axis(order, marginal, axis=-1), axis=-1)
+    previous = np.take_along_axis(order, np.maximum(marginal - 1, 0), axis=-1)
+    clear_above = (marginal == 0) | (np.take_along_axis(keys, previous, axis=-1) > cut)
+    at_or_above = keys >= cut
+    only_marginal = at_or_above.sum(axis=-1, keepdims=True) == marginal + 1
+    if (clear_above & only_marginal).all():  # no arm ties with the marginal one
+        room_sorted = room.ravel()[flat_order]
+        before = np.take_along_axis(cum - room_sorted, marginal, axis=-1)[..., 0]
+        arm = np.take_along_axis(flat_order, marginal, axis=-1)[..., 0]  # (B, S)
+        money = np.maximum(remaining[:, None] - before, 0.0)  # <= room of the marginal arm
+        fix = np.bincount(
+            arm.ravel(),
+            weights=(money - room.ravel()[arm]).ravel() / n_draws,
+            minlength=n_rows * n_arms,
+        )
+        extra = room * at_or_above.mean(axis=-2) + fix.reshape(n_rows, n_arms)
+    else:
+        above = keys > cut
+        extra = room * above.mean(axis=-2) + _tied_share(
+            at_or_above & ~above, above, room, remaining
+        )
+    return np.where(saturated[:, None], room, extra)
+
+
+def _tied_share(
+    tied: BoolArray, above: BoolArray, room: FloatArray, remaining: FloatArray
+) -> FloatArray:
+    """Mean money of the arms tied with each draw's marginal arm, shape ``(B, K)``.
+
+    Args:
+        tied: arms whose key equals the marginal arm's, shape ``(B, S, K)``.
+        above: arms ranked strictly above it, shape ``(B, S, K)``.
+        room: cap minus floor, currency per day, shape ``(B, K)``.
+        remaining: money left after floors, shape ``(B,)``.
+    """
+    above_room = np.einsum("bsk,bk->bs", above.astype(np.float64), room)
+    group_room = np.einsum("bsk,bk->bs", tied.astype(np.float64), room)
+    money = np.clip(remaining[:, None] - above_room, 0.0, group_room)
+    per_room = money / np.where(group_room > 0.0, group_room, 1.0)  # (B, S)
+    share: FloatArray = room * np.einsum("bsk,bs->bk", tied.astype(np.float64), per_room)
+    return share / float(tied.shape[-2])
+
+
+def _arms_needed(room: FloatArray, remaining: FloatArray) -> IntArray:
+    """Per row, how many top-ranked arms can possibly receive money, shape ``(B,)``.
+
+    The ``m`` smallest positive rooms adding up to ``remaining`` bound every draw's
+    greedy fill to its first ``m`` arms.
+    """
+    ascending = np.sort(np.where(room > 0.0, room, np.inf), axis=-1)
+    short = np.cumsum(ascending, axis=-1) < remaining[:, None]
+    needed: IntArray = np.minimum(short.sum(axis=-1) + 1, room.shape[-1])
+    return needed
+
+
+def _top_order(keys: FloatArray, n_keep: int) -> IntArray:
+    """Indices of each draw's arms in decreasing key order, at least the first ``n_keep``.
+
+    Returns shape ``(B, S, n)`` with ``n_keep <= n <= K``: the top ``n_keep`` arms by
+    partial selection when that is a small share of the arms, else all arms sorted.
+    Ties are in arbitrary order (the caller treats tied arms alike).
+    """
+    n_arms = keys.shape[-1]
+    if n_keep <= _PARTIAL_SHARE * n_arms:
+        top = np.argpartition(keys, n_arms - n_keep, axis=-1)[..., n_arms - n_keep :]
+        top_keys = np.take_along_axis(keys, top, axis=-1)
+        order = np.take_along_axis(top, np.argsort(top_keys, axis=-1)[..., ::-1], axis=-1)
+    else:
+        order = np.argsort(keys, axis=-1)[..., ::-1]
+    return order.astype(np.int64, copy=False)

@@ -40,17 +40,19 @@ from allocator.core.arms import (
     Kind,
     Observation,
 )
+from allocator.core.posterior import DEFAULT_LAG_PMF
 from allocator.data import write_adgroups, write_observations
 
 AS_OF = date(2026, 11, 20)
 N_DAYS = 30
-SEED = 251
-"""Picked among seeds 0..299 as one whose sample stays within 12% of every true CPA (bar the
+SEED = 390
+"""Picked among seeds 0..399 as one whose sample stays within 12% of every true CPA (bar the
 fatiguing and the new creative) and shows the fatigue clearly; other seeds tell the same story
 with more noise, as 30 days of a dozen small ad groups would."""
 OUT = Path(__file__).resolve().parent.parent / "configs" / "example"
-LAG_PMF = np.array([0.55, 0.20, 0.10, 0.06, 0.04, 0.03, 0.02])
-"""Share of a day's eventual conversions reported 0, 1, ..., 6 days after that day."""
+LAG_PMF = np.array(DEFAULT_LAG_PMF)
+"""Share of a day's eventual conversions reported 0, 1, ..., 6 days after that day: the
+engine's default lag model, so the example's incomplete days are what the engine expects."""
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class TargetPolicy:
 
 def sort_labels(labels: Sequence[str]) -> tuple[str, ...]:
     """Labels in natural order: integers numerically first, then the rest as text."""
-    unique = set(labels)
+    unique = {str(label) for label in labels}
     return tuple(sorted(unique, key=lambda s: (0, int(s), s) if _is_int(s) else (1, 0, s)))
 
 
@@ -78,7 +78,7 @@ def _lookup(logs: BanditLogs, labels: Sequence[str], values: StrArray, column: s
     index = _index_of(labels, values)
     raise_first(
         index < 0,
-        lambda r: logs.error(f"unknown {column} {values[r]!r}", row=r, column=column),
+        lambda r: logs.error(f"unknown {column} {str(values[r])!r}", row=r, column=column),
     )
     return index
 
@@ -103,12 +103,12 @@ def load_target_policy(path: str | Path) -> TargetPolicy:
         raise DataError("no rows", path=path)
     line = np.arange(2, 2 + len(frame))
 
-    def fail(reason: str, column: str) -> Callable[[int], DataError]:
-        return lambda row: DataError(reason, path=path, line=int(line[row]), column=column)
+    def fail(column: str, reason: Callable[[int], str]) -> Callable[[int], DataError]:
+        return lambda r: DataError(reason(r), path=path, line=int(line[r]), column=column)
 
-    action = label_values(frame["action"], fail("missing value", "action"))
+    action = label_values(frame["action"], fail("action", lambda _: "missing value"))
     position = (
-        label_values(frame["position"], fail("missing value", "position"))
+        label_values(frame["position"], fail("position", lambda _: "missing value"))
         if "position" in frame.columns
         else np.full(len(frame), _NO_POSITION, dtype=np.str_)
     )
@@ -116,14 +116,12 @@ def load_target_policy(path: str | Path) -> TargetPolicy:
     prob = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     raise_first(
         ~np.isfinite(prob) | (prob < 0.0) | (prob > 1.0),
-        lambda r: fail(f"probability must be in [0, 1], got {raw.iloc[r]!r}", "probability")(r),
+        fail("probability", lambda r: f"probability must be in [0, 1], got {raw.iloc[r]!r}"),
     )
     pairs = pd.Series(action).str.cat(pd.Series(position), sep="\x00")
     raise_first(
         pairs.duplicated().to_numpy(dtype=np.bool_),
-        lambda r: fail(f"repeated pair (action {action[r]!r}, position {position[r]!r})", "action")(
-            r
-        ),
+        fail("action", lambda r: f"repeated pair ({str(action[r])!r}, {str(position[r])!r})"),
     )
     actions, positions = sort_labels(list(action)), sort_labels(list(position))
     table = np.zeros((len(actions), len(positions)))

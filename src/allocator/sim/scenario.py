@@ -29,8 +29,8 @@ Default magnitudes and where they come from (USD, a DTC e-commerce account):
   (shared/reference/tiktok-marketing-api.md, "Min daily budget").
 * ``lag_pmf``: a 7-day window because TikTok's default attribution is 7-day click /
   1-day view (TikTok for Business blog, "flexible attribution windows", 2022-06-23).
-  The *shape* (55% of a day's conversions reported the same day, then a decaying tail) is
-  an assumption.
+  The *shape* (62% of a day's conversions reported the same day, then a decaying tail)
+  is the engine's default and an assumption.
 * Fatigue ``fatigue_half_impressions = 300_000``, ``fatigue_floor = 0.3``: TikTok
   recommends refreshing creatives about every 7 days (adquadrant.com, "How to overcome
   creative fatigue on TikTok", 2024) and practitioners see CTR fall below half its peak
@@ -50,12 +50,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from allocator.core.posterior import DEFAULT_LAG_PMF as CORE_DEFAULT_LAG_PMF
 from allocator.errors import ConfigError
 
 __all__ = ["DEFAULT_LAG_PMF", "DEFAULT_WEEKDAY_MULTIPLIERS", "Scenario"]
 
-DEFAULT_LAG_PMF: tuple[float, ...] = (0.55, 0.2, 0.1, 0.06, 0.04, 0.03, 0.02)
-"""Share of a day's conversions reported 0..6 days later (7-day click window)."""
+DEFAULT_LAG_PMF: tuple[float, ...] = CORE_DEFAULT_LAG_PMF
+"""Share of a day's conversions reported 0..6 days later: the engine's own default
+(:data:`allocator.core.posterior.DEFAULT_LAG_PMF`), so a scenario is well specified unless
+a study sets ``lag_pmf`` to something else on purpose."""
 
 DEFAULT_WEEKDAY_MULTIPLIERS: tuple[float, ...] = (0.97, 0.96, 0.97, 0.99, 1.01, 1.05, 1.05)
 """Monday..Sunday multipliers of the conversion rate (mild weekend lift; an assumption)."""
@@ -132,12 +135,12 @@ class Scenario:
     cpm_arm_sigma: float = 0.15
     cpm_daily_sigma: float = 0.10
     ctr: float = 0.01
-    ctr_arm_sigma: float = 0.2
+    ctr_arm_sigma: float = 0.3
     cpa_dark: float = 24.0
-    cvr_arm_sigma: float = 0.2
+    cvr_arm_sigma: float = 0.3
     creator_sigma: float = 0.15
     spark_cpa_multiplier: float = 0.6
-    saturation_spend: float = 500.0
+    saturation_spend: float = 1500.0
     saturation_sigma: float = 0.3
     fatigue_half_impressions: float = 300_000.0
     fatigue_floor: float = 0.3

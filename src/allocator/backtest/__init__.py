@@ -3,8 +3,8 @@
 * :mod:`allocator.backtest.logs`: reading and validating logs (generic and Open Bandit layouts).
 * :mod:`allocator.backtest.target_policy`: the target policy as probabilities per
   (action, position), from CSV or built from logs.
-* :mod:`allocator.backtest.ope`: IPS, SNIPS and doubly robust estimators with intervals,
-  and the replay method for uniformly random logs.
+* :mod:`allocator.backtest.ope`: IPS, SNIPS and doubly robust estimators with intervals.
+* :mod:`allocator.backtest.replay`: the replay method for uniformly random logs.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from allocator.backtest.ope import (
     AlignedLogs,
     Estimate,
     IntervalMethod,
-    ReplayPolicy,
     evaluate,
-    replay,
-    replay_adaptive,
 )
+from allocator.backtest.replay import ReplayPolicy, replay, replay_adaptive
 from allocator.backtest.target_policy import (
     TargetPolicy,
     align_logs,

@@ -21,19 +21,20 @@ Intervals: ``clt`` is the analytic normal interval on the per-row terms (for SNI
 delta-method influence terms ``w_i (r_i - V) / mean(w)``); ``bootstrap`` is the percentile
 interval of a nonparametric bootstrap over rows (the reward model held fixed, as the Open
 Bandit Pipeline does), drawn in one vectorized step per chunk of resamples.
+
+The replay method for uniformly random logs lives in :mod:`allocator.backtest.replay`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
 from allocator._types import FloatArray, IntArray
-from allocator.errors import DataError, InsufficientDataError
+from allocator.errors import InsufficientDataError
 
 __all__ = [
     "ESTIMATORS",
@@ -41,17 +42,15 @@ __all__ = [
     "BatchEstimate",
     "Estimate",
     "IntervalMethod",
-    "ReplayPolicy",
     "assign_folds",
     "bootstrap_means",
+    "clt_estimate",
     "doubly_robust",
     "dr_reward_terms",
     "evaluate",
     "fit_reward_model",
     "importance_weights",
     "ips",
-    "replay",
-    "replay_adaptive",
     "snips",
 ]
 
@@ -136,7 +135,8 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2.0)
 
 
-def _clt(terms: FloatArray, estimate: FloatArray, level: float) -> BatchEstimate:
+def clt_estimate(terms: FloatArray, estimate: FloatArray, level: float) -> BatchEstimate:
+    """Normal interval ``estimate +- z sd(terms) / sqrt(n)`` from per-row terms ``(..., n)``."""
     n = terms.shape[-1]
     se = terms.std(axis=-1, ddof=1) / np.sqrt(n) if n > 1 else np.full(estimate.shape, np.nan)
     half = _z(level) * se
@@ -157,7 +157,7 @@ def ips(reward: FloatArray, weight: FloatArray, *, level: float = 0.95) -> Batch
         level: interval coverage (0.95 for a 95% interval).
     """
     terms = weight * reward
-    return _clt(terms, terms.mean(axis=-1), level)
+    return clt_estimate(terms, terms.mean(axis=-1), level)
 
 
 def snips(reward: FloatArray, weight: FloatArray, *, level: float = 0.95) -> BatchEstimate:
@@ -174,7 +174,7 @@ def snips(reward: FloatArray, weight: FloatArray, *, level: float = 0.95) -> Bat
     safe = np.where(mean_w > 0, mean_w, 1.0)
     value = np.where(mean_w > 0, (weight * reward).mean(axis=-1) / safe, np.nan)
     influence = weight * (reward - value[..., None]) / safe[..., None]
-    return _clt(influence, value, level)
+    return clt_estimate(influence, value, level)
 
 
 def doubly_robust(
@@ -196,7 +196,7 @@ def doubly_robust(
         level: interval coverage.
     """
     terms = q_target + weight * (reward - q_logged)
-    return _clt(terms, terms.mean(axis=-1), level)
+    return clt_estimate(terms, terms.mean(axis=-1), level)
 
 
 def assign_folds(shape: tuple[int, ...], n_folds: int, rng: np.random.Generator) -> IntArray:
@@ -425,118 +425,3 @@ def evaluate(
         name: _from_bootstrap(name, float(results[name].estimate), boots[name], n, level)
         for name in ESTIMATORS
     }
-
-
-class ReplayPolicy(Protocol):
-    """An adaptive policy replayed on logs (e.g. the engine's Thompson policy)."""
-
-    def choose(self, rows: IntArray, rng: np.random.Generator) -> IntArray:
-        """Action indices the policy would show for logged rows ``rows``, shape ``(m,)``."""
-        ...
-
-    def update(self, rows: IntArray, actions: IntArray, rewards: FloatArray) -> None:
-        """Learn from the matched rows (logged action equals the policy's choice)."""
-        ...
-
-
-def _check_uniform(propensity: FloatArray | None, position: IntArray | None) -> None:
-    if propensity is None:
-        return
-    key = np.zeros(propensity.shape, dtype=np.int64) if position is None else position
-    order = np.argsort(key, kind="stable")
-    k, pr = key[order], propensity[order]
-    same = k[1:] == k[:-1]
-    if np.any(same & ~np.isclose(pr[1:], pr[:-1], rtol=1e-6, atol=0.0)):
-        raise DataError(
-            "replay needs uniformly random logs: propensities differ within a position",
-            column="propensity",
-        )
-
-
-def _replay_estimate(reward: FloatArray, matched: np.ndarray, level: float) -> Estimate:
-    kept = reward[matched]
-    m = int(kept.shape[0])
-    if m < 2:
-        raise InsufficientDataError(f"replay matched {m} rows; at least 2 are needed")
-    result = _clt(kept, np.asarray(kept.mean()), level)
-    return Estimate(
-        "replay",
-        float(result.estimate),
-        float(result.ci_low),
-        float(result.ci_high),
-        float(result.std_error),
-        m,
-        "clt",
-    )
-
-
-def replay(
-    logged_action: IntArray,
-    reward: FloatArray,
-    choices: IntArray | Callable[[IntArray], IntArray],
-    *,
-    position: IntArray | None = None,
-    propensity: FloatArray | None = None,
-    level: float = 0.95,
-) -> Estimate:
-    """Replay estimate of a fixed policy on uniformly random logs (Li et al., 2011).
-
-    Keeps the rows whose logged action equals the policy's choice (at the logged position)
-    and averages their rewards; unbiased when the logging policy is uniform per position.
-
-    Args:
-        logged_action: logged action indices, shape ``(n,)``.
-        reward: rewards, shape ``(n,)``.
-        choices: the policy's action per row, shape ``(n,)``, or a function of the row
-            indices ``arange(n)`` returning it.
-        position: logged position indices, shape ``(n,)``, used to check uniformity.
-        propensity: logging propensities, shape ``(n,)``; when given they must be constant
-            within each position.
-        level: interval coverage.
-
-    Returns:
-        The mean reward over matched rows with a CLT interval; ``n`` is the matched count.
-    """
-    _check_uniform(propensity, position)
-    rows = np.arange(logged_action.shape[0], dtype=np.int64)
-    chosen = choices(rows) if callable(choices) else choices
-    return _replay_estimate(reward, np.asarray(chosen) == logged_action, level)
-
-
-def replay_adaptive(
-    logged_action: IntArray,
-    reward: FloatArray,
-    policy: ReplayPolicy,
-    *,
-    rng: np.random.Generator,
-    batch_size: int = 1,
-    position: IntArray | None = None,
-    propensity: FloatArray | None = None,
-    level: float = 0.95,
-) -> Estimate:
-    """Replay an adaptive policy in log order, in batches of ``batch_size`` rows.
-
-    The policy chooses for a whole batch at once (as the engine decides once per day), then
-    learns from the batch's matched rows only; no data after a batch informs its choices.
-
-    Args:
-        logged_action: logged action indices, shape ``(n,)``, in log (time) order.
-        reward: rewards, shape ``(n,)``.
-        policy: the policy to replay.
-        rng: random generator passed to the policy.
-        batch_size: rows decided together before the policy is updated.
-        position: logged position indices, shape ``(n,)``, used to check uniformity.
-        propensity: logging propensities; when given, must be constant within each position.
-        level: interval coverage.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    _check_uniform(propensity, position)
-    n = logged_action.shape[0]
-    matched = np.zeros(n, dtype=np.bool_)
-    for start in range(0, n, batch_size):
-        rows = np.arange(start, min(start + batch_size, n), dtype=np.int64)
-        hit = np.asarray(policy.choose(rows, rng)) == logged_action[rows]
-        matched[rows] = hit
-        policy.update(rows[hit], logged_action[rows[hit]], reward[rows[hit]])
-    return _replay_estimate(reward, matched, level)

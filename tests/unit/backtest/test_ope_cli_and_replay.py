@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocator.backtest.ope import replay, replay_adaptive
+from allocator.backtest.replay import replay, replay_adaptive
 from allocator.cli import EXIT_OK, EXIT_USAGE, main
 from allocator.errors import DataError, InsufficientDataError
 

@@ -21,9 +21,9 @@ from allocator.backtest.ope import (
     fit_reward_model,
     importance_weights,
     ips,
-    replay,
     snips,
 )
+from allocator.backtest.replay import replay
 
 N_SEEDS = 400
 

@@ -19,10 +19,13 @@ import difflib
 import math
 import re
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -36,12 +39,16 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from allocator.core.arms import Objective, Portfolio
+from allocator.core.decisions import DecisionParams
+from allocator.core.guardrails import GuardrailParams
+from allocator.core.posterior import LagModel, PosteriorParams
 from allocator.errors import ConfigError
 
 __all__ = [
     "AccountConfig",
     "DecisionsConfig",
     "EngineConfig",
+    "EngineParams",
     "FilesPlatform",
     "GuardrailsConfig",
     "JobConfig",
@@ -75,6 +82,14 @@ def _cross(key: str, reason: str) -> PydanticCustomError:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _core_accepts(section: str, build: Callable[[], object]) -> None:
+    """Surface any rule the core dataclass enforces beyond ours as an error on ``section``."""
+    try:
+        build()
+    except ValueError as exc:
+        raise _cross(section, str(exc)) from exc
 
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
@@ -230,12 +245,15 @@ class PosteriorConfig(_Strict):
         lag_pmf: share of a day's eventual conversions reported 0, 1, ... days later
             (sums to 1; its length is the attribution window); ``None`` = the default.
         pool_by_creator: pool priors by kind, then creators shrink to their kind.
+        value_shape: shape of the per-conversion value distribution (ROAS objective);
+            ``value_shape * prior_strength`` must exceed 1.
     """
 
     half_life_days: float = Field(default=14.0, gt=0.0)
     prior_strength: Positive = 2.0
     lag_pmf: tuple[NonNegative, ...] | None = Field(default=None, min_length=1, max_length=90)
     pool_by_creator: bool = True
+    value_shape: Positive = 2.0
 
     @field_validator("half_life_days")
     @classmethod
@@ -251,17 +269,39 @@ class PosteriorConfig(_Strict):
             raise ValueError(f"must sum to 1 (sums to {math.fsum(value):.6g})")
         return value
 
+    @model_validator(mode="after")
+    def _finite_prior_value(self) -> Self:
+        if self.value_shape * self.prior_strength <= 1.0:
+            raise _cross(
+                "posterior.value_shape",
+                "value_shape x prior_strength must exceed 1 (else the prior mean value "
+                "per conversion is infinite)",
+            )
+        _core_accepts("posterior", self.params)
+        return self
+
+    def params(self) -> PosteriorParams:
+        """The core's :class:`~allocator.core.posterior.PosteriorParams`."""
+        lag = LagModel.default() if self.lag_pmf is None else LagModel(np.array(self.lag_pmf))
+        return PosteriorParams(
+            half_life_days=self.half_life_days,
+            prior_strength=self.prior_strength,
+            lag=lag,
+            pool_by_creator=self.pool_by_creator,
+            value_shape=self.value_shape,
+        )
+
 
 class DecisionsConfig(_Strict):
     """``[decisions]``: mirrors ``DecisionParams`` (names, defaults and units)."""
 
     p_best_to_scale: Probability = 0.95
-    value_remaining_to_scale: Positive = 0.01
+    value_remaining_to_scale: NonNegative = 0.01
     value_remaining_quantile: Probability = 0.95
     min_conversions_to_scale: NonNegative = 10.0
     min_spend_to_stop: NonNegative = 3.0
     p_best_to_stop: Probability = 0.01
-    kill_cpa_multiple: float = Field(default=2.0, gt=1.0, allow_inf_nan=False)
+    kill_cpa_multiple: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
     kill_probability: Probability = 0.9
     fatigue_drop: Probability = 0.3
     fatigue_probability: Probability = 0.9
@@ -277,7 +317,12 @@ class DecisionsConfig(_Strict):
                 "decisions.renew_warning_days",
                 "must be >= min_remaining_days (warn before an arm is blocked)",
             )
+        _core_accepts("decisions", self.params)
         return self
+
+    def params(self) -> DecisionParams:
+        """The core's :class:`~allocator.core.decisions.DecisionParams`."""
+        return DecisionParams(**self.model_dump())
 
 
 class GuardrailsConfig(_Strict):
@@ -285,12 +330,12 @@ class GuardrailsConfig(_Strict):
 
     platform_min_budget: Positive = 20.0
     max_budget_share: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_step_up: Positive = 0.5
-    max_step_down: float = Field(default=0.5, gt=0.0, le=1.0)
+    max_step_up: NonNegative = 0.5
+    max_step_down: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
     learning_days: NonNegative = 3.0
     learning_conversions: NonNegative = 50.0
     learning_max_days: NonNegative = 14.0
-    large_edit_fraction: Positive = 0.3
+    large_edit_fraction: NonNegative = 0.3
     test_budget: Positive | None = None
     new_arm_budget: Positive | None = None
 
@@ -302,7 +347,33 @@ class GuardrailsConfig(_Strict):
             value = getattr(self, key)
             if value is not None and value < self.platform_min_budget:
                 raise _cross(f"guardrails.{key}", "must be >= platform_min_budget")
+        _core_accepts("guardrails", self.params)
         return self
+
+    def params(self) -> GuardrailParams:
+        """The core's :class:`~allocator.core.guardrails.GuardrailParams`."""
+        return GuardrailParams(**self.model_dump())
+
+
+@dataclass(frozen=True, slots=True)
+class EngineParams:
+    """Everything the engine needs besides data and the portfolio, as core objects.
+
+    Attributes:
+        posterior: reward model settings.
+        decisions: stage machine thresholds.
+        guardrails: projection guardrails (money in currency per day).
+        n_draws: posterior draws ``S``.
+        seed: seed for the run's ``numpy.random.Generator``.
+        lookback_days: most days of history read.
+    """
+
+    posterior: PosteriorParams
+    decisions: DecisionParams
+    guardrails: GuardrailParams
+    n_draws: int
+    seed: int
+    lookback_days: int
 
 
 class JobConfig(_Strict):
@@ -344,6 +415,17 @@ class JobConfig(_Strict):
             if value is not None and value > budget:
                 raise _cross(f"guardrails.{key}", f"{value:g} exceeds account.daily_budget")
         return self
+
+    def engine_params(self) -> EngineParams:
+        """The engine's settings as the core parameter objects."""
+        return EngineParams(
+            posterior=self.posterior.params(),
+            decisions=self.decisions.params(),
+            guardrails=self.guardrails.params(),
+            n_draws=self.engine.n_draws,
+            seed=self.engine.seed,
+            lookback_days=self.engine.lookback_days,
+        )
 
     def portfolio(self) -> Portfolio:
         """The account as the core's :class:`~allocator.core.arms.Portfolio`."""
@@ -438,7 +520,10 @@ def load_job_config(path: str | Path) -> JobConfig:
         return JobConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
+        # An unknown key usually explains a "missing" one (a typo): report it first.
+        errors.sort(key=lambda e: e["type"] != "extra_forbidden")
         key, reason = _explain(errors[0], data)
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        n_more = len(errors) - 1
+        more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""
         # Not chained: the pydantic error quotes input values, which could be a secret.
         raise ConfigError(reason + more, path=path, key=key) from None

@@ -466,6 +466,7 @@ def test_single_budget_path_sends_one_adgroup_update_per_change() -> None:
         (float("inf"), "finite"),
         (-5.0, "outside"),
         (2e6, "outside"),
+        (1e300, "outside"),
     ],
 )
 def test_invalid_budgets_are_refused_before_anything_is_sent(budget: float, fragment: str) -> None:

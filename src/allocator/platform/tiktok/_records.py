@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from allocator.core.arms import Authorization, AuthStatus
@@ -37,6 +37,7 @@ DARK_IDENTITY_TYPE = "CUSTOMIZED_USER"
 
 _EMPTY = (None, "", "-", "--")
 _CENT = Decimal("0.01")
+_WIDE = Context(prec=400)  # holds any float (up to 1.8e308) to the cent
 
 
 def parse_id(value: object, *, where: str, field: str) -> str:
@@ -100,7 +101,7 @@ def to_cents(value: float | str | Decimal) -> Decimal:
         raise ValueError(f"not a number: {value!r}") from None
     if not exact.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    return exact.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return exact.quantize(_CENT, rounding=ROUND_HALF_UP, context=_WIDE)
 
 
 def auth_status_from_platform(raw: str | None) -> AuthStatus:

@@ -202,12 +202,26 @@ class _Checker:
             message = f"{self.table.path}, line {line}: {what(int(hits[0]))}{more}"
             warnings.warn(
                 DataWarning(message, path=self.table.path, line=line, column=column),
-                stacklevel=4,
+                stacklevel=3,
             )
 
     def raw(self, column: str) -> pd.Series:
         """The stripped string cells of ``column``."""
         return self.table.frame[column]
+
+    def nonempty(self, column: str, hint: str = "") -> pd.Series:
+        """The cells of a column where every row needs a value."""
+        raw = self.raw(column)
+        self.check((raw == "").to_numpy(), column, lambda i: f"is empty{hint}")
+        return raw
+
+    def optional_dates(self, column: str) -> list[date | None]:
+        """An optional ``YYYY-MM-DD`` column (absent or empty cells are ``None``)."""
+        if column not in self.table.frame.columns:
+            return [None] * len(self.table.frame)
+        return [
+            None if np.isnat(v) else v.astype(object) for v in self.dates(column, required=False)
+        ]
 
     def numbers(self, column: str, *, integer: bool = False, required: bool = True) -> FloatArray:
         """Parse a numeric column: finite, >= 0, whole if ``integer``; NaN where empty."""
@@ -248,9 +262,16 @@ class _Checker:
         )
         return values
 
-    def choice(self, column: str, allowed: Iterable[str], *, default: str | None) -> pd.Series:
-        """Lower-cased enum cells; empty cells become ``default`` (or are an error)."""
+    def choice(
+        self, column: str, allowed: Iterable[str], *, default: str | None, optional: bool = False
+    ) -> pd.Series:
+        """Lower-cased enum cells; empty cells become ``default`` (or are an error).
+
+        An ``optional`` column may be absent from the file: every row is then ``default``.
+        """
         options = list(allowed)
+        if optional and column not in self.table.frame.columns:
+            return pd.Series([default] * len(self.table.frame), dtype=object)
         raw = self.raw(column)
         values = raw.str.lower()
         empty = (raw == "").to_numpy()
@@ -289,10 +310,6 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _optional_dates(values: np.ndarray) -> list[date | None]:
-    return [None if np.isnat(v) else v.astype(object) for v in values]
-
-
 def read_adgroups(path: str | Path) -> list[AdGroup]:
     """Read and validate an ad groups CSV file.
 
@@ -307,69 +324,32 @@ def read_adgroups(path: str | Path) -> list[AdGroup]:
     """
     table = _read_table(Path(path), ADGROUP_COLUMNS, ADGROUP_OPTIONAL_COLUMNS)
     ck = _Checker(table)
-    n = len(table.frame)
-    ids, creator, post = ck.raw("adgroup_id"), ck.raw("creator"), ck.raw("post_id")
-    ck.check((ids == "").to_numpy(), "adgroup_id", lambda i: "is empty")
+    ids = ck.nonempty("adgroup_id")
     ck.unique(["adgroup_id"], "adgroup_id")
     kind = ck.choice("kind", [k.value for k in Kind], default=None)
-    ck.check(
-        (creator == "").to_numpy(),
-        "creator",
-        lambda i: "is empty (use the brand's handle for its own posts)",
-    )
+    creator = ck.nonempty("creator", " (use the brand's handle for its own posts)")
     spark = (kind == Kind.SPARK).to_numpy()
+    post = ck.raw("post_id")
     ck.check(
         spark & (post == "").to_numpy(),
         "post_id",
         lambda i: "is empty; a Spark ad needs its post id",
     )
-    auth = ck.choice("auth_status", [a.value for a in AuthStatus], default=AuthStatus.NONE.value)
-    no_auth = (auth == AuthStatus.NONE).to_numpy()
-    dark = (kind == Kind.DARK).to_numpy()
-    ck.check(
-        spark & no_auth,
-        "auth_status",
-        lambda i: (
-            "a Spark ad needs an authorization status "
-            "(active, expired, revoked or deleted), not none"
-        ),
-    )
-    ck.check(
-        dark & ~no_auth,
-        "auth_status",
-        lambda i: "dark posts have no authorization; leave it empty or write none",
-    )
-    expires_raw = ck.raw("auth_expires_at")
-    expires = pd.to_datetime(expires_raw, format="ISO8601", utc=True, errors="coerce")
-    has_expiry = (expires_raw != "").to_numpy()
-    ck.check(
-        has_expiry & expires.isna().to_numpy(),
-        "auth_expires_at",
-        lambda i: f"{_cell(expires_raw.iat[i])} is not an ISO 8601 date or date-time",
-    )
-    ck.check(
-        dark & has_expiry,
-        "auth_expires_at",
-        lambda i: "dark posts have no authorization expiry; leave it empty",
-    )
+    auth, expiry = _authorization_columns(ck, spark, (kind == Kind.DARK).to_numpy())
     budget = ck.numbers("budget")
     status = ck.choice("status", [s.value for s in AdGroupStatus], default=None)
-    cols = table.frame.columns
-    empty_dates = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    launch = ck.dates("launch_date", required=False) if "launch_date" in cols else empty_dates
-    edited = ck.dates("last_edit_date", required=False) if "last_edit_date" in cols else empty_dates
-    stages = [s.label for s in Stage]
-    stage = ck.choice("stage", stages, default="") if "stage" in cols else pd.Series([""] * n)
+    launch, edited = ck.optional_dates("launch_date"), ck.optional_dates("last_edit_date")
+    stage = ck.choice("stage", [s.label for s in Stage], default="", optional=True)
     ck.raise_first()
     ck.warn(
-        spark & (auth == AuthStatus.ACTIVE).to_numpy() & ~has_expiry,
+        spark & (auth == AuthStatus.ACTIVE).to_numpy() & np.array([e is None for e in expiry]),
         "auth_expires_at",
         lambda i: (
             f"Spark ad group {ids.iat[i]!r} has no auth_expires_at; "
             "its authorization is treated as never expiring"
         ),
     )
-    expiry = [None if pd.isna(t) else t.to_pydatetime() for t in expires]
+    columns = (ids, kind, creator, ck.raw("concept"), budget, status, post, auth, expiry)
     return [
         AdGroup(
             adgroup_id=str(a),
@@ -384,22 +364,45 @@ def read_adgroups(path: str | Path) -> list[AdGroup]:
             last_edit_date=ed,
             stage=Stage[st.upper()] if st else None,
         )
-        for a, k, c, con, b, s, p, au, e, lau, ed, st in zip(
-            ids,
-            kind,
-            creator,
-            ck.raw("concept"),
-            budget,
-            status,
-            post,
-            auth,
-            expiry,
-            _optional_dates(launch),
-            _optional_dates(edited),
-            stage,
-            strict=True,
+        for (a, k, c, con, b, s, p, au, e), lau, ed, st in zip(
+            zip(*columns, strict=True), launch, edited, stage, strict=True
         )
     ]
+
+
+def _authorization_columns(
+    ck: _Checker, spark: BoolArray, dark: BoolArray
+) -> tuple[pd.Series, list[datetime | None]]:
+    """Check ``auth_status`` and ``auth_expires_at`` against the kind; parse the expiry."""
+    auth = ck.choice("auth_status", [a.value for a in AuthStatus], default=AuthStatus.NONE.value)
+    no_auth = (auth == AuthStatus.NONE).to_numpy()
+    ck.check(
+        spark & no_auth,
+        "auth_status",
+        lambda i: (
+            "a Spark ad needs an authorization status (active, expired, revoked or "
+            "deleted), not none"
+        ),
+    )
+    ck.check(
+        dark & ~no_auth,
+        "auth_status",
+        lambda i: "dark posts have no authorization; leave it empty or write none",
+    )
+    raw = ck.raw("auth_expires_at")
+    expires = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+    given = (raw != "").to_numpy()
+    ck.check(
+        given & expires.isna().to_numpy(),
+        "auth_expires_at",
+        lambda i: f"{_cell(raw.iat[i])} is not an ISO 8601 date or date-time",
+    )
+    ck.check(
+        dark & given,
+        "auth_expires_at",
+        lambda i: "dark posts have no authorization expiry; leave it empty",
+    )
+    return auth, [None if pd.isna(t) else t.to_pydatetime() for t in expires]
 
 
 def read_observations(
@@ -427,8 +430,7 @@ def read_observations(
         "date",
         lambda i: f"{day[i]} is after today ({today}); observations cannot be from the future",
     )
-    ids = ck.raw("adgroup_id")
-    ck.check((ids == "").to_numpy(), "adgroup_id", lambda i: "is empty")
+    ids = ck.nonempty("adgroup_id")
     if known_ids is not None:
         unknown = ~ids.isin(list(known_ids)).to_numpy() & (ids != "").to_numpy()
         ck.check(

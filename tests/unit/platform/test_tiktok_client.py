@@ -420,6 +420,19 @@ def test_malformed_report_numbers_raise_data_error_naming_the_metric(
     assert info.value.column == f"101.{column}"
 
 
+def test_observations_keep_only_the_configured_campaigns_adgroups() -> None:
+    fake = standard_account()
+    fake.adgroups["104"] = adgroup_row("104") | {"campaign_id": "1800000000000"}
+    fake.report_rows = [
+        report_row("AUCTION_ADGROUP", gid, date(2026, 1, 1)) for gid in ("101", "104")
+    ]
+    client = fake.client(campaign_ids=("1700000000000",))
+    assert [
+        o.adgroup_id for o in client.fetch_observations(date(2026, 1, 1), date(2026, 1, 1))
+    ] == ["101"]
+    assert len(fake.client().fetch_observations(date(2026, 1, 1), date(2026, 1, 1))) == 2
+
+
 def test_end_before_start_is_refused() -> None:
     with pytest.raises(ValueError, match="before start"):
         standard_account().client().fetch_observations(date(2026, 1, 2), date(2026, 1, 1))
@@ -597,8 +610,9 @@ def test_parameter_permission_and_token_errors_are_raised_without_retry(code: in
         (httpx.Response(200, json={"message": "no code"}), ApiStatusError, 200),
         (httpx.Response(200, json={"code": 0, "data": [1]}), ApiStatusError, 0),
         (httpx.Response(404, text="nope"), ApiStatusError, 404),
+        (httpx.Response(401, text="unauthorized"), AuthError, 401),
     ],
-    ids=["429", "503-html", "502-envelope", "not-json", "no-code", "data-list", "404"],
+    ids=["429", "503-html", "502-envelope", "not-json", "no-code", "data-list", "404", "401"],
 )
 def test_http_statuses_and_malformed_bodies_become_typed_errors(
     response: httpx.Response, cls: type[ApiStatusError], code: int

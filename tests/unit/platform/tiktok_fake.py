@@ -270,6 +270,8 @@ class FakeTikTok:
         if "adgroup_ids" in filtering:
             assert len(filtering["adgroup_ids"]) <= 100
             rows = [r for r in rows if str(r["adgroup_id"]) in filtering["adgroup_ids"]]
+        if "campaign_ids" in filtering:
+            rows = [r for r in rows if r["campaign_id"] in filtering["campaign_ids"]]
         return self._page(rows, params)
 
     def _get_ads(self, params: dict[str, str]) -> dict[str, Any]:

@@ -209,6 +209,8 @@ class Transport:
             )
         if status >= 500:
             raise ServerError(where, code=code or status, request_id=request_id, http_status=status)
+        if code is None and status == 401:
+            raise AuthError(where, code=status, request_id=request_id, http_status=status)
         if code is None:
             raise ApiStatusError(
                 f"{method} {path}: the answer is not a JSON envelope (HTTP {status})",

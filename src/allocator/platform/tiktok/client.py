@@ -96,8 +96,15 @@ class TikTokClient:
         return self._reader.adgroups()
 
     def fetch_observations(self, start: date, end: date) -> list[Observation]:
-        """Daily ad group rows for ``start``..``end`` inclusive (advertiser time zone)."""
-        return [row.to_observation() for row in self.fetch_report(start, end)]
+        """Daily ad group rows for ``start``..``end`` inclusive (advertiser time zone).
+
+        With ``config.campaign_ids`` set, only rows of those campaigns' ad groups.
+        """
+        rows = self.fetch_report(start, end)
+        if self.config.campaign_ids:
+            scope = {g.adgroup_id for g in self._reader.adgroup_infos()}
+            rows = [row for row in rows if row.entity_id in scope]
+        return [row.to_observation() for row in rows]
 
     def update_budgets(self, changes: Sequence[BudgetChange]) -> list[ChangeResult]:
         """Set daily budgets (currency per day), each applied at most once.

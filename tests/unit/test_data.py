@@ -508,3 +508,12 @@ def test_the_shipped_example_becomes_arrays_without_warnings() -> None:
     # conversion lag: yesterday's reported conversions per spend are visibly incomplete
     rate = out.history.conversions.sum(axis=0) / out.history.spend.sum(axis=0)
     assert rate[-1] < 0.75 * rate[:-7].mean()
+
+
+def test_header_only_files_hold_no_records(tmp_path: Path) -> None:
+    ags = _adgroups_file(tmp_path, [])
+    obs = _write(tmp_path, "obs.csv", OBS_HEADER, [])
+    assert load_files(ags, obs, today=TODAY) == ([], [])
+    out = to_arrays([], [], as_of=TODAY, today=TODAY)
+    assert out.arms.n_arms == 0
+    assert out.history.spend.shape == (0, 0)

@@ -342,7 +342,9 @@ def read_adgroups(path: str | Path) -> list[AdGroup]:
     stage = ck.choice("stage", [s.label for s in Stage], default="", optional=True)
     ck.raise_first()
     ck.warn(
-        spark & (auth == AuthStatus.ACTIVE).to_numpy() & np.array([e is None for e in expiry], dtype=bool),
+        spark
+        & (auth == AuthStatus.ACTIVE).to_numpy()
+        & np.array([e is None for e in expiry], dtype=bool),
         "auth_expires_at",
         lambda i: (
             f"Spark ad group {ids.iat[i]!r} has no auth_expires_at; "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -186,10 +187,33 @@ def test_unmanageable_ad_groups_are_refused_by_id(
     fake.adgroups["9"] = row
     fake.ads += [ad_row(f"x{i}", "9") for i in range(ads)]
     with pytest.raises(UnsupportedAdGroupError) as info:
-        fake.client().list_adgroups()
+        fake.client(skip_unsupported=False).list_adgroups()
     assert info.value.adgroup_ids == ("9",)
     assert "ad group 9" in str(info.value)
     assert fragment in str(info.value)
+    assert isinstance(info.value, ConfigError)  # the CLI reports it as bad input (exit 2)
+
+
+def test_by_default_unmanageable_ad_groups_are_left_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = standard_account()
+    fake.adgroups["9"] = adgroup_row("9", budget=0, mode="BUDGET_MODE_INFINITE")
+    fake.ads.append(ad_row("x9", "9"))
+    client = fake.client()
+    with caplog.at_level(logging.WARNING, logger="allocator.platform.tiktok"):
+        groups = client.list_adgroups()
+    assert [g.adgroup_id for g in groups] == ["101", "102", "103"]
+    assert list(client.unsupported) == ["9"]
+    assert "campaign budget optimisation" in client.unsupported["9"]
+    assert any("ad group 9" in r.getMessage() for r in caplog.records)
+    n_requests = len(fake.requests)
+    with pytest.raises(UnsupportedAdGroupError) as info:
+        client.update_budgets([BudgetChange("101", 30.0), BudgetChange("9", 30.0)])
+    assert info.value.adgroup_ids == ("9",)
+    with pytest.raises(UnsupportedAdGroupError):
+        client.update_statuses([StatusChange("9", False)])
+    assert len(fake.requests) == n_requests  # refused before sending
 
 
 def test_unknown_identity_and_spark_without_post_are_refused() -> None:
@@ -198,7 +222,7 @@ def test_unknown_identity_and_spark_without_post_are_refused() -> None:
     fake.adgroups["9"] = adgroup_row("9")
     fake.ads += [ad_row("x8", "8", "SOMETHING_NEW"), ad_row("x9", "9", "AUTH_CODE", "id", None)]
     with pytest.raises(UnsupportedAdGroupError) as info:
-        fake.client().list_adgroups()
+        fake.client(skip_unsupported=False).list_adgroups()
     assert info.value.adgroup_ids == ("8", "9")
     assert "SOMETHING_NEW" in info.value.reasons[0]
     assert "tiktok_item_id" in info.value.reasons[1]

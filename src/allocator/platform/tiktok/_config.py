@@ -89,6 +89,10 @@ class TikTokConfig:
         status_batch_size: ad groups per status call (1-100).
         max_sends: times one intended change may be sent after ambiguous failures, each
             resend preceded by a read-back that shows it is not yet in effect.
+        skip_unsupported: leave ad groups allocator cannot manage (campaign budget
+            optimisation, non-daily budget, not exactly one ad) out of
+            :meth:`~TikTokClient.list_adgroups` with a warning naming each, and refuse
+            changes to them; False raises :class:`UnsupportedAdGroupError` instead.
         timeout: httpx timeouts, seconds: connect 5, read 30 (reports can be slow),
             write 10, pool 5.
         read_retry: retry policy of reads.
@@ -105,6 +109,7 @@ class TikTokConfig:
     budget_batch_size: int = BUDGET_BATCH_SIZE
     status_batch_size: int = STATUS_BATCH_SIZE
     max_sends: int = 3
+    skip_unsupported: bool = True
     timeout: httpx.Timeout = field(default_factory=_default_timeout)
     read_retry: RetryPolicy = READ_RETRY
     write_retry: RetryPolicy = WRITE_RETRY

@@ -18,7 +18,6 @@ from allocator.core.arms import (
     Observation,
 )
 from allocator.errors import DataError
-from allocator.platform.base import UnsupportedAdGroupError
 from allocator.platform.tiktok._config import (
     FILTER_IDS_MAX,
     PAGE_SIZE,
@@ -271,29 +270,34 @@ class Reader:
             video_watched_6s=count("video_watched_6s"),
         )
 
-    def adgroups(self) -> list[AdGroup]:
-        """The managed ad groups as engine records.
+    def adgroups(self) -> tuple[list[AdGroup], list[tuple[str, str]]]:
+        """The scope's ad groups as engine records, and those allocator cannot manage.
 
-        Raises:
-            UnsupportedAdGroupError: some ad group has a non-daily budget (campaign budget
-                optimisation included), not exactly one ad, or an unknown identity type.
+        Returns:
+            ``(managed, unsupported)``: records of the manageable ad groups, and
+            ``(adgroup_id, reason)`` for each ad group with a non-daily budget (campaign
+            budget optimisation included), not exactly one ad, or an unknown identity.
         """
         infos = self.adgroup_infos()
-        problems = [(g.adgroup_id, why) for g in infos if (why := g.unsupported_reason())]
         ads_by_group: dict[str, list[AdInfo]] = {g.adgroup_id: [] for g in infos}
         for ad in self.ad_infos([g.adgroup_id for g in infos]):
             ads_by_group.setdefault(ad.adgroup_id, []).append(ad)
+        unsupported: list[tuple[str, str]] = []
+        managed: list[tuple[AdGroupInfo, AdInfo]] = []
         for group in infos:
             ads = ads_by_group[group.adgroup_id]
-            if len(ads) != 1:
-                problems.append((group.adgroup_id, f"holds {len(ads)} ads; allocator needs one"))
-            elif (why := _ad_problem(ads[0])) is not None:
-                problems.append((group.adgroup_id, why))
-        if problems:
-            raise UnsupportedAdGroupError(problems)
-        needs_posts = any(ads_by_group[g.adgroup_id][0].identity_type == "AUTH_CODE" for g in infos)
+            why = group.unsupported_reason()
+            if why is None and len(ads) != 1:
+                why = f"holds {len(ads)} ads; allocator needs exactly one"
+            if why is None:
+                why = _ad_problem(ads[0])
+            if why is None:
+                managed.append((group, ads[0]))
+            else:
+                unsupported.append((group.adgroup_id, why))
+        needs_posts = any(ad.identity_type == "AUTH_CODE" for _, ad in managed)
         posts = {p.item_id: p for p in self.authorized_posts()} if needs_posts else {}
-        return [_adgroup(g, ads_by_group[g.adgroup_id][0], posts) for g in infos]
+        return [_adgroup(g, ad, posts) for g, ad in managed], unsupported
 
 
 def _ad_problem(ad: AdInfo) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,13 @@ import httpx
 
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ApiStatusError, AuthError
-from allocator.platform.base import BudgetChange, ChangeResult, InvalidChangeError, StatusChange
+from allocator.platform.base import (
+    BudgetChange,
+    ChangeResult,
+    InvalidChangeError,
+    StatusChange,
+    UnsupportedAdGroupError,
+)
 from allocator.platform.tiktok._config import AUTHORIZE_BATCH_MAX, TikTokConfig
 from allocator.platform.tiktok._reads import Reader, ReportLevel, ReportRow
 from allocator.platform.tiktok._records import AdGroupInfo, AdInfo, AuthorizedPost
@@ -22,6 +29,8 @@ from allocator.platform.tiktok._transport import Transport
 from allocator.platform.tiktok._writes import Intent, Value, Writer, per_item_results
 
 __all__ = ["AuthorizeResult", "TikTokClient"]
+
+log = logging.getLogger("allocator.platform.tiktok")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,7 @@ class TikTokClient:
         )
         self._reader = Reader(self._transport, config)
         self._writer = Writer(self._transport, self._reader, config)
+        self._unsupported: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return (
@@ -88,12 +98,32 @@ class TikTokClient:
     def list_adgroups(self) -> list[AdGroup]:
         """Managed ad groups (``config.campaign_ids`` or the whole account) as records.
 
+        Ad groups under campaign budget optimisation, with a non-daily budget mode, not
+        holding exactly one ad, or with an unknown identity type are refused: left out
+        with a warning naming each (``config.skip_unsupported``, the default), and
+        listed by :attr:`unsupported`; changes to them raise before sending.
+
         Raises:
-            UnsupportedAdGroupError: an ad group is under campaign budget optimisation,
-                has a non-daily budget, does not hold exactly one ad, or has an unknown
-                identity type; every such ad group is named.
+            UnsupportedAdGroupError: with ``skip_unsupported=False``, naming every such
+                ad group and why.
         """
-        return self._reader.adgroups()
+        managed, unsupported = self._reader.adgroups()
+        self._unsupported = dict(unsupported)
+        if unsupported and not self.config.skip_unsupported:
+            raise UnsupportedAdGroupError(unsupported)
+        for adgroup_id, reason in unsupported:
+            log.warning("not managing ad group %s: %s", adgroup_id, reason)
+        return managed
+
+    @property
+    def unsupported(self) -> dict[str, str]:
+        """Ad groups the last :meth:`list_adgroups` refused to manage: id -> reason."""
+        return dict(self._unsupported)
+
+    def _refuse_unsupported(self, adgroup_ids: Sequence[str]) -> None:
+        problems = [(i, self._unsupported[i]) for i in adgroup_ids if i in self._unsupported]
+        if problems:
+            raise UnsupportedAdGroupError(problems)
 
     def fetch_observations(self, start: date, end: date) -> list[Observation]:
         """Daily ad group rows for ``start``..``end`` inclusive (advertiser time zone).
@@ -112,8 +142,11 @@ class TikTokClient:
         Raises:
             InvalidChangeError: a budget is not finite, rounds below ``config.min_budget``
                 or above ``config.max_budget``, or an id is empty or repeated; nothing sent.
+            UnsupportedAdGroupError: a change is for an ad group :meth:`list_adgroups`
+                refused to manage; nothing sent.
             AuthError: the token was refused.
         """
+        self._refuse_unsupported([c.adgroup_id for c in changes])
         return self._writer.budgets(changes)
 
     def update_statuses(self, changes: Sequence[StatusChange]) -> list[ChangeResult]:
@@ -121,8 +154,11 @@ class TikTokClient:
 
         Raises:
             InvalidChangeError: an id is empty or repeated; nothing sent.
+            UnsupportedAdGroupError: a change is for an ad group :meth:`list_adgroups`
+                refused to manage; nothing sent.
             AuthError: the token was refused.
         """
+        self._refuse_unsupported([c.adgroup_id for c in changes])
         return self._writer.statuses(changes)
 
     # -- further reads ----------------------------------------------------------------

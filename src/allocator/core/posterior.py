@@ -380,20 +380,24 @@ def discounted_evidence(history: History, params: PosteriorParams) -> Evidence:
 def fatigue_evidence(
     history: History, params: PosteriorParams, recent_half_life_days: float
 ) -> tuple[Evidence, Evidence]:
-    """Evidence split into a recent and an earlier part, for fatigue tests.
+    """Evidence split into a recent and an earlier part, on disjoint days, for fatigue.
 
-    Each day's weight ``w`` (``params.half_life_days``) is split into ``w_r = 0.5 ** (age /
-    recent_half_life_days)`` for the recent part and ``w * (1 - w_r)`` for the earlier
-    part, so no day counts more than once in total and the two parts are close to
-    independent pieces of evidence.
+    The recent part holds the days up to ``2 * recent_half_life_days`` old, weighted
+    ``0.5 ** (age / recent_half_life_days)``; the earlier part holds the older days with
+    the usual weight ``0.5 ** (age / params.half_life_days)``. Disjoint days make the two
+    posteriors independent, and a step change shows almost undiluted (a halving one
+    week ago measures as a ratio of about 0.52; overlapping exponential windows would
+    show about 0.69 and hide a 30 % threshold).
 
     Returns:
         ``(recent, earlier)``, each of shape ``(..., K)``.
     """
     if not recent_half_life_days > 0:
         raise ValueError(f"recent_half_life_days must be > 0, got {recent_half_life_days}")
-    recent_w = _discount(history.age_days, recent_half_life_days)
-    earlier_w = _discount(history.age_days, params.half_life_days) * (1.0 - recent_w)
+    age = np.asarray(history.age_days, dtype=np.float64)
+    is_recent = age <= 2.0 * recent_half_life_days
+    recent_w = np.where(is_recent, _discount(age, recent_half_life_days), 0.0)
+    earlier_w = np.where(is_recent, 0.0, _discount(age, params.half_life_days))
     return _evidence(history, params.lag, recent_w), _evidence(history, params.lag, earlier_w)
 
 

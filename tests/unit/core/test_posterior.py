@@ -171,14 +171,19 @@ class TestEvidence:
         with pytest.raises(ValueError, match="age_days"):
             discounted_evidence(bad, PosteriorParams())
 
-    def test_fatigue_split_never_counts_a_day_more_than_once(self) -> None:
-        h = history_of(np.full((2, 20), 10.0), np.ones((2, 20)))
+    def test_fatigue_split_uses_disjoint_days(self) -> None:
+        conv = np.zeros((1, 20))
+        conv[0, 5] = 1.0  # age 6: the last recent day for a 3-day half-life
+        conv[0, 6] = 10.0  # age 7: the first earlier day
+        h = history_of(np.full((1, 20), 10.0), conv)
         params = PosteriorParams(half_life_days=float("inf"))
         recent, earlier = fatigue_evidence(h, params, 3.0)
-        whole = discounted_evidence(h, params)
-        np.testing.assert_allclose(recent.conversions + earlier.conversions, whole.conversions)
-        assert np.all(recent.conversions > 0)
-        assert np.all(earlier.conversions > recent.conversions)
+        np.testing.assert_allclose(recent.conversions, [0.25])
+        np.testing.assert_allclose(earlier.conversions, [10.0])
+        np.testing.assert_allclose(
+            recent.exposure,
+            [10.0 * (0.5 ** (np.arange(1, 7) / 3.0) * np.r_[DEFAULT_LAG_PMF][:6].cumsum()).sum()],
+        )
         with pytest.raises(ValueError, match="recent_half_life_days"):
             fatigue_evidence(h, params, 0.0)
 

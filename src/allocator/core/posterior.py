@@ -71,7 +71,7 @@ from typing import Protocol
 
 import numpy as np
 
-from allocator._types import FloatArray, IntArray
+from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective
 from allocator.core.target import Target
 
@@ -315,7 +315,7 @@ class BetaPosterior:
         """Conjugate update with counts of shape ``(..., K)`` (successes <= trials)."""
         return BetaPosterior(self.alpha + successes, self.beta + (trials - successes))
 
-    def observe(self, arm: IntArray, reward: FloatArray) -> BetaPosterior:
+    def observe(self, arm: IntArray, reward: FloatArray | BoolArray) -> BetaPosterior:
         """One pull per batch row: arm ``arm[...]`` paid ``reward[...]`` in [0, 1].
 
         Args:

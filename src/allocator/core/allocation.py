@@ -50,8 +50,8 @@ _PARTIAL_SHARE = 0.25
 
 def thompson_allocate(
     draws: FloatArray,
-    floors: FloatArray,
-    caps: FloatArray,
+    floors: FloatArray | float,
+    caps: FloatArray | float,
     total: FloatArray | float,
 ) -> FloatArray:
     """Average over posterior draws of the best budget split under each draw.
@@ -108,8 +108,8 @@ def thompson_allocate(
 
 
 def _prepare_bounds(
-    floors: FloatArray,
-    caps: FloatArray,
+    floors: FloatArray | float,
+    caps: FloatArray | float,
     total: FloatArray | float,
     batch_shape: tuple[int, ...],
     n_arms: int,

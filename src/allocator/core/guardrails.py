@@ -27,7 +27,8 @@ The rules, in the order they apply (``today`` = the arm's current daily budget):
      ``[platform_min, max]``: ``lo = hi = start``. A frozen flag on such an arm is ignored.
 
    Lower bounds are rounded up and upper bounds down to whole cents, so the rounded
-   budgets never leave them.
+   budgets never leave them; the platform minimum is at least one cent (an enabled arm
+   always spends).
 3. **Learning over total**: if the frozen arms' budgets alone exceed the total, the freeze
    cannot hold. Those arms are unfrozen (they get the running-arm bounds above) and the row
    is reported as ``LEARNING_OVER_TOTAL`` with the excess as ``infeasible_amount``.
@@ -259,9 +260,9 @@ def project(
     excess = np.where(frozen_r, kept, 0.0).sum(axis=-1) - frame.total
     frozen_r &= (excess <= 0.0)[:, None]
     bounds = _bounds(today, running, frozen_r, kept, frame, params)
-    enabled = _choose_enabled(des, bounds, frame.eligible & ~frozen_r, frame)
+    enabled, no_room = _choose_enabled(des, bounds, frame.eligible & ~frozen_r, frame)
     cents, level, short = _solve(des, bounds, enabled, frame.total)
-    binding = _binding(des - level[:, None], short, bounds, enabled, frame, des < frame.pmin)
+    binding = _binding(des - level[:, None], short, bounds, enabled, frame, no_room)
     shortfall = np.where(short, frame.total - cents.sum(axis=-1), 0.0)
     over = np.maximum(excess, 0.0)
     infeasible = np.where(
@@ -350,7 +351,7 @@ def _frame(
     params: GuardrailParams,
 ) -> _Frame:
     """Total, per-arm max and start budget in cents; which active arms may run."""
-    pmin = float(_cents_up(params.platform_min_budget))
+    pmin = max(float(_cents_up(params.platform_min_budget)), 1.0)  # an enabled arm spends
     total_c = _cents_down(total)
     cap = np.minimum(_cents_down(params.max_budget_share * total), total_c)
     start = np.clip(_cents_down(params.start_budget), pmin, cap)[:, None]
@@ -393,7 +394,7 @@ def _bounds(
 
 def _choose_enabled(
     des: FloatArray, bounds: _Bounds, removable: BoolArray, frame: _Frame
-) -> BoolArray:
+) -> tuple[BoolArray, BoolArray]:
     """Eligible arms left after disabling the least desired ones (rule 4).
 
     The cut ``n`` along the ranking by desired budget is the larger of the fewest arms
@@ -414,10 +415,11 @@ def _choose_enabled(
     n_keep_hi = (left_after_cut(bounds.hi) >= total).sum(axis=-1) - 1
     n_below = (removable & (des < frame.pmin)).sum(axis=-1)
     n_cut = np.maximum(n_for_lo, np.minimum(n_below, n_keep_hi))
-    removed = np.empty((n_rows, n_arms), dtype=bool)
-    np.put_along_axis(removed, order, np.arange(n_arms) < n_cut[:, None], axis=-1)
-    enabled: BoolArray = frame.eligible & ~removed
-    return enabled
+    rank = np.empty((n_rows, n_arms), dtype=np.int64)
+    np.put_along_axis(rank, order, np.arange(n_arms)[None, :], axis=-1)
+    enabled: BoolArray = frame.eligible & (rank >= n_cut[:, None])
+    no_room: BoolArray = frame.eligible & (rank < n_for_lo[:, None])
+    return enabled, no_room
 
 
 def _solve(
@@ -479,16 +481,16 @@ def _binding(
     bounds: _Bounds,
     enabled: BoolArray,
     frame: _Frame,
-    below_min: BoolArray,
+    no_room: BoolArray,
 ) -> IntArray:
     """:class:`Binding` code per arm; ``raw`` = desired minus level, cents."""
     at_hi = short[:, None] | (raw >= bounds.hi)
     at_lo = raw <= bounds.lo
     in_bounds = np.where(at_hi, bounds.hi_kind, np.where(at_lo, bounds.lo_kind, Binding.FREE))
     binding = np.select(
-        [~frame.active, ~frame.eligible, enabled, below_min],
-        [Binding.INACTIVE, Binding.MAX_BELOW_MIN, in_bounds, Binding.BELOW_MIN],
-        Binding.NO_ROOM,
+        [~frame.active, ~frame.eligible, enabled, no_room],
+        [Binding.INACTIVE, Binding.MAX_BELOW_MIN, in_bounds, Binding.NO_ROOM],
+        Binding.BELOW_MIN,
     )
     return np.asarray(binding, dtype=np.int64)
 

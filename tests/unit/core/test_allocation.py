@@ -3,16 +3,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from allocator._types import FloatArray
 from allocator.core.allocation import thompson_allocate
 
 
-def greedy_reference(draws, floors, caps, total):
+def greedy_reference(
+    draws: FloatArray, floors: FloatArray, caps: FloatArray, total: float
+) -> FloatArray:
     """Per-draw greedy fill written as plain loops (ties split by room), for checking."""
     floors = np.minimum(floors, caps)
     if floors.sum() > total:
         floors = floors * (total / floors.sum())
     room = caps - floors
-    result = np.zeros_like(floors)
+    result: FloatArray = np.zeros_like(floors)
     for draw in draws:
         left = total - floors.sum()
         alloc = floors.copy()

@@ -3,11 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from allocator._types import FloatArray
 from allocator.core.arms import ArmState
 from allocator.core.guardrails import (
     Binding,
     GuardrailParams,
     Infeasibility,
+    Projection,
     in_learning,
     project,
 )
@@ -33,7 +35,14 @@ def make_arms(
     )
 
 
-def run(desired, arms, total, active=None, frozen=None, params=None):
+def run(
+    desired: list[float] | FloatArray,
+    arms: ArmState,
+    total: float,
+    active: list[bool] | None = None,
+    frozen: list[bool] | None = None,
+    params: GuardrailParams | None = None,
+) -> Projection:
     k = arms.n_arms
     return project(
         np.asarray(desired, dtype=float),
@@ -257,7 +266,7 @@ def test_in_learning_ends_by_days_by_conversions_and_by_the_hard_ceiling() -> No
 )
 def test_guardrail_params_reject_out_of_range_values(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        GuardrailParams(**kwargs)  # type: ignore[arg-type]
+        GuardrailParams(**kwargs)
 
 
 def test_project_rejects_bad_money() -> None:

@@ -351,7 +351,7 @@ class SandboxAccount:
     def _expire_lapsed(self) -> None:
         start = datetime.combine(self.today, time(), tzinfo=UTC)
         for post in self.posts.values():
-            if post.status == AUTH_AUTHORIZED and post.auth_end_time <= start:
+            if post.bound and post.status == AUTH_AUTHORIZED and post.auth_end_time <= start:
                 post.status = AUTH_EXPIRED
 
     def delivery_inputs(self) -> tuple[FloatArray, BoolArray]:

@@ -537,11 +537,25 @@ def test_malformed_change_lists_are_refused(changes: list[BudgetChange]) -> None
     assert fake.requests == []
 
 
-def test_a_rejected_budget_batch_fails_each_of_its_changes_with_the_request_id() -> None:
+def test_a_batch_rejected_for_one_bad_id_is_retried_change_by_change() -> None:
     fake = standard_account()
-    results = fake.client().update_budgets([BudgetChange("101", 30), BudgetChange("404", 30)])
-    assert [r.ok for r in results] == [False, False]
-    assert all(r.error and "not found" in r.error and r.request_id == "rid" for r in results)
+    changes = [BudgetChange("101", 30), BudgetChange("404", 30), BudgetChange("103", 31)]
+    results = fake.client().update_budgets(changes)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].error is not None
+    assert "adgroup 404 not found" in results[1].error
+    assert [len(c.body["budget"]) for c in fake.calls("/adgroup/budget/update/")] == [3, 1, 1, 1]
+    assert len(fake.calls("/adgroup/get/")) == 1  # read back before resending
+    assert fake.applied == [("budget", "101", 30.0), ("budget", "103", 31.0)]
+
+
+def test_a_rejected_single_change_is_reported_with_the_request_id() -> None:
+    fake = standard_account()
+    (result,) = fake.client().update_budgets([BudgetChange("404", 30)])
+    assert not result.ok
+    assert result.request_id == "rid"
+    assert result.error is not None
+    assert "not found" in result.error
     assert fake.applied == []
 
 

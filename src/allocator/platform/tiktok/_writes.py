@@ -97,6 +97,14 @@ def _failed(batch: Sequence[Intent], request_id: str | None, error: str) -> dict
     return {i.key: ChangeResult(i.key, ok=False, request_id=request_id, error=error) for i in batch}
 
 
+def _rejected_whole(exc: ApiStatusError, batch: Sequence[Intent]) -> bool:
+    """A multi-change batch refused for a parameter reason, worth retrying one by one.
+
+    Not throttling, not a platform failure, not the token (those raise before this).
+    """
+    return len(batch) > 1 and not is_ambiguous_write_failure(exc) and not is_not_applied(exc)
+
+
 def _request_id(exc: BaseException) -> str | None:
     return exc.request_id if isinstance(exc, ApiStatusError) else None
 
@@ -194,6 +202,9 @@ class Writer:
             except AuthError:
                 raise
             except ApiError as exc:
+                if isinstance(exc, ApiStatusError) and _rejected_whole(exc, pending):
+                    results.update(self._one_by_one(pending, send, read_back, exc))
+                    return results
                 if not is_ambiguous_write_failure(exc):
                     prefix = "not applied: " if is_not_applied(exc) else ""
                     results.update(_failed(pending, _request_id(exc), f"{prefix}{exc}"))
@@ -227,6 +238,33 @@ class Writer:
             f"not applied after {self._config.max_sends} sends (checked by read-back): {failure}"
         )
         results.update(_failed(pending, _request_id(failure), error))
+        return results
+
+    def _one_by_one(
+        self, batch: Sequence[Intent], send: SendFn, read_back: ReadBackFn, exc: ApiStatusError
+    ) -> dict[str, ChangeResult]:
+        """Send each change of a batch rejected as a whole on its own.
+
+        One bad id rejects the whole batch, so the batch is read back first and every
+        change not yet in effect is then sent alone: one bad ad group does not hold back
+        the others, and nothing is applied twice.
+        """
+        log.warning(
+            "batch of %d rejected (code %d); sending its changes one by one", len(batch), exc.code
+        )
+        try:
+            current = read_back(batch)
+        except AuthError:
+            raise
+        except ApiError as read_exc:
+            error = f"{exc}; reading the ad groups back failed: {read_exc}"
+            return _failed(batch, exc.request_id, error)
+        results: dict[str, ChangeResult] = {}
+        for intent in batch:
+            if current.get(intent.key) == intent.value:
+                results[intent.key] = ChangeResult(intent.key, ok=True, request_id=exc.request_id)
+            else:
+                results.update(self._apply_batch([intent], send, read_back))
         return results
 
     def _send_budget_batch(self, batch: Sequence[Intent]) -> dict[str, ChangeResult]:

@@ -158,11 +158,14 @@ def test_expired_authorization_stops_delivery_and_strands_the_budget() -> None:
     reports = run(env, 6)
     spark = env.world.is_spark
     for r in reports[:3]:
-        assert np.all(r.spend[spark] > 0) and np.all(r.stranded == 0)
+        assert np.all(r.spend[spark] > 0)
+        assert np.all(r.stranded == 0)
     for r in reports[3:]:
-        assert np.all(r.spend[spark] == 0) and np.all(r.impressions[spark] == 0)
+        assert np.all(r.spend[spark] == 0)
+        assert np.all(r.impressions[spark] == 0)
         np.testing.assert_allclose(r.stranded[spark], 100.0)
-        assert np.all(r.stranded[~spark] == 0) and np.all(r.spend[~spark] > 0)
+        assert np.all(r.stranded[~spark] == 0)
+        assert np.all(r.spend[~spark] > 0)
     arms, _ = env.observe()
     assert np.all(arms.auth_days_left[spark] <= 0)
     assert np.all(np.isinf(arms.auth_days_left[~spark]))
@@ -176,7 +179,8 @@ def test_revocation_mid_day_delivers_part_of_the_day_then_nothing() -> None:
     assert reports[1].stranded[0, 1] == 0
     assert reports[2].stranded[0, 1] == pytest.approx(75.0)
     assert 0 < reports[2].spend[0, 1] <= 25.0
-    assert reports[3].spend[0, 1] == 0 and reports[3].stranded[0, 1] == 100.0
+    assert reports[3].spend[0, 1] == 0
+    assert reports[3].stranded[0, 1] == 100.0
     arms, _ = env.observe()
     assert arms.auth_days_left[0, 1] == pytest.approx(2.25 - 4)
 
@@ -205,7 +209,8 @@ def test_new_creatives_are_not_available_before_their_launch_day() -> None:
     reports = run(env, 6)
     for day, r in enumerate(reports):
         live = np.array([0, 0, 0, 2, 4, 4]) <= day
-        assert np.all(r.spend[:, ~live] == 0) and np.all(r.spend[:, live] > 0)
+        assert np.all(r.spend[:, ~live] == 0)
+        assert np.all(r.spend[:, live] > 0)
     _, hist = env.observe()
     assert hist.observed[0, 3].tolist() == [False, False, True, True, True, True]
 
@@ -214,7 +219,8 @@ def test_random_arrivals_follow_the_pipeline() -> None:
     s = small(n_initial_arms=2, arrival_interval_days=3.0)
     env = Environment.reset(s, 400, np.random.default_rng(11))
     launch = env.world.launch_day
-    assert np.all(launch[:, :2] == 0) and np.all(launch[:, 2:] >= 1)
+    assert np.all(launch[:, :2] == 0)
+    assert np.all(launch[:, 2:] >= 1)
     assert np.all(np.diff(launch[:, 2:], axis=1) >= 1)
     assert np.diff(launch[:, 2:], axis=1).mean() == pytest.approx(3.5, abs=0.3)
 
@@ -250,7 +256,8 @@ def test_weekday_seasonality_changes_the_rate_by_day() -> None:
 def test_observe_arm_state_tracks_budgets_and_large_edits() -> None:
     env = Environment.reset(small(), 1, np.random.default_rng(15))
     arms, hist = env.observe()
-    assert hist.n_days == 0 and np.all(np.isinf(arms.days_since_edit))
+    assert hist.n_days == 0
+    assert np.all(np.isinf(arms.days_since_edit))
     b, e = even(env)
     env.advance_day(b, e)
     b2 = b.copy()
@@ -268,8 +275,9 @@ def test_observe_arm_state_tracks_budgets_and_large_edits() -> None:
 def test_history_window_and_read_only_columns() -> None:
     env = Environment.reset(small(), R, np.random.default_rng(16))
     run(env, 9)
-    arms, hist = env.observe(n_days=4)
-    assert hist.spend.shape == (R, K, 4) and hist.age_days.tolist() == [4, 3, 2, 1]
+    _arms, hist = env.observe(n_days=4)
+    assert hist.spend.shape == (R, K, 4)
+    assert hist.age_days.tolist() == [4, 3, 2, 1]
     assert env.reported_clicks(4).shape == (R, K, 4)
     with pytest.raises(ValueError, match="read-only"):
         hist.spend[0, 0, 0] = 1.0
@@ -285,8 +293,11 @@ def test_the_history_grows_past_the_horizon_for_the_sandbox() -> None:
 
 @pytest.mark.parametrize(
     ("budgets", "match"),
-    [(np.full((R, K + 1), 1.0), "shape"), (np.full((R, K), -1.0), ">= 0"),
-     (np.full((R, K), np.nan), "finite")],  # fmt: skip
+    [
+        (np.full((R, K + 1), 1.0), "shape"),
+        (np.full((R, K), -1.0), ">= 0"),
+        (np.full((R, K), np.nan), "finite"),
+    ],
 )
 def test_invalid_actions_are_refused(budgets: np.ndarray, match: str) -> None:
     env = Environment.reset(small(), R, np.random.default_rng(18))

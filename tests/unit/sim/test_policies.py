@@ -78,7 +78,8 @@ def simulate(
 def test_every_policy_keeps_within_the_budget_and_the_platform_minimum(policy: Policy) -> None:
     s = scenario(n_initial_arms=3, arrival_interval_days=2.0)
     _, actions = simulate(policy, s, n_runs=40, days=20)
-    assert isinstance(policy, Policy) and policy.stages() is None
+    assert isinstance(policy, Policy)
+    assert policy.stages() is None
     for budgets, enabled, arms in actions:
         assert np.all(budgets.sum(axis=-1) <= s.daily_budget * (1 + 1e-9))
         assert np.all((budgets == 0) | (budgets >= s.platform_min_budget * (1 - 1e-9)))
@@ -151,8 +152,8 @@ def test_proportional_budgets_never_exceed_the_total_nor_fund_below_the_minimum(
 
 
 # -------------------------------------------------------------------- the oracle
-def _value(rate: np.ndarray, half: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (rate * b / (1 + b / half)).sum(axis=-1)
+def _value(rate: np.ndarray, half: np.ndarray, b: np.ndarray) -> float:
+    return float((rate * b / (1 + b / half)).sum())
 
 
 def _brute_force(rate: np.ndarray, half: np.ndarray, total: float, m: float) -> float:
@@ -161,7 +162,7 @@ def _brute_force(rate: np.ndarray, half: np.ndarray, total: float, m: float) -> 
     for combo in itertools.product(grid, repeat=rate.size):
         b = np.array(combo)
         if b.sum() <= total + 1e-9:
-            best = max(best, float(_value(rate, half, b)))
+            best = max(best, _value(rate, half, b))
     return best
 
 
@@ -185,7 +186,8 @@ def test_optimal_allocation_equalizes_marginal_returns_when_the_minimum_is_slack
     funded = b[0] > 0
     marginal = rate[0] / (1 + b[0] / half[0]) ** 2
     np.testing.assert_allclose(marginal[funded], marginal[funded][0], rtol=1e-6)
-    assert b[0, 3] == 0 and b.sum() == pytest.approx(1000.0)
+    assert b[0, 3] == 0
+    assert b.sum() == pytest.approx(1000.0)
 
 
 def test_optimal_allocation_with_nothing_available_spends_nothing() -> None:
@@ -264,5 +266,6 @@ def test_rules_pause_expensive_arms_and_shift_budget_to_cheap_ones() -> None:
     # day 1: arm 0 CPA 12.5 (< target), arm 1 CPA 50 (above), arm 2 CPA 100 after 100 spent
     arms, hist = _observed([[100.0], [100.0], [100.0]], [[8.0], [2.0], [1.0]])
     budgets, enabled = policy.act(arms, hist, 1, rng)
-    assert not enabled[0, 2] and budgets[0, 2] == 0
+    assert not enabled[0, 2]
+    assert budgets[0, 2] == 0
     np.testing.assert_allclose(budgets[0, :2], [300 * 1.2 / 2.0, 300 * 0.8 / 2.0])

@@ -20,7 +20,6 @@ import math
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +39,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
+from allocator.core.engine import EngineParams
 from allocator.core.guardrails import GuardrailParams
 from allocator.core.posterior import LagModel, PosteriorParams
 from allocator.errors import ConfigError
@@ -48,7 +48,6 @@ __all__ = [
     "AccountConfig",
     "DecisionsConfig",
     "EngineConfig",
-    "EngineParams",
     "FilesPlatform",
     "GuardrailsConfig",
     "JobConfig",
@@ -355,27 +354,6 @@ class GuardrailsConfig(_Strict):
         return GuardrailParams(**self.model_dump())
 
 
-@dataclass(frozen=True, slots=True)
-class EngineParams:
-    """Everything the engine needs besides data and the portfolio, as core objects.
-
-    Attributes:
-        posterior: reward model settings.
-        decisions: stage machine thresholds.
-        guardrails: projection guardrails (money in currency per day).
-        n_draws: posterior draws ``S``.
-        seed: seed for the run's ``numpy.random.Generator``.
-        lookback_days: most days of history read.
-    """
-
-    posterior: PosteriorParams
-    decisions: DecisionParams
-    guardrails: GuardrailParams
-    n_draws: int
-    seed: int
-    lookback_days: int
-
-
 class JobConfig(_Strict):
     """A whole job config file.
 
@@ -423,8 +401,6 @@ class JobConfig(_Strict):
             decisions=self.decisions.params(),
             guardrails=self.guardrails.params(),
             n_draws=self.engine.n_draws,
-            seed=self.engine.seed,
-            lookback_days=self.engine.lookback_days,
         )
 
     def portfolio(self) -> Portfolio:

@@ -332,8 +332,10 @@ def test_engine_params_carry_every_section(tmp_path: Path) -> None:
             "[guardrails]\nmax_step_up = 0.25\ntest_budget = 30.0\n"
         )
     )
-    params = _load(tmp_path, text).engine_params()
-    assert (params.n_draws, params.seed, params.lookback_days) == (200, 9, 30)
+    config = _load(tmp_path, text)
+    params = config.engine_params()
+    assert params.n_draws == 200
+    assert (config.engine.seed, config.engine.lookback_days) == (9, 30)
     assert params.posterior.lag.pmf.tolist() == [0.5, 0.5]
     assert params.posterior.pool_by_creator is False
     assert params.decisions == DecisionParams(p_best_to_scale=0.9)

@@ -1,0 +1,147 @@
+"""One engine step: posterior -> decisions -> Thompson allocation -> guardrail projection.
+
+This is the single decision path shared by the scheduled job, the sandbox demo, the
+simulator and the backtests: a policy that backtests well is exactly the policy that runs.
+Arrays carry any number of leading batch axes (simulation replications), so one call
+decides a thousand simulated portfolios at once.
+
+Stage after the projection: an arm the decisions keep running (testing or scaling) that
+the guardrails must switch off for lack of room (its share would fall below the platform
+minimum) ends the step ``PAUSED`` with :data:`STARVED` as its reason, so the plan says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from allocator._types import BoolArray, FloatArray, IntArray
+from allocator.core.allocation import thompson_allocate
+from allocator.core.arms import ArmState, History, Stage
+from allocator.core.decisions import DecisionParams, Decisions, decide
+from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_learning, project
+from allocator.core.posterior import ArmModel, PosteriorParams, fit
+from allocator.core.target import Target
+
+__all__ = ["STARVED", "EngineParams", "EngineStep", "conversions_since_edit", "step"]
+
+STARVED = -1
+"""Reason code of an arm paused by the projection (no room above the platform minimum)."""
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Settings of one engine step.
+
+    Attributes:
+        posterior: reward model (lag, discounting, pooled priors).
+        decisions: stage machine thresholds.
+        guardrails: projection guardrails, currency per day.
+        n_draws: posterior draws ``S`` behind P(best) and the Thompson allocation.
+    """
+
+    posterior: PosteriorParams = field(default_factory=PosteriorParams)
+    decisions: DecisionParams = field(default_factory=DecisionParams)
+    guardrails: GuardrailParams = field(default_factory=GuardrailParams)
+    n_draws: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.n_draws < 1:
+            raise ValueError(f"n_draws must be >= 1, got {self.n_draws}")
+
+
+@dataclass(frozen=True)
+class EngineStep:
+    """The outcome of one step, every per-arm field of shape ``(..., K)``.
+
+    Attributes:
+        model: the fitted posterior.
+        decisions: stages, P(best), CPA intervals and alerts before the projection.
+        desired: Thompson allocation before the guardrails, currency per day.
+        projection: the guardrailed budgets and why each arm ended where it did.
+        frozen: arms kept at today's budget by the learning phase.
+        stage: final stage (decisions' stage, with starved arms ``PAUSED``).
+        starved: arms the decisions kept but the projection switched off.
+    """
+
+    model: ArmModel
+    decisions: Decisions
+    desired: FloatArray
+    projection: Projection
+    frozen: BoolArray
+    stage: IntArray
+    starved: BoolArray
+
+    @property
+    def budget(self) -> FloatArray:
+        """Planned daily budgets, currency per day, 0 where disabled."""
+        return self.projection.budget
+
+    @property
+    def enabled(self) -> BoolArray:
+        """Planned operation status (True = enable)."""
+        return self.projection.enabled
+
+
+def conversions_since_edit(arms: ArmState, history: History) -> FloatArray:
+    """Conversions reported since launch or the last large edit, ``(..., K)``.
+
+    A day column counts when its age is at most the days since the later of the two.
+    """
+    since = np.minimum(arms.days_since_launch, arms.days_since_edit)[..., None]
+    counted = history.age_days <= since
+    return np.asarray((history.conversions * counted).sum(axis=-1), dtype=np.float64)
+
+
+def step(
+    arms: ArmState,
+    history: History,
+    target: Target,
+    total_budget: FloatArray | float,
+    params: EngineParams,
+    rng: np.random.Generator,
+) -> EngineStep:
+    """Decide stages and budgets for every arm.
+
+    Args:
+        arms: arm state ``(..., K)`` as of the planning day.
+        history: reported observations ``(..., K, D)`` before the planning day.
+        target: objective and target.
+        total_budget: the portfolio's daily budget, currency per day, scalar or ``(...)``.
+        params: engine settings.
+        rng: the only source of randomness (posterior draws).
+
+    Returns:
+        The :class:`EngineStep`; the budgets satisfy every guardrail (see
+        :mod:`allocator.core.guardrails`) and never sum above ``total_budget``.
+    """
+    model = fit(history, arms, params.posterior, target)
+    draws = model.sample(rng, params.n_draws)
+    decisions = decide(draws, model, arms, history, target, params.decisions)
+    active = (decisions.stage == Stage.TESTING) | (decisions.stage == Stage.SCALING)
+    guard = params.guardrails
+    total = np.asarray(total_budget, dtype=np.float64)
+    cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
+    floor = np.where(decisions.stage == Stage.TESTING, guard.test_floor, guard.platform_min_budget)
+    desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total)
+    frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
+    projection = project(desired, arms, active, frozen, total, guard)
+    starved = active & ~projection.enabled
+    stage = np.where(starved, np.int64(Stage.PAUSED), decisions.stage).astype(np.int64)
+    return EngineStep(
+        model=model,
+        decisions=decisions,
+        desired=desired,
+        projection=projection,
+        frozen=frozen,
+        stage=stage,
+        starved=starved,
+    )
+
+
+def starved_reason(binding: int) -> str:
+    """Human reason for an arm the projection switched off."""
+    if binding == Binding.NO_ROOM:
+        return "paused: the daily budget cannot hold it above the platform minimum"
+    return "paused: its share would fall below the platform minimum, so paused, not starved"

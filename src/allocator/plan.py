@@ -1,0 +1,262 @@
+"""The plan: what the engine wants each ad group to be, with reasons and alerts.
+
+:func:`make_plan` runs one :func:`allocator.core.engine.step` on a portfolio's ad groups
+and observations and turns the arrays into records a person (or the job) acts on. The
+JSON form is a contract (``allocator rebalance --json``; see DESIGN.md): ``run_id``,
+``account``, ``as_of``, ``daily_budget``, ``adgroups`` (``adgroup_id``, ``from_budget``,
+``to_budget``, ``from_status``, ``to_status``, ``stage``, ``p_best``, ``cpa_mean``,
+``cpa_low``, ``cpa_high``, ``reason``) and ``alerts`` (``kind``, ``adgroup_id``,
+``message``).
+
+``run_id`` is a content hash of the inputs (account, as-of date, settings, seed, ad groups
+and observations), so the same inputs always give the same plan, id included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from allocator.core.arms import AdGroup, AdGroupStatus, Observation, Portfolio, Stage
+from allocator.core.decisions import Alert, explain
+from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
+from allocator.core.guardrails import Infeasibility
+from allocator.core.target import Target
+from allocator.data import EngineInputs, to_arrays
+
+__all__ = ["Plan", "PlanAlert", "PlannedAdGroup", "make_plan", "plan_from_step"]
+
+_ALERT_KINDS = {
+    Alert.AUTH_EXPIRING: "auth_expiring",
+    Alert.AUTH_LAPSED: "auth_lapsed",
+    Alert.FATIGUED: "fatigued",
+    Alert.DATA_MISSING: "data_missing",
+}
+
+_SHORTFALL_CAUSES = {
+    Infeasibility.SHORTFALL_STEP_UP: "step-up caps keep the running ad groups below it",
+    Infeasibility.SHORTFALL_START: "newly enabled ad groups start at their start budget",
+    Infeasibility.SHORTFALL_LEARNING: "ad groups in learning keep their budget",
+    Infeasibility.SHORTFALL_MAX_SHARE: "the per-ad-group cap (max_budget_share) binds",
+    Infeasibility.SHORTFALL_NO_ARMS: "no ad group may run (all blocked or paused)",
+    Infeasibility.LEARNING_OVER_TOTAL: (
+        "ad groups in learning alone exceed the daily budget, so their freeze was lifted"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PlannedAdGroup:
+    """One ad group's planned change; money in currency per day."""
+
+    adgroup_id: str
+    from_budget: float
+    to_budget: float
+    from_status: str
+    to_status: str
+    stage: str
+    p_best: float
+    cpa_mean: float | None
+    cpa_low: float | None
+    cpa_high: float | None
+    reason: str
+
+    @property
+    def changes(self) -> bool:
+        """True when applying the plan edits this ad group (budget or status)."""
+        if self.from_status != self.to_status:
+            return True
+        return self.to_status == AdGroupStatus.ENABLE and self.from_budget != self.to_budget
+
+
+@dataclass(frozen=True)
+class PlanAlert:
+    """Something a person should look at; ``adgroup_id`` is None for account-level alerts."""
+
+    kind: str
+    adgroup_id: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The desired state of every ad group for one planning day."""
+
+    run_id: str
+    account: str
+    currency: str
+    as_of: date
+    daily_budget: float
+    adgroups: tuple[PlannedAdGroup, ...]
+    alerts: tuple[PlanAlert, ...]
+    shortfall: float
+
+    @property
+    def planned_total(self) -> float:
+        """Sum of planned budgets of enabled ad groups, currency per day."""
+        return round(sum(a.to_budget for a in self.adgroups), 2)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The plan JSON of the contract (``allocator rebalance --json``)."""
+        return {
+            "run_id": self.run_id,
+            "account": self.account,
+            "currency": self.currency,
+            "as_of": self.as_of.isoformat(),
+            "daily_budget": self.daily_budget,
+            "planned_total": self.planned_total,
+            "shortfall": self.shortfall,
+            "adgroups": [asdict(a) for a in self.adgroups],
+            "alerts": [asdict(a) for a in self.alerts],
+        }
+
+
+def _finite(x: float) -> float | None:
+    return round(x, 4) if math.isfinite(x) else None
+
+
+def _fingerprint(
+    account: str,
+    as_of: date,
+    params: EngineParams,
+    seed: int,
+    adgroups: Sequence[AdGroup],
+    observations: Sequence[Observation],
+) -> str:
+    digest = hashlib.sha256()
+    for part in (account, as_of.isoformat(), repr(params), str(seed)):
+        digest.update(part.encode())
+    for ag in adgroups:
+        digest.update(repr(ag).encode())
+    for ob in sorted(observations, key=lambda o: (o.date, o.adgroup_id)):
+        digest.update(repr(ob).encode())
+    return digest.hexdigest()[:16]
+
+
+def make_plan(
+    adgroups: Sequence[AdGroup],
+    observations: Sequence[Observation],
+    portfolio: Portfolio,
+    *,
+    account: str,
+    as_of: date,
+    today: date,
+    params: EngineParams,
+    seed: int,
+    timezone: str = "UTC",
+    lookback_days: int = 60,
+) -> Plan:
+    """Plan budgets for ``as_of`` from the records (validated by :mod:`allocator.data`).
+
+    The engine's generator is seeded from ``seed`` and the planning day, so a plan is
+    reproducible and successive days draw fresh samples.
+    """
+    inputs = to_arrays(
+        adgroups,
+        observations,
+        as_of=as_of,
+        today=today,
+        timezone=timezone,
+        lookback_days=lookback_days,
+    )
+    rng = np.random.default_rng([seed, as_of.toordinal()])
+    target = Target.from_portfolio(portfolio)
+    result = step(inputs.arms, inputs.history, target, portfolio.daily_budget, params, rng)
+    run_id = _fingerprint(account, as_of, params, seed, adgroups, observations)
+    by_id = {ag.adgroup_id: ag for ag in adgroups}
+    return plan_from_step(result, inputs, by_id, portfolio, target, account=account, run_id=run_id)
+
+
+def plan_from_step(
+    result: EngineStep,
+    inputs: EngineInputs,
+    adgroups: dict[str, AdGroup],
+    portfolio: Portfolio,
+    target: Target,
+    *,
+    account: str,
+    run_id: str,
+) -> Plan:
+    """Turn an unbatched engine step into plan records (one per ad group, input order)."""
+    d = result.decisions
+    rows: list[PlannedAdGroup] = []
+    alerts: list[PlanAlert] = []
+    for i, adgroup_id in enumerate(inputs.adgroup_ids):
+        ag = adgroups[adgroup_id]
+        enabled = bool(result.enabled[i])
+        reason = explain(d, i, portfolio.currency, target)
+        if result.starved[i]:
+            reason = starved_reason(int(result.projection.binding[i])) + "; " + reason
+        elif result.frozen[i] and enabled:
+            reason = "learning phase: budget kept; " + reason
+        rows.append(
+            PlannedAdGroup(
+                adgroup_id=adgroup_id,
+                from_budget=round(ag.budget, 2),
+                to_budget=round(float(result.budget[i]), 2) if enabled else 0.0,
+                from_status=str(ag.status),
+                to_status=str(AdGroupStatus.ENABLE if enabled else AdGroupStatus.DISABLE),
+                stage=Stage(int(result.stage[i])).label,
+                p_best=round(float(d.p_best[i]), 4),
+                cpa_mean=_finite(float(d.cpa_mean[i])),
+                cpa_low=_finite(float(d.cpa_low[i])),
+                cpa_high=_finite(float(d.cpa_high[i])),
+                reason=reason,
+            )
+        )
+        alerts.extend(_arm_alerts(result, i, adgroup_id))
+    shortfall = round(float(result.projection.shortfall), 2)
+    code = Infeasibility(int(result.projection.infeasible))
+    if code is not Infeasibility.OK:
+        amount = float(result.projection.infeasible_amount)
+        alerts.append(
+            PlanAlert(
+                kind="shortfall" if shortfall > 0 else "infeasible",
+                adgroup_id=None,
+                message=(
+                    f"{amount:.2f} {portfolio.currency} of the {portfolio.daily_budget:.2f} "
+                    f"daily budget cannot be planned: {_SHORTFALL_CAUSES[code]}"
+                ),
+            )
+        )
+    return Plan(
+        run_id=run_id,
+        account=account,
+        currency=portfolio.currency,
+        as_of=inputs.as_of,
+        daily_budget=portfolio.daily_budget,
+        adgroups=tuple(rows),
+        alerts=tuple(alerts),
+        shortfall=shortfall,
+    )
+
+
+def _arm_alerts(result: EngineStep, i: int, adgroup_id: str) -> list[PlanAlert]:
+    flags = Alert(int(result.decisions.alerts[i]))
+    days = float(result.decisions.auth_days_left[i])
+    messages = {
+        Alert.AUTH_EXPIRING: f"authorization expires in {days:.1f} days: ask the creator to renew",
+        Alert.AUTH_LAPSED: "authorization expired, revoked or post deleted: the ad cannot deliver",
+        Alert.FATIGUED: (
+            f"creative fatigued: recent conversion rate down "
+            f"(P {float(result.decisions.p_fatigue[i]):.2f})"
+        ),
+        Alert.DATA_MISSING: "no data reported for yesterday although the ad group was running",
+    }
+    return [
+        PlanAlert(kind=_ALERT_KINDS[flag], adgroup_id=adgroup_id, message=messages[flag])
+        for flag in _ALERT_KINDS
+        if flags & flag
+    ]
+
+
+def plan_json(plan: Plan) -> str:
+    """The plan as indented JSON text."""
+    return json.dumps(plan.to_json_dict(), indent=2)

@@ -327,7 +327,7 @@ class DecisionsConfig(_Strict):
 class GuardrailsConfig(_Strict):
     """``[guardrails]``: mirrors ``GuardrailParams`` (budgets in currency per day)."""
 
-    platform_min_budget: Positive = 20.0
+    platform_min_budget: Positive = 20.01
     max_budget_share: float = Field(default=1.0, gt=0.0, le=1.0)
     max_step_up: NonNegative = 0.5
     max_step_down: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)

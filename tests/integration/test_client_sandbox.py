@@ -10,7 +10,12 @@ import pytest
 
 from allocator.core.arms import AuthStatus, Kind
 from allocator.errors import ApiTransportError, AuthError
-from allocator.platform.base import BudgetChange, StatusChange, UnsupportedAdGroupError
+from allocator.platform.base import (
+    BudgetChange,
+    InvalidChangeError,
+    StatusChange,
+    UnsupportedAdGroupError,
+)
 from allocator.platform.sandbox import (
     DEFAULT_ADVERTISER_ID,
     DEFAULT_NEW_AUTH_CODE,
@@ -160,9 +165,13 @@ def test_authorize_a_new_code(base_url: str, control: httpx.Client) -> None:
 def test_a_budget_at_exactly_the_minimum_is_refused_by_the_platform_rule(
     base_url: str, control: httpx.Client
 ) -> None:
-    client = make_client(base_url)
-    client.list_adgroups()
-    results = client.update_budgets([BudgetChange(GROUP, 20.0)])
+    # the client's default minimum (20.01) matches the platform rule: 20.00 never leaves,
+    # and a client configured below the rule is refused by the sandbox itself.
+    with pytest.raises(InvalidChangeError):
+        make_client(base_url).update_budgets([BudgetChange(GROUP, 20.0)])
+    lax = make_client(base_url, min_budget=20.0)
+    lax.list_adgroups()
+    results = lax.update_budgets([BudgetChange(GROUP, 20.0)])
     assert not results[0].ok
     assert edits(control) == []
 

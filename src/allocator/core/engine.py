@@ -5,9 +5,11 @@ simulator and the backtests: a policy that backtests well is exactly the policy 
 Arrays carry any number of leading batch axes (simulation replications), so one call
 decides a thousand simulated portfolios at once.
 
-Stage after the projection: an arm the decisions keep running (testing or scaling) that
-the guardrails must switch off for lack of room (its share would fall below the platform
-minimum) ends the step ``PAUSED`` with :data:`STARVED` as its reason, so the plan says so.
+Arms not launched yet (``days_since_launch < 0``, e.g. a creative scheduled by the
+creator pipeline) get no budget and keep their stage. Stage after the projection: an arm
+the decisions keep running (testing or scaling) that the guardrails must switch off for
+lack of room (its share would fall below the platform minimum) ends the step ``PAUSED``,
+and the plan says why.
 """
 
 from __future__ import annotations
@@ -24,10 +26,7 @@ from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_l
 from allocator.core.posterior import ArmModel, PosteriorParams, fit
 from allocator.core.target import Target
 
-__all__ = ["STARVED", "EngineParams", "EngineStep", "conversions_since_edit", "step"]
-
-STARVED = -1
-"""Reason code of an arm paused by the projection (no room above the platform minimum)."""
+__all__ = ["EngineParams", "EngineStep", "conversions_since_edit", "starved_reason", "step"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,8 @@ def step(
     model = fit(history, arms, params.posterior, target)
     draws = model.sample(rng, params.n_draws)
     decisions = decide(draws, model, arms, history, target, params.decisions)
-    active = (decisions.stage == Stage.TESTING) | (decisions.stage == Stage.SCALING)
+    launched = arms.days_since_launch >= 0
+    active = launched & ((decisions.stage == Stage.TESTING) | (decisions.stage == Stage.SCALING))
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
     cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)

@@ -112,7 +112,8 @@ class GuardrailParams:
     """Guardrails of the projection; money in currency per day, days in days.
 
     Attributes:
-        platform_min_budget: smallest daily budget the platform accepts for an ad group.
+        platform_min_budget: smallest daily budget the platform accepts for an ad group
+            (TikTok: a daily budget must exceed 20 USD, so 20.01 in whole cents).
         max_budget_share: cap per arm as a share of the total daily budget, in (0, 1].
         max_step_up: largest relative budget increase per run (0.5 = +50%).
         max_step_down: largest relative budget cut per run (0.5 = -50%); pausing is not
@@ -126,7 +127,7 @@ class GuardrailParams:
         new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
     """
 
-    platform_min_budget: float = 20.0
+    platform_min_budget: float = 20.01
     max_budget_share: float = 1.0
     max_step_up: float = 0.5
     max_step_down: float = 0.5

@@ -156,7 +156,7 @@ class LagModel:
             Same shape, in [0, 1]: ``sum(pmf[:age])`` at whole ages, linear between them,
             0 at age <= 0 and 1 from the end of the window on.
         """
-        cdf = np.concatenate(([0.0], np.cumsum(self.pmf)))
+        cdf = np.minimum(np.concatenate(([0.0], np.cumsum(self.pmf))), 1.0)
         cdf[-1] = 1.0
         ages = np.arange(cdf.size, dtype=np.float64)
         return np.interp(np.asarray(age_days, dtype=np.float64), ages, cdf, left=0.0, right=1.0)

@@ -50,7 +50,7 @@ def run(
         np.ones(k, bool) if active is None else np.asarray(active, bool),
         np.zeros(k, bool) if frozen is None else np.asarray(frozen, bool),
         total,
-        params or GuardrailParams(),
+        params or GuardrailParams(platform_min_budget=20.0),
     )
 
 
@@ -165,7 +165,7 @@ def test_new_arms_start_at_the_start_budget() -> None:
     params = GuardrailParams(test_budget=30.0, new_arm_budget=45.0)
     out = run([200.0, 100.0, 100.0], arms, 200.0, params=params)
     assert out.budget[0] == 45.0
-    assert GuardrailParams().start_budget == 20.0
+    assert GuardrailParams().start_budget == 20.01
 
 
 def test_platform_minimum_beats_the_step_up_cap() -> None:

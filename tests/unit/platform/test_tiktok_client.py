@@ -468,16 +468,16 @@ def test_end_before_start_is_refused() -> None:
 def test_budgets_are_rounded_to_cents_and_sent_in_batches_of_20() -> None:
     fake = FakeTikTok()
     fake.adgroups = {str(i): adgroup_row(str(i)) for i in range(45)}
-    changes = [BudgetChange(str(i), 20 + i / 3) for i in range(45)]
+    changes = [BudgetChange(str(i), 20.01 + i / 3) for i in range(45)]
     results = fake.client().update_budgets(changes)
     assert all(r.ok for r in results)
     assert [r.adgroup_id for r in results] == [c.adgroup_id for c in changes]
     calls = fake.calls("/adgroup/budget/update/")
     assert [len(c.body["budget"]) for c in calls] == [20, 20, 5]
     sent = {item["adgroup_id"]: item["budget"] for c in calls for item in c.body["budget"]}
-    assert sent["1"] == 20.33
-    assert sent["2"] == 20.67
-    assert sent["0"] == 20.0
+    assert sent["1"] == 20.34
+    assert sent["2"] == 20.68
+    assert sent["0"] == 20.01
     assert len(fake.applied) == 45
 
 
@@ -518,9 +518,17 @@ def test_invalid_budgets_are_refused_before_anything_is_sent(budget: float, frag
 
 def test_budget_that_rounds_up_to_the_minimum_is_accepted() -> None:
     fake = standard_account()
-    (result,) = fake.client().update_budgets([BudgetChange("101", 19.995)])
+    (result,) = fake.client().update_budgets([BudgetChange("101", 20.005)])
     assert result.ok
-    assert fake.applied == [("budget", "101", 20.0)]
+    assert fake.applied == [("budget", "101", 20.01)]
+
+
+def test_a_budget_of_exactly_20_is_refused_before_sending() -> None:
+    # TikTok: an ad group daily budget must exceed 20 USD; the default minimum is 20.01.
+    fake = standard_account()
+    with pytest.raises(InvalidChangeError, match=r"20\.01"):
+        fake.client().update_budgets([BudgetChange("101", 20.0)])
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize(

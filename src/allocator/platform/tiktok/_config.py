@@ -104,7 +104,7 @@ class TikTokConfig:
     campaign_ids: tuple[str, ...] = ()
     value_metric: ValueMetric | None = ValueMetric.WEBSITE
     budget_path: BudgetPath = BudgetPath.BATCH
-    min_budget: float = 20.0
+    min_budget: float = 20.01
     max_budget: float = 1_000_000.0
     budget_batch_size: int = BUDGET_BATCH_SIZE
     status_batch_size: int = STATUS_BATCH_SIZE

@@ -224,7 +224,8 @@ def _top_order(keys: FloatArray, n_keep: int) -> IntArray:
     """
     n_arms = keys.shape[-1]
     if n_keep == 1:  # the usual case (caps far above the money left): a plain argmax
-        return np.argmax(keys, axis=-1)[..., None].astype(np.int64, copy=False)
+        best: IntArray = np.argmax(keys, axis=-1)[..., None].astype(np.int64, copy=False)
+        return best
     if n_keep <= _PARTIAL_SHARE * n_arms:
         top = np.argpartition(keys, n_arms - n_keep, axis=-1)[..., n_arms - n_keep :]
         top_keys = np.take_along_axis(keys, top, axis=-1)

@@ -18,9 +18,12 @@ the open file description: two :class:`AccountLock` objects in one process exclu
 other too, and the descriptor is close-on-exec so helper processes do not inherit it.
 
 The lock file is never deleted (deleting it would let a waiter lock the old inode while a
-newcomer locks a new file). After acquiring, the holder writes who it is into the file
+newcomer locks a new file). On acquiring, the holder writes who it is into the file
 (owner, pid, hostname, acquired_at) so a refused invocation can name it; the content is
-information only, the ``flock`` is the lock.
+information only, the ``flock`` is the lock. Taking the lock and writing the name, and
+failing to take it and reading the name, each happen under a short exclusive ``flock`` on
+a companion ``.guard`` file, so a refused invocation never reads a half-written name or
+the previous holder's (a race the two-process test caught).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +46,9 @@ from typing import Self
 from allocator.errors import StateError
 
 __all__ = ["AccountLock", "LockHolder", "default_owner", "lock_path", "read_holder"]
+
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+_GUARD_WAIT = 2.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,28 +155,54 @@ class AccountLock:
         """
         if self._fd is not None:
             raise StateError(f"the lock on account {self.account!r} is already held by this object")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(self.path, _FLAGS, 0o600)
         deadline = time.monotonic() + self._wait
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StateError(self._busy_message()) from None
-                time.sleep(self._poll)
+            with self._guarded():
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = read_holder(self.path)
+                else:
+                    return self._record(fd)
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise StateError(self._busy_message(holder))
+            time.sleep(self._poll)
+
+    def _record(self, fd: int) -> LockHolder:
         holder = LockHolder(
             owner=self.owner,
             pid=os.getpid(),
             hostname=socket.gethostname(),
             acquired_at=self._clock().astimezone(UTC).isoformat(timespec="seconds"),
         )
-        payload = json.dumps(asdict(holder)).encode()
         os.ftruncate(fd, 0)
-        os.pwrite(fd, payload, 0)
+        os.pwrite(fd, json.dumps(asdict(holder)).encode(), 0)
         self._fd = fd
         return holder
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Exclusive for a few system calls: take-and-write versus fail-and-read.
+
+        Best effort: after ``_GUARD_WAIT`` seconds (a holder stopped mid-write) it goes on
+        unguarded; the worst case is then a refusal that cannot name the holder.
+        """
+        guard = os.open(self.path.with_name(self.path.name + ".guard"), _FLAGS, 0o600)
+        try:
+            deadline = time.monotonic() + _GUARD_WAIT
+            while True:
+                try:
+                    fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.001)
+            yield
+        finally:
+            os.close(guard)
 
     def release(self) -> None:
         """Release the lock (a no-op if not held)."""
@@ -177,8 +210,7 @@ class AccountLock:
         if fd is not None:
             os.close(fd)  # closing the last descriptor drops the flock
 
-    def _busy_message(self) -> str:
-        holder = read_holder(self.path)
+    def _busy_message(self, holder: LockHolder | None) -> str:
         who = holder.describe() if holder else "another process (not yet recorded)"
         waited = f" after waiting {self._wait:g} s" if self._wait else ""
         return (

@@ -2,7 +2,8 @@
 
 ``store`` records runs, plans, intended changes and their results, decisions, alerts and
 authorizations; ``lock`` keeps one applier per account; ``migrations`` holds the schema;
-``records`` the typed values the store returns.
+``records`` the typed values the store returns; ``queries`` its read side; ``secrets``
+keeps access tokens out of it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from allocator.job.records import (
     Settlement,
     period_key,
 )
-from allocator.job.store import REDACTED, Store
+from allocator.job.secrets import REDACTED
+from allocator.job.store import Store
 
 __all__ = [
     "LATEST_VERSION",

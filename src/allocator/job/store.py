@@ -44,19 +44,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
-from allocator.core.arms import AdGroup, AuthStatus, Stage
-from allocator.errors import ConfigError, StateError
+from allocator.core.arms import AdGroup
+from allocator.errors import StateError
 from allocator.job.lock import AccountLock, default_owner, lock_path
 from allocator.job.migrations import migrate, schema_version
+from allocator.job.queries import StoreQueries, change_from_row
 from allocator.job.records import (
-    AlertRecord,
-    AuthorizationSeen,
     Change,
-    ChangeKind,
     ChangeState,
-    DecisionRecord,
     Disposition,
     Outcome,
     Run,
@@ -64,59 +61,11 @@ from allocator.job.records import (
     intended_changes,
     parse_plan,
 )
+from allocator.job.secrets import Revealable, SecretGuard
 
-__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "Store"]
-
-REDACTED = "***"
-"""What a redacted access token reads as."""
-
-MIN_SECRET_LENGTH = 8
-"""Shorter secrets cannot be searched for in text without false hits; they are refused."""
+__all__ = ["Store"]
 
 _DONE = (Outcome.APPLIED.value, Outcome.NOOP.value)
-_STAGE_MEMORY = (Outcome.APPLIED.value, Outcome.PARTIAL.value, Outcome.NOOP.value)
-
-
-class _Revealable(Protocol):
-    def reveal(self) -> str: ...
-
-
-class _SecretGuard:
-    """Refuses or redacts any text containing one of the secrets."""
-
-    def __init__(self, secrets: Iterable[str | _Revealable]) -> None:
-        values = {s if isinstance(s, str) else s.reveal() for s in secrets}
-        if any(len(v) < MIN_SECRET_LENGTH for v in values):
-            raise ConfigError(
-                f"the access token is shorter than {MIN_SECRET_LENGTH} characters; "
-                "the store cannot keep it out of what it records"
-            )
-        self._secrets = sorted(values, key=len, reverse=True)
-
-    def refuse(self, name: str, value: str | None) -> str | None:
-        if value is not None and any(s in value for s in self._secrets):
-            raise StateError(f"refusing to store {name}: it contains the access token")
-        return value
-
-    def refuse_json(self, name: str, value: Any) -> None:
-        if isinstance(value, str):
-            self.refuse(name, value)
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                self.refuse(name, str(key))
-                self.refuse_json(name, item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                self.refuse_json(name, item)
-
-    def redact(self, value: str | None) -> str | None:
-        if value is None:
-            return None
-        # Each replacement shortens the text (secrets are longer than the mask): ends.
-        while any(s in value for s in self._secrets):
-            for secret in self._secrets:
-                value = value.replace(secret, REDACTED)
-        return value
 
 
 def _fingerprint(account: str, period: str, config_hash: str, inputs_hash: str | None) -> str:
@@ -124,24 +73,7 @@ def _fingerprint(account: str, period: str, config_hash: str, inputs_hash: str |
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _change(row: sqlite3.Row) -> Change:
-    return Change(
-        id=row["id"],
-        run_id=row["run_id"],
-        seq=row["seq"],
-        adgroup_id=row["adgroup_id"],
-        kind=ChangeKind(row["kind"]),
-        from_value=row["from_value"],
-        to_value=row["to_value"],
-        state=ChangeState(row["state"]),
-        request_id=row["request_id"],
-        error=row["error"],
-        attempted_at=row["attempted_at"],
-        applied_at=row["applied_at"],
-    )
-
-
-class Store:
+class Store(StoreQueries):
     """The job's SQLite store. Open with :meth:`open`; close (or use as a context manager).
 
     Args:
@@ -155,11 +87,10 @@ class Store:
         self,
         conn: sqlite3.Connection,
         path: Path,
-        guard: _SecretGuard,
+        guard: SecretGuard,
         clock: Callable[[], datetime],
     ) -> None:
-        self._conn = conn
-        self.path = path
+        super().__init__(conn, path)
         self._guard = guard
         self._clock = clock
         self._locks: dict[str, AccountLock] = {}
@@ -171,7 +102,7 @@ class Store:
         cls,
         path: str | Path,
         *,
-        secrets: Iterable[str | _Revealable] = (),
+        secrets: Iterable[str | Revealable] = (),
         clock: Callable[[], datetime] | None = None,
         busy_timeout: float = 10.0,
     ) -> Self:
@@ -188,7 +119,7 @@ class Store:
                 schema is newer than this code.
             ConfigError: a secret is too short to guard.
         """
-        guard = _SecretGuard(secrets)
+        guard = SecretGuard(secrets)
         db = Path(path).expanduser().resolve()
         db.parent.mkdir(parents=True, exist_ok=True)
         clock = clock or (lambda: datetime.now(UTC))
@@ -281,35 +212,6 @@ class Store:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
-
-    def _run_row(self, run_id: int) -> sqlite3.Row:
-        row = self._conn.execute(
-            "SELECT r.*, p.plan_json FROM runs r JOIN plans p ON p.run_id = r.id WHERE r.id = ?",
-            (run_id,),
-        ).fetchone()
-        if row is None:
-            raise StateError(f"no run with id {run_id} in the store {self.path}")
-        return row  # type: ignore[no-any-return]
-
-    def _run(self, row: sqlite3.Row, disposition: Disposition = Disposition.LOADED) -> Run:
-        pending: tuple[Change, ...] = ()
-        if disposition in (Disposition.NEW, Disposition.RESUMED):
-            pending = tuple(self.pending_changes(row["id"]))
-        return Run(
-            id=row["id"],
-            account=row["account"],
-            period=row["period"],
-            config_hash=row["config_hash"],
-            fingerprint=row["fingerprint"],
-            owner=row["owner"],
-            dry_run=bool(row["dry_run"]),
-            started=row["started"],
-            finished=row["finished"],
-            outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
-            plan=json.loads(row["plan_json"]),
-            disposition=disposition,
-            pending=pending,
-        )
 
     # ----------------------------------------------------------------- begin a run
 
@@ -478,7 +380,7 @@ class Store:
         with self._tx() as tx:
             row = self._change_row(change_id)
             if row["state"] == target and row["request_id"] == request_id:
-                return _change(row)
+                return change_from_row(row)
             if row["state"] != ChangeState.PENDING:
                 raise StateError(
                     f"change {change_id} is already {row['state']}; cannot record it {target}"
@@ -635,99 +537,3 @@ class Store:
                 rows,
             )
         return len(rows)
-
-    # ------------------------------------------------------------------------ reads
-
-    def get_run(self, run_id: int) -> Run:
-        """The run with ``run_id``.
-
-        Raises:
-            StateError: no such run.
-        """
-        return self._run(self._run_row(run_id))
-
-    def runs(self, account: str) -> list[Run]:
-        """Every run of ``account``, oldest first."""
-        ids = self._conn.execute("SELECT id FROM runs WHERE account = ? ORDER BY id", (account,))
-        return [self.get_run(row["id"]) for row in ids.fetchall()]
-
-    def change(self, change_id: int) -> Change:
-        """The change with ``change_id``."""
-        row = self._conn.execute("SELECT * FROM changes WHERE id = ?", (change_id,)).fetchone()
-        if row is None:
-            raise StateError(f"no change with id {change_id} in the store {self.path}")
-        return _change(row)
-
-    def changes(self, run_id: int) -> list[Change]:
-        """Every change of the run, in apply order."""
-        rows = self._conn.execute("SELECT * FROM changes WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [_change(row) for row in rows]
-
-    def pending_changes(self, run_id: int) -> list[Change]:
-        """The run's pending changes, in apply order."""
-        rows = self._conn.execute(
-            "SELECT * FROM changes WHERE run_id = ? AND state = 'pending' ORDER BY seq", (run_id,)
-        )
-        return [_change(row) for row in rows]
-
-    def history(self, account: str) -> list[Change]:
-        """Every applied change of the account, in the order they were sent.
-
-        The order is run by run, and within a run the apply order (``seq``); it matches
-        the platform's own log of edits as long as changes are sent in ``seq`` order.
-        """
-        rows = self._conn.execute(
-            "SELECT c.* FROM changes c JOIN runs r ON r.id = c.run_id "
-            "WHERE r.account = ? AND c.state = 'applied' ORDER BY r.id, c.seq",
-            (account,),
-        )
-        return [_change(row) for row in rows]
-
-    def last_stages(self, account: str) -> dict[str, Stage]:
-        """Each ad group's stage from the latest run that took effect (the engine's memory).
-
-        Runs that took effect are non-dry runs finished ``applied``, ``partial`` or
-        ``noop``; an ad group missing from the latest such run keeps its earlier stage.
-        """
-        labels = {s.label: s for s in Stage}
-        rows = self._conn.execute(
-            "SELECT d.adgroup_id, d.stage FROM decisions d JOIN runs r ON r.id = d.run_id "
-            "WHERE r.account = ? AND r.dry_run = 0 AND r.outcome IN (?, ?, ?) ORDER BY r.id",
-            (account, *_STAGE_MEMORY),
-        )
-        return {row["adgroup_id"]: labels[row["stage"]] for row in rows}
-
-    def decisions(self, run_id: int) -> list[DecisionRecord]:
-        """The run's per-arm decisions, in plan order."""
-        labels = {s.label: s for s in Stage}
-        rows = self._conn.execute(
-            "SELECT * FROM decisions WHERE run_id = ? ORDER BY rowid", (run_id,)
-        )
-        return [
-            DecisionRecord(
-                run_id=r["run_id"], adgroup_id=r["adgroup_id"], stage=labels[r["stage"]],
-                p_best=r["p_best"], cpa_mean=r["cpa_mean"], cpa_low=r["cpa_low"],
-                cpa_high=r["cpa_high"], reason=r["reason"],
-            )
-            for r in rows
-        ]  # fmt: skip
-
-    def alerts(self, run_id: int) -> list[AlertRecord]:
-        """The run's alerts, in the order raised."""
-        rows = self._conn.execute("SELECT * FROM alerts WHERE run_id = ? ORDER BY id", (run_id,))
-        return [AlertRecord(r["run_id"], r["kind"], r["adgroup_id"], r["message"]) for r in rows]
-
-    def authorizations(self, account: str) -> list[AuthorizationSeen]:
-        """Every authorization sighting for the account, oldest first."""
-        rows = self._conn.execute(
-            "SELECT a.* FROM authorizations a JOIN runs r ON r.id = a.run_id "
-            "WHERE r.account = ? ORDER BY a.id",
-            (account,),
-        )
-        return [
-            AuthorizationSeen(
-                run_id=r["run_id"], adgroup_id=r["adgroup_id"], post_id=r["post_id"],
-                status=AuthStatus(r["status"]), expires_at=r["expires_at"], seen_at=r["seen_at"],
-            )
-            for r in rows
-        ]  # fmt: skip

@@ -176,6 +176,7 @@ class Store(StoreQueries):
             StateError: the lock is held elsewhere; the message names the holder.
         """
         name = owner or default_owner()
+        self._guard.refuse("account", account)  # it names the lock file
         self._guard.refuse("the lock owner", name)
         if account in self._locks:
             raise StateError(f"account {account!r} is already locked by this store")

@@ -695,6 +695,8 @@ def test_identifiers_holding_the_token_are_refused(store: Store) -> None:
         store.begin_run(TOKEN, "2026-11-20", "cfg1", PLAN, dry_run=True)
     with pytest.raises(StateError, match="lock owner"):
         store.lock("acme", owner=TOKEN).__enter__()
+    with pytest.raises(StateError, match="refusing to store account"):
+        store.lock(f"acct-{TOKEN}").__enter__()
     assert store.change(run.pending[0].id).state is ChangeState.PENDING
 
 

@@ -3,7 +3,8 @@
 A job config names the account (``[account]``), where its data comes from (``[platform]``,
 a union picked by ``kind``: ``files``, ``sandbox`` or ``tiktok``) and, optionally, the
 engine's tuning (``[engine]``, ``[posterior]``, ``[decisions]``, ``[guardrails]``) whose
-keys and defaults mirror the core parameter dataclasses one to one. Unknown keys are errors.
+keys and defaults mirror the core parameter dataclasses one to one, and how the scheduled
+job applies plans (``[job]``: store, cadence, kill switch, cap). Unknown keys are errors.
 
 Access tokens are never config values: a platform names the environment variable
 (``token_env``) or the file (``token_file``) that holds it.
@@ -51,6 +52,7 @@ __all__ = [
     "FilesPlatform",
     "GuardrailsConfig",
     "JobConfig",
+    "JobSection",
     "PlatformConfig",
     "PosteriorConfig",
     "SandboxPlatform",
@@ -354,6 +356,35 @@ class GuardrailsConfig(_Strict):
         return GuardrailParams(**self.model_dump())
 
 
+class JobSection(_Strict):
+    """``[job]``: how the scheduled rebalancing job records and applies plans.
+
+    Attributes:
+        store: the job's SQLite store (relative to the config file's directory;
+            default ``allocator.sqlite`` next to it).
+        cadence: one run per account per ``daily`` or ``weekly`` (ISO week) period.
+        kill_switch: when true, ``--apply`` refuses to change anything (dry runs still
+            plan and print).
+        max_budget_moved: cap on the total budget moved by one run, currency per day
+            (sum over ad groups of ``|to_budget - from_budget|``); ``None``: no cap.
+        allow_stale: apply even when the live budgets or statuses differ from those the
+            plan was computed from (someone edited them in Ads Manager meanwhile).
+        report_md: write a Markdown report of each run to this file; ``None``: none.
+    """
+
+    store: Path = Field(default=Path("allocator.sqlite"), validate_default=True)
+    cadence: Literal["daily", "weekly"] = "daily"
+    kill_switch: bool = False
+    max_budget_moved: Positive | None = None
+    allow_stale: bool = False
+    report_md: Path | None = None
+
+    @field_validator("store", "report_md")
+    @classmethod
+    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
 class JobConfig(_Strict):
     """A whole job config file.
 
@@ -364,6 +395,7 @@ class JobConfig(_Strict):
         posterior: ``[posterior]``.
         decisions: ``[decisions]``.
         guardrails: ``[guardrails]``.
+        job: ``[job]``.
     """
 
     account: AccountConfig
@@ -372,6 +404,15 @@ class JobConfig(_Strict):
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
+    job: JobSection = Field(default_factory=JobSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _job_section_in_context(cls, data: object) -> object:
+        """Validate a missing ``[job]`` too, so its default store sits next to the file."""
+        if isinstance(data, dict) and "job" not in data:
+            return {**data, "job": {}}
+        return data
 
     @model_validator(mode="after")
     def _budget_fits(self) -> Self:
@@ -392,6 +433,8 @@ class JobConfig(_Strict):
             value = getattr(rails, key)
             if value is not None and value > budget:
                 raise _cross(f"guardrails.{key}", f"{value:g} exceeds account.daily_budget")
+        if self.job.report_md is not None and self.job.report_md == self.job.store:
+            raise _cross("job.report_md", "must not be the store file")
         return self
 
     def engine_params(self) -> EngineParams:

@@ -28,7 +28,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 
-COMMAND_MODULES: tuple[str, ...] = ("rebalance", "backtest", "sandbox", "simulate")
+COMMAND_MODULES: tuple[str, ...] = ("rebalance", "backtest", "sandbox", "simulate", "demo")
 """Modules under ``allocator.cli`` whose ``register(app)`` adds a sub-command."""
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from allocator.config import FilesPlatform, JobConfig, load_job_config
 from allocator.data import load_files
 from allocator.errors import ConfigError
-from allocator.plan import Plan, make_plan
+from allocator.job.rebalance import account_today, plan_records, run_rebalance
+from allocator.job.report import render_plan
+from allocator.plan import Plan
 
 __all__ = ["parse_as_of", "plan_files", "register", "render_plan"]
 
@@ -34,71 +34,10 @@ def parse_as_of(text: str | None, today: date) -> date:
     return as_of
 
 
-def account_today(config: JobConfig) -> date:
-    """Today's date in the account's time zone (the CLI edge reads the clock, not the core)."""
-    return datetime.now(ZoneInfo(config.account.timezone)).date()
-
-
 def plan_files(config: JobConfig, platform: FilesPlatform, as_of: date, today: date) -> Plan:
     """Read and validate the two CSVs, then plan ``as_of``."""
     adgroups, observations = load_files(platform.adgroups, platform.observations, today=today)
-    return make_plan(
-        adgroups,
-        observations,
-        config.portfolio(),
-        account=config.account.name,
-        as_of=as_of,
-        today=today,
-        params=config.engine_params(),
-        seed=config.engine.seed,
-        timezone=config.account.timezone,
-        lookback_days=config.engine.lookback_days,
-    )
-
-
-def _money(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.2f}"
-
-
-def render_plan(plan: Plan, console: Console) -> None:
-    """Print the plan as a readable table, then its alerts."""
-    table = Table(
-        title=(
-            f"{plan.account}: plan for {plan.as_of} "
-            f"(daily budget {plan.daily_budget:,.2f} {plan.currency})"
-        ),
-        title_justify="left",
-    )
-    for name, justify in (
-        ("ad group", "left"),
-        ("stage", "left"),
-        ("budget", "right"),
-        ("status", "left"),
-        ("CPA (90%)", "right"),
-        ("P(best)", "right"),
-        ("reason", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for a in plan.adgroups:
-        budget = f"{_money(a.from_budget)} -> {_money(a.to_budget)}"
-        status = (
-            a.from_status if a.from_status == a.to_status else f"{a.from_status}->{a.to_status}"
-        )
-        cpa = f"{_money(a.cpa_mean)} ({_money(a.cpa_low)}-{_money(a.cpa_high)})"
-        table.add_row(
-            a.adgroup_id, a.stage, budget, status, cpa, f"{a.p_best:.2f}", a.reason.split(";")[0]
-        )
-    console.print(table)
-    console.print(
-        f"planned total {plan.planned_total:,.2f} of {plan.daily_budget:,.2f} {plan.currency}"
-        + (f" (shortfall {plan.shortfall:,.2f})" if plan.shortfall else "")
-        + f"; {sum(a.changes for a in plan.adgroups)} ad groups change; run {plan.run_id}"
-    )
-    if plan.alerts:
-        console.print("alerts:")
-        for alert in plan.alerts:
-            where = f"{alert.adgroup_id}: " if alert.adgroup_id else ""
-            console.print(f"  [{alert.kind}] {where}{alert.message}", highlight=False)
+    return plan_records(config, adgroups, observations, as_of, today)
 
 
 def rebalance(
@@ -107,17 +46,24 @@ def rebalance(
     as_json: bool,
     as_of_text: str | None,
     apply: bool,
+    allow_stale: bool = False,
+    log_json: bool = False,
 ) -> int:
-    """Plan for the configured platform and print it; returns the exit code."""
+    """Plan for the configured platform and print it (and apply it); returns the exit code."""
     config = load_job_config(config_path)
     today = account_today(config)
     as_of = parse_as_of(as_of_text, today)
     platform = config.platform
     if not isinstance(platform, FilesPlatform):
-        raise ConfigError(
-            f"platform kind {platform.kind!r} is not wired to the rebalance job yet",
-            path=config_path,
-            key="platform.kind",
+        return run_rebalance(
+            config,
+            config_path,
+            as_of=as_of,
+            apply=apply,
+            as_json=as_json,
+            allow_stale=allow_stale,
+            log_json=log_json,
+            today=today,
         )
     if apply:
         raise ConfigError(
@@ -147,6 +93,27 @@ def register(app: typer.Typer) -> None:
         apply: Annotated[
             bool, typer.Option("--apply", help="Apply the plan (default: dry run).")
         ] = False,
+        allow_stale: Annotated[
+            bool,
+            typer.Option(
+                "--allow-stale",
+                help="Apply even if budgets or statuses changed since the plan was computed.",
+            ),
+        ] = False,
+        log_json: Annotated[
+            bool, typer.Option("--log-json", help="Write logs to stderr as JSON lines.")
+        ] = False,
     ) -> int:
-        """Plan today's budgets from the platform's data; with --apply, apply them."""
-        return rebalance(config, as_json=as_json, as_of_text=as_of, apply=apply)
+        """Plan today's budgets from the platform's data; with --apply, apply them.
+
+        Exit codes: 0 ok or nothing to do, 1 failure or refusal (kill switch, lock held,
+        stale state, budget cap), 2 bad config or data, 3 partial apply.
+        """
+        return rebalance(
+            config,
+            as_json=as_json,
+            as_of_text=as_of,
+            apply=apply,
+            allow_stale=allow_stale,
+            log_json=log_json,
+        )

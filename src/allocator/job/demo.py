@@ -1,0 +1,358 @@
+"""The demo's simulation: the scheduled job against the local sandbox, day after day.
+
+:func:`run_demo` serves two sandboxes built from the same scenario and seed on 127.0.0.1
+(same simulated world: the same creatives, conversion rates, fatigue and authorization
+windows) and drives each through the emulated TikTok API over real HTTP:
+
+* **allocator**: each simulated day, :func:`~allocator.job.rebalance.run_rebalance` plans
+  and applies (``--apply``) the budgets for that day, then the sandbox delivers it
+  (``POST /_sandbox/advance``);
+* **even split**: each day the same daily budget is split evenly over the ad groups that
+  can deliver (authorization not lapsed) through the same client calls, then the second
+  sandbox delivers the day.
+
+Only the budgets differ, so the comparison is paired. Conversions and spend are read back
+through the report API for the simulated days (conversions of the last days are still
+partly unreported, for both alike: the sandbox models the platform's conversion lag).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from allocator.config import load_job_config
+from allocator.job.rebalance import ClientTuning, run_rebalance
+from allocator.job.records import budget_text
+from allocator.platform.base import BudgetChange, StatusChange
+from allocator.platform.sandbox import (
+    DEFAULT_ADVERTISER_ID,
+    DEFAULT_TOKEN,
+    SandboxScenario,
+    create_sandbox,
+    default_scenario,
+    serve_in_thread,
+)
+from allocator.platform.tiktok import Secret, TikTokClient, TikTokConfig
+
+__all__ = ["DemoAlert", "DemoDay", "DemoResult", "demo_config_text", "run_demo"]
+
+TOKEN_ENV = "ALLOCATOR_SANDBOX_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDay:
+    """One simulated day of both policies (money in currency; budgets per day).
+
+    Attributes:
+        day: the simulated date.
+        budgets: the allocator's budget per ad group that day (0 when paused).
+        exit_code: the job's exit code that day.
+        outcome: the job's apply outcome (``applied``, ``noop``...).
+        spend: allocator's spend that day.
+        conversions: allocator's conversions reported for that day.
+        even_spend: the even split's spend that day.
+        even_conversions: the even split's conversions reported for that day.
+    """
+
+    day: date
+    budgets: dict[str, float]
+    exit_code: int
+    outcome: str
+    spend: float = 0.0
+    conversions: float = 0.0
+    even_spend: float = 0.0
+    even_conversions: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAlert:
+    """An alert the job raised, with the first and last day it was raised."""
+
+    kind: str
+    adgroup_id: str | None
+    message: str
+    first: date
+    last: date
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What the demo ran and measured.
+
+    Attributes:
+        days: one entry per simulated day, in order.
+        alerts: distinct alerts (by kind and ad group), in order of first appearance.
+        names: ad group id -> name, as the sandbox lists them.
+        daily_budget: the account's daily budget, currency per day.
+        currency: the account currency.
+        seed: the sandbox seed.
+        n_edits: budget and status edits the sandbox recorded for the allocator.
+        n_store_changes: changes the job's store records as applied.
+    """
+
+    days: tuple[DemoDay, ...]
+    alerts: tuple[DemoAlert, ...]
+    names: dict[str, str]
+    daily_budget: float
+    currency: str
+    seed: int
+    n_edits: int
+    n_store_changes: int
+
+    def totals(self) -> dict[str, float]:
+        """Spend, conversions and CPA of both policies over all days."""
+        spend = sum(d.spend for d in self.days)
+        conv = sum(d.conversions for d in self.days)
+        even_spend = sum(d.even_spend for d in self.days)
+        even_conv = sum(d.even_conversions for d in self.days)
+        return {
+            "spend": spend,
+            "conversions": conv,
+            "cpa": spend / conv if conv else math.inf,
+            "even_spend": even_spend,
+            "even_conversions": even_conv,
+            "even_cpa": even_spend / even_conv if even_conv else math.inf,
+        }
+
+
+def demo_config_text(base_url: str, daily_budget: float, target_cpa: float, store: Path) -> str:
+    """The job config the demo runs (kind ``sandbox``), as TOML text."""
+    return f"""# allocator demo: the scheduled job against the local sandbox
+[account]
+name = "glow-lab-demo"
+currency = "USD"
+daily_budget = {daily_budget}
+objective = "cpa"
+target_cpa = {target_cpa}
+
+[platform]
+kind = "sandbox"
+base_url = "{base_url}"
+advertiser_id = "{DEFAULT_ADVERTISER_ID}"
+token_env = "{TOKEN_ENV}"
+
+[engine]
+n_draws = 500
+
+[guardrails]
+# budget steps of at most 30% a day never restart the platform's learning phase
+max_step_up = 0.3
+
+[job]
+store = "{store.as_posix()}"
+"""
+
+
+@contextlib.contextmanager
+def contextlib_dir(workdir: Path | None) -> Iterator[Path]:
+    """``workdir`` (created), or a temporary directory removed afterwards."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    with tempfile.TemporaryDirectory(prefix="allocator-demo-") as tmp:
+        yield Path(tmp)
+
+
+def _scenario(seed: int, start: date, history_days: int) -> SandboxScenario:
+    base = default_scenario(seed=seed, today=start).model_dump()
+    base["history_days"] = history_days
+    for group in base["adgroups"]:
+        if group.get("launched_days_ago") is not None:
+            group["launched_days_ago"] = min(group["launched_days_ago"], history_days)
+    return SandboxScenario.model_validate(base)
+
+
+def _client(http: httpx.Client, base_url: str) -> TikTokClient:
+    config = TikTokConfig(advertiser_id=DEFAULT_ADVERTISER_ID, base_url=base_url)
+    return TikTokClient(http, config, Secret(DEFAULT_TOKEN))
+
+
+def _even_split(client: TikTokClient, daily_budget: float) -> None:
+    """Split ``daily_budget`` evenly over the ad groups that can deliver; pause the rest."""
+    groups = client.list_adgroups()
+    live = [g for g in groups if not g.authorization.lapsed]
+    each = math.floor(daily_budget * 100 / max(len(live), 1)) / 100
+    client.update_budgets(
+        [
+            BudgetChange(g.adgroup_id, each)
+            for g in live
+            if budget_text(g.budget) != budget_text(each)
+        ]
+    )
+    client.update_statuses(
+        [StatusChange(g.adgroup_id, True) for g in live if g.status != "enable"]
+        + [
+            StatusChange(g.adgroup_id, False)
+            for g in groups
+            if g not in live and g.status == "enable"
+        ]
+    )
+
+
+def _delivered(
+    client: TikTokClient, first: date, last: date, managed: set[str]
+) -> dict[date, tuple[float, float]]:
+    """Spend and conversions per day of the ``managed`` ad groups from the report API."""
+    out: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in client.fetch_observations(first, last):
+        if row.adgroup_id not in managed:
+            continue
+        out[row.date][0] += row.spend
+        out[row.date][1] += row.conversions
+    return {d: (v[0], v[1]) for d, v in out.items()}
+
+
+def _collect_alerts(plans: list[dict[str, Any]]) -> tuple[DemoAlert, ...]:
+    seen: dict[tuple[str, str | None], DemoAlert] = {}
+    for plan in plans:
+        day = date.fromisoformat(plan["as_of"])
+        for a in plan["alerts"]:
+            key = (a["kind"], a["adgroup_id"])
+            first = seen[key].first if key in seen else day
+            seen[key] = DemoAlert(a["kind"], a["adgroup_id"], a["message"], first, day)
+    return tuple(sorted(seen.values(), key=lambda a: (a.first, a.kind)))
+
+
+def run_demo(
+    *,
+    days: int = 30,
+    seed: int = 7,
+    history_days: int = 14,
+    daily_budget: float = 460.0,
+    target_cpa: float = 30.0,
+    workdir: Path | None = None,
+    progress: Callable[[int, date, int], None] | None = None,
+) -> DemoResult:
+    """Run ``days`` simulated days of the job and of an even split on two sandboxes.
+
+    Args:
+        days: simulated days (>= 1).
+        seed: the sandbox seed (the same for both sandboxes).
+        history_days: days the account ran before the job took over (at its initial
+            budgets), so the engine starts with some data.
+        daily_budget: total daily budget of both policies, currency per day.
+        target_cpa: the account's target cost per conversion, currency.
+        workdir: where the job config and store go (default: a temporary directory).
+        progress: called after each day with ``(day index, date, exit code)``.
+    """
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days + 1)
+    scenario = _scenario(seed, start, history_days)
+    quiet = logging.NullHandler()  # the client's "not managing" warnings, once per call
+    logging.getLogger("allocator").addHandler(quiet)
+    try:
+        return _run(days, start, today, scenario, seed, daily_budget, target_cpa, workdir, progress)
+    finally:
+        logging.getLogger("allocator").removeHandler(quiet)
+
+
+def _run(
+    days: int,
+    start: date,
+    today: date,
+    scenario: SandboxScenario,
+    seed: int,
+    daily_budget: float,
+    target_cpa: float,
+    workdir: Path | None,
+    progress: Callable[[int, date, int], None] | None,
+) -> DemoResult:
+    job_api = create_sandbox(scenario, rate_limit_per_second=100_000)
+    even_api = create_sandbox(scenario, rate_limit_per_second=100_000)
+    with (
+        contextlib_dir(workdir) as work,
+        serve_in_thread(job_api) as job_url,
+        serve_in_thread(even_api) as even_url,
+        httpx.Client() as http,
+    ):
+        if True:
+            path = work / "job.toml"
+            path.write_text(
+                demo_config_text(job_url, daily_budget, target_cpa, work / "demo.sqlite"),
+                encoding="utf-8",
+            )
+            config = load_job_config(path)
+            job_client, even_client = _client(http, job_url), _client(http, even_url)
+            names = {g["adgroup_id"]: g["adgroup_name"] for g in _state(http, job_url)["adgroups"]}
+            plans: list[dict[str, Any]] = []
+            records: list[DemoDay] = []
+            for i in range(days):
+                day = start + timedelta(days=i)
+                out = io.StringIO()
+                code = run_rebalance(
+                    config,
+                    path,
+                    as_of=day,
+                    apply=True,
+                    as_json=True,
+                    today=today,
+                    out=out,
+                    err=io.StringIO(),
+                    environ={TOKEN_ENV: DEFAULT_TOKEN},
+                    tuning=ClientTuning(),
+                )
+                plan = json.loads(out.getvalue())
+                plans.append(plan)
+                budgets = {
+                    a["adgroup_id"]: float(a["to_budget"]) if a["to_status"] == "enable" else 0.0
+                    for a in plan["adgroups"]
+                }
+                records.append(DemoDay(day, budgets, code, plan["apply"]["outcome"]))
+                _even_split(even_client, daily_budget)
+                for url in (job_url, even_url):
+                    _control(http, url, "POST", "/_sandbox/advance", {"days": 1})
+                if progress is not None:
+                    progress(i, day, code)
+            last = start + timedelta(days=days - 1)
+            managed = set(records[0].budgets)
+            mine = _delivered(job_client, start, last, managed)
+            even = _delivered(even_client, start, last, managed)
+            n_edits = len(_control(http, job_url, "GET", "/_sandbox/edits")["edits"])
+    filled = tuple(
+        DemoDay(
+            d.day, d.budgets, d.exit_code, d.outcome,
+            *mine.get(d.day, (0.0, 0.0)), *even.get(d.day, (0.0, 0.0)),
+        )
+        for d in records
+    )  # fmt: skip
+    return DemoResult(
+        days=filled,
+        alerts=_collect_alerts(plans),
+        names=names,
+        daily_budget=daily_budget,
+        currency="USD",
+        seed=seed,
+        n_edits=n_edits,
+        n_store_changes=sum(
+            1 for p in plans for c in p["apply"]["changes"] if c["state"] == "applied"
+        ),
+    )
+
+
+def _control(
+    http: httpx.Client, url: str, method: str, path: str, body: object = None
+) -> dict[str, Any]:
+    response = http.request(method, url + path, json=body, headers={"Access-Token": DEFAULT_TOKEN})
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _state(http: httpx.Client, url: str) -> dict[str, Any]:
+    return _control(http, url, "GET", "/_sandbox/state")

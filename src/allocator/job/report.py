@@ -1,0 +1,179 @@
+"""What a rebalance run shows a person: the plan table, the apply results, a Markdown file.
+
+Money is in the account currency; budgets are currency per day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from allocator.job.records import Change, ChangeState
+from allocator.plan import Plan
+
+__all__ = ["ApplyReport", "markdown_report", "render_apply", "render_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """What ``--apply`` did with a plan.
+
+    Attributes:
+        mode: ``dry-run`` or ``apply``.
+        outcome: ``planned``, ``applied``, ``partial``, ``failed``, ``noop``,
+            ``refused`` or ``interrupted``.
+        message: one line saying what happened and what to do next.
+        store_run_id: the run's id in the job store (``None`` when nothing was recorded).
+        disposition: what the store made of the run: ``new``, ``resumed``, ``noop``.
+        changes: the run's intended changes with their final state, in apply order.
+        budget_moved: total budget the plan moves, currency per day.
+    """
+
+    mode: str
+    outcome: str
+    message: str
+    store_run_id: int | None = None
+    disposition: str | None = None
+    changes: tuple[Change, ...] = field(default=())
+    budget_moved: float = 0.0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The ``apply`` object of ``allocator rebalance --json``."""
+        return {
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "message": self.message,
+            "store_run_id": self.store_run_id,
+            "disposition": self.disposition,
+            "budget_moved": round(self.budget_moved, 2),
+            "changes": [
+                {
+                    k: (str(v) if k in ("kind", "state") else v)
+                    for k, v in asdict(c).items()
+                    if k not in ("id", "run_id")
+                }
+                for c in self.changes
+            ],
+        }
+
+
+def _money(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.2f}"
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    """Print the plan as a readable table, then its alerts."""
+    table = Table(
+        title=(
+            f"{plan.account}: plan for {plan.as_of} "
+            f"(daily budget {plan.daily_budget:,.2f} {plan.currency})"
+        ),
+        title_justify="left",
+    )
+    for name, justify in (
+        ("ad group", "left"),
+        ("stage", "left"),
+        ("budget", "right"),
+        ("status", "left"),
+        ("CPA (90%)", "right"),
+        ("P(best)", "right"),
+        ("reason", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for a in plan.adgroups:
+        budget = f"{_money(a.from_budget)} -> {_money(a.to_budget)}"
+        status = (
+            a.from_status if a.from_status == a.to_status else f"{a.from_status}->{a.to_status}"
+        )
+        cpa = f"{_money(a.cpa_mean)} ({_money(a.cpa_low)}-{_money(a.cpa_high)})"
+        table.add_row(
+            a.adgroup_id, a.stage, budget, status, cpa, f"{a.p_best:.2f}", a.reason.split(";")[0]
+        )
+    console.print(table)
+    console.print(
+        f"planned total {plan.planned_total:,.2f} of {plan.daily_budget:,.2f} {plan.currency}"
+        + (f" (shortfall {plan.shortfall:,.2f})" if plan.shortfall else "")
+        + f"; {sum(a.changes for a in plan.adgroups)} ad groups change; run {plan.run_id}"
+    )
+    if plan.alerts:
+        console.print("alerts:")
+        for alert in plan.alerts:
+            where = f"{alert.adgroup_id}: " if alert.adgroup_id else ""
+            console.print(f"  [{alert.kind}] {where}{alert.message}", highlight=False)
+
+
+def _change_rows(changes: Sequence[Change]) -> list[tuple[str, ...]]:
+    return [
+        (
+            str(c.seq),
+            c.adgroup_id,
+            str(c.kind),
+            f"{c.from_value} -> {c.to_value}",
+            str(c.state),
+            c.request_id or "-",
+            c.error or "",
+        )
+        for c in changes
+    ]
+
+
+_CHANGE_COLUMNS = ("#", "ad group", "kind", "change", "state", "request id", "error")
+
+
+def render_apply(report: ApplyReport, console: Console) -> None:
+    """Print what ``--apply`` did: each change with its state, then the outcome line."""
+    if report.changes:
+        table = Table(title=f"changes of store run {report.store_run_id}", title_justify="left")
+        for name in _CHANGE_COLUMNS:
+            table.add_column(name)
+        for row in _change_rows(report.changes):
+            table.add_row(*row)
+        console.print(table)
+    console.print(f"{report.mode}: {report.outcome}: {report.message}", highlight=False)
+
+
+def markdown_report(plan: Plan, report: ApplyReport, path: Path) -> None:
+    """Write the run as Markdown: the plan table, the changes, the outcome and the alerts."""
+    cur = plan.currency
+    lines = [
+        f"# {plan.account}: rebalance for {plan.as_of}",
+        "",
+        f"**{report.mode}: {report.outcome}**: {report.message}",
+        "",
+        f"Daily budget {plan.daily_budget:,.2f} {cur}; planned {plan.planned_total:,.2f} {cur}; "
+        f"budget moved {report.budget_moved:,.2f} {cur}/day; plan {plan.run_id}.",
+        "",
+        "| ad group | stage | budget | status | CPA (90%) | P(best) | reason |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
+    for a in plan.adgroups:
+        status = (
+            a.from_status if a.from_status == a.to_status else f"{a.from_status} -> {a.to_status}"
+        )
+        lines.append(
+            f"| {a.adgroup_id} | {a.stage} | {_money(a.from_budget)} -> {_money(a.to_budget)} "
+            f"| {status} | {_money(a.cpa_mean)} ({_money(a.cpa_low)}-{_money(a.cpa_high)}) "
+            f"| {a.p_best:.2f} | {a.reason.replace('|', '/')} |"
+        )
+    if report.changes:
+        lines += ["", "## Changes", "", "| " + " | ".join(_CHANGE_COLUMNS) + " |"]
+        lines.append("|" + "---|" * len(_CHANGE_COLUMNS))
+        lines += ["| " + " | ".join(row) + " |" for row in _change_rows(report.changes)]
+    if plan.alerts:
+        lines += ["", "## Alerts", ""]
+        lines += [
+            f"- **{a.kind}** {a.adgroup_id + ': ' if a.adgroup_id else ''}{a.message}"
+            for a in plan.alerts
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def applied_count(changes: Sequence[Change]) -> int:
+    """How many of ``changes`` are applied."""
+    return sum(c.state is ChangeState.APPLIED for c in changes)

@@ -24,8 +24,9 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_reports_nothing() -> None:
+    folders = [d for d in ("src", "tests", "scripts", "simulations") if (ROOT / d).is_dir()]
     result = subprocess.run(
-        [_tool("ruff"), "check", "src", "tests", "scripts", "simulations"],
+        [_tool("ruff"), "check", *folders],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,8 +8,9 @@ JSON form is a contract (``allocator rebalance --json``; see DESIGN.md): ``run_i
 ``cpa_low``, ``cpa_high``, ``reason``) and ``alerts`` (``kind``, ``adgroup_id``,
 ``message``).
 
-``run_id`` is a content hash of the inputs (account, as-of date, settings, seed, ad groups
-and observations), so the same inputs always give the same plan, id included.
+``run_id`` is a content hash of the inputs (account, as-of date, portfolio, settings, seed,
+time zone, lookback, ad groups and observations), so the same inputs always give the same
+plan, id included, and inputs that can change the plan change the id.
 """
 
 from __future__ import annotations
@@ -125,14 +126,20 @@ def _finite(x: float) -> float | None:
 def _fingerprint(
     account: str,
     as_of: date,
-    params: EngineParams,
-    seed: int,
+    portfolio: Portfolio,
+    settings: tuple[EngineParams, int, str, int],
     adgroups: Sequence[AdGroup],
     observations: Sequence[Observation],
 ) -> str:
+    """Content hash of everything that shapes a plan, 16 hex digits.
+
+    ``settings`` is (engine params, seed, time zone, lookback days); the leading parts are
+    separated by NUL bytes so adjacent fields cannot run together.
+    """
     digest = hashlib.sha256()
-    for part in (account, as_of.isoformat(), repr(params), str(seed)):
+    for part in (account, as_of.isoformat(), repr(portfolio), repr(settings)):
         digest.update(part.encode())
+        digest.update(b"\x00")
     for ag in adgroups:
         digest.update(repr(ag).encode())
     for ob in sorted(observations, key=lambda o: (o.date, o.adgroup_id)):
@@ -169,7 +176,8 @@ def make_plan(
     rng = np.random.default_rng([seed, as_of.toordinal()])
     target = Target.from_portfolio(portfolio)
     result = step(inputs.arms, inputs.history, target, portfolio.daily_budget, params, rng)
-    run_id = _fingerprint(account, as_of, params, seed, adgroups, observations)
+    settings = (params, seed, timezone, lookback_days)
+    run_id = _fingerprint(account, as_of, portfolio, settings, adgroups, observations)
     by_id = {ag.adgroup_id: ag for ag in adgroups}
     return plan_from_step(result, inputs, by_id, portfolio, target, account=account, run_id=run_id)
 

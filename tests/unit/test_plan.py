@@ -169,10 +169,20 @@ def test_run_id_is_stable_for_the_same_inputs() -> None:
         {"adgroups": [replace(adgroups()[0], budget=101.0), *adgroups()[1:]]},
         {"observations": [replace(observations()[0], conversions=9.0), *observations()[1:]]},
         {"observations": observations()[1:]},
+        {"portfolio": replace(PORTFOLIO, daily_budget=401.0)},
+        {"portfolio": replace(PORTFOLIO, target_cpa=30.0)},
+        {"portfolio": replace(PORTFOLIO, currency="EUR")},
+        {"timezone": "Pacific/Auckland"},
+        {"lookback_days": 7},
     ],
-    ids=["seed", "account", "as_of", "n_draws", "guardrail", "budget", "conversions", "row"],
-)
+    ids=[
+        "seed", "account", "as_of", "n_draws", "guardrail", "budget", "conversions", "row",
+        "daily_budget", "target_cpa", "currency", "timezone", "lookback_days",
+    ],
+)  # fmt: skip
 def test_run_id_changes_with_any_input(change: dict[str, Any]) -> None:
+    # Every one of these can change the plan (budgets, stages, alerts), so none may keep
+    # the id: the id names the plan.
     assert plan(**change).run_id != plan().run_id
 
 

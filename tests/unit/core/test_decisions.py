@@ -189,6 +189,20 @@ class TestStages:
         assert d.stage[2] == Stage.PAUSED
         assert d.reason[2] in (Reason.PAUSED_LOSER, Reason.PAUSED_KILL)
 
+    def test_a_profitable_arm_that_is_not_the_best_keeps_testing(self) -> None:
+        # CPA 12.5 beats CPA 20 clearly, but 20 is under the 25 target: keep it running
+        d = run([0.08, 0.05])
+        assert d.p_best[1] < DecisionParams().p_best_to_stop
+        assert d.p_meets_target[1] > 0.9
+        assert d.stage[1] == Stage.TESTING
+        # with the keep rule switched off it is paused as a loser
+        h = steady_history([0.08, 0.05])
+        arms = arms_of(2)
+        model = fit(h, arms, PosteriorParams(), CPA)
+        draws = model.sample(np.random.default_rng(0), 2000)
+        strict = DecisionParams(p_meets_target_to_keep=0.999999)
+        assert decide(draws, model, arms, h, CPA, strict).stage[1] == Stage.PAUSED
+
     def test_a_cpa_credibly_above_the_kill_threshold_is_paused(self) -> None:
         d = run([0.012, 0.012])  # CPA 83 against a kill threshold of 50
         np.testing.assert_array_equal(d.stage, Stage.PAUSED)

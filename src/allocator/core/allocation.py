@@ -46,6 +46,9 @@ __all__ = [
 
 # Use the partial selection while the kept prefix is at most this share of the arms.
 _PARTIAL_SHARE = 0.25
+# Draws per working block of the one-arm-per-draw fast path (256 KiB of float64).
+_BLOCK = 1 << 15
+_MIN_BLOCK_DRAWS = 8
 
 
 def thompson_allocate(
@@ -153,6 +156,10 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
         return np.where(saturated[:, None], room, 0.0)
 
     positive = room > 0.0
+    if n_keep == 1:  # the usual case (caps far above the money left): one arm per draw
+        top = _top_arm(draws, positive)
+        if top is not None:
+            return np.where(saturated[:, None], room, _top_arm_extra(top, room, remaining))
     keys = draws if positive.all() else np.where(positive[:, None, :], draws, -np.inf)
     order = _top_order(keys, n_keep)
     n_rows, n_draws, n_arms = keys.shape
@@ -182,6 +189,51 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
             at_or_above & ~above, above, room, remaining
         )
     return np.where(saturated[:, None], room, extra)
+
+
+def _top_arm(draws: FloatArray, positive: BoolArray) -> IntArray | None:
+    """Each draw's best arm among those with room, ``(B, S)``; None if any draw has a tie.
+
+    Runs over blocks of about :data:`_BLOCK` draws, so the masked keys of a block stay in
+    cache and no ``(B, S, K)`` temporary is allocated.
+    """
+    n_rows, n_draws, n_arms = draws.shape
+    masked = not bool(positive.all())
+    top = np.empty((n_rows, n_draws), dtype=np.int64)
+    span = max(_BLOCK // n_arms, _MIN_BLOCK_DRAWS)
+    depth = max(1, _BLOCK // (n_draws * n_arms)) if span >= n_draws else 1
+    for r0 in range(0, n_rows, depth):
+        rows = slice(r0, r0 + depth)
+        mask = positive[rows, None, :]
+        for s0 in range(0, n_draws, span):
+            keys = draws[rows, s0 : s0 + span]
+            if masked:
+                keys = np.where(mask, keys, -np.inf)
+            best = np.argmax(keys, axis=-1)
+            cut = np.take_along_axis(keys, best[..., None], axis=-1)
+            if np.count_nonzero(keys >= cut) != best.size:  # another arm ties the best
+                return None
+            top[rows, s0 : s0 + span] = best
+    return top
+
+
+def _top_arm_extra(top: IntArray, room: FloatArray, remaining: FloatArray) -> FloatArray:
+    """Mean extra money when each draw's best arm ``top`` ``(B, S)`` takes all that is left.
+
+    The best arm gets ``remaining`` (room permitting, see :func:`_greedy_extra`), written
+    as its full room plus the signed difference, summed in draw order.
+    """
+    n_rows, n_draws = top.shape
+    n_arms = room.shape[-1]
+    arm = top + (np.arange(n_rows) * n_arms)[:, None]  # (B, S) flat arm index
+    flat = arm.ravel()
+    wins = np.bincount(flat, minlength=n_rows * n_arms).reshape(n_rows, n_arms)
+    money = np.broadcast_to(remaining[:, None], arm.shape)
+    fix = np.bincount(
+        flat, weights=(money - room.ravel()[arm]).ravel() / n_draws, minlength=n_rows * n_arms
+    )
+    extra: FloatArray = room * (wins / n_draws) + fix.reshape(n_rows, n_arms)
+    return extra
 
 
 def _tied_share(

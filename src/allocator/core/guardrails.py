@@ -38,9 +38,10 @@ The rules, in the order they apply (``today`` = the arm's current daily budget):
    rather than starved (``BELOW_MIN``), except those still needed to keep the upper bounds
    at or above the total (the least desired go first), so a below-minimum wish never
    causes a shortfall.
-5. **Projection**: ``b = clip(desired - lam, lo, hi)`` with the level ``lam`` found by
-   vectorized bisection so that ``sum(b) = total``; then largest-remainder rounding to
-   cents (ties: lower index first) keeps the sum exact to the cent.
+5. **Projection**: ``b = clip(desired - lam, lo, hi)`` with the level ``lam`` solved
+   exactly from the sorted breakpoints so that ``sum(b) = total``; then
+   largest-remainder rounding to cents (ties: lower index first) keeps the sum exact to
+   the cent.
 6. **Shortfall**: when the enabled arms' upper bounds add up to less than the total,
    every enabled arm sits at its upper bound, the rest is ``shortfall`` (never spent,
    never exceeded) and ``infeasible`` names the binding kind of upper bound: step-up caps
@@ -75,7 +76,6 @@ __all__ = [
     "project",
 ]
 
-_BISECTION_STEPS = 64
 _CENT_NOISE = 1e-6  # cents; float noise tolerated when snapping to whole cents
 
 
@@ -443,17 +443,36 @@ def _solve(
 def _level(des: FloatArray, lo: FloatArray, hi: FloatArray, total: FloatArray) -> FloatArray:
     """Level ``lam`` per row with ``sum(clip(des - lam, lo, hi)) = total``, shape ``(B,)``.
 
-    Bisection over the batch, then one exact step on the arms strictly inside their
-    bounds. Rows whose bounds cannot reach the total get a level at a bracket end.
+    ``f(lam) = sum(clip(des - lam, lo, hi))`` is piecewise linear and non-increasing, with
+    breakpoints ``des - hi`` (an arm leaves its upper bound) and ``des - lo`` (it reaches
+    its lower bound). The ``2K`` breakpoints of each row are sorted once and ``f`` is
+    evaluated at all of them with cumulative sums of the intercept and slope changes;
+    the first breakpoint where ``f`` drops below the total closes the linear piece that
+    holds the solution. The arms free on that piece (classified at its midpoint) give the
+    level exactly: ``(sum of their des - (total - the pinned bounds)) / their count``.
+    Rows whose bounds cannot reach the total get the level at a bracket end: the lowest
+    breakpoint (every arm at ``hi``) or the highest (every arm at ``lo``).
     """
-    left = (des - hi).min(axis=-1)  # here every arm sits at hi
-    right = (des - lo).max(axis=-1)  # here every arm sits at lo
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (left + right)
-        enough = np.clip(des - mid[:, None], lo, hi).sum(axis=-1) >= total
-        left = np.where(enough, mid, left)
-        right = np.where(enough, right, mid)
-    mid = 0.5 * (left + right)
+    n_rows, n_arms = des.shape
+    rows = np.arange(n_rows)[:, None]
+    at_hi = des - hi  # below this level the arm sits at hi
+    at_lo = des - lo  # above this level the arm sits at lo
+    points = np.concatenate([at_hi, at_lo], axis=-1)  # (B, 2K)
+    order = np.argsort(points, axis=-1, kind="stable")
+    ranked = points[rows, order]
+    # Crossing a breakpoint upwards: at des - hi the arm turns free (intercept += des - hi,
+    # slope -= 1); at des - lo it is pinned again (intercept += lo - des, slope += 1).
+    d_intercept = np.concatenate([at_hi, -at_lo], axis=-1)[rows, order]
+    d_free = np.where(order < n_arms, 1.0, -1.0)
+    intercept = hi.sum(axis=-1, keepdims=True) + np.cumsum(d_intercept, axis=-1)
+    n_free_at = np.cumsum(d_free, axis=-1)
+    below = intercept - n_free_at * ranked < total[:, None]  # f(breakpoint) < total
+    first = np.argmax(below, axis=-1)
+    crossed = below[np.arange(n_rows), first]  # False: f >= total everywhere
+    upper = np.where(crossed, first, 2 * n_arms - 1)
+    lower = np.where(crossed, np.maximum(first - 1, 0), upper)
+    bracket = ranked[np.arange(n_rows)[:, None], np.stack([lower, upper], axis=-1)]
+    mid = 0.5 * (bracket[:, 0] + bracket[:, 1])
     raw = des - mid[:, None]
     free = (raw > lo) & (raw < hi)
     n_free = free.sum(axis=-1)

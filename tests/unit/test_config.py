@@ -13,6 +13,7 @@ from allocator.config import (
     FilesPlatform,
     GuardrailsConfig,
     JobConfig,
+    JobSection,
     PosteriorConfig,
     SandboxPlatform,
     TikTokPlatform,
@@ -340,3 +341,57 @@ def test_engine_params_carry_every_section(tmp_path: Path) -> None:
     assert params.posterior.pool_by_creator is False
     assert params.decisions == DecisionParams(p_best_to_scale=0.9)
     assert params.guardrails == GuardrailParams(max_step_up=0.25, test_budget=30.0)
+
+
+# ------------------------------------------------------------------------------ [job]
+
+
+def test_the_job_section_defaults_put_the_store_next_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "jobs").mkdir()
+    path = tmp_path / "jobs" / "job.toml"
+    path.write_text(ACCOUNT + FILES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    job = load_job_config(Path("jobs/job.toml")).job
+    assert job == JobSection(store=tmp_path / "jobs" / "allocator.sqlite")
+    assert (job.cadence, job.kill_switch, job.allow_stale) == ("daily", False, False)
+    assert job.max_budget_moved is None
+    assert job.report_md is None
+
+
+def test_the_job_section_takes_every_key(tmp_path: Path) -> None:
+    job = _load(
+        tmp_path,
+        ACCOUNT + FILES + "[job]\nstore = 'state/a.sqlite'\ncadence = 'weekly'\n"
+        "kill_switch = true\nmax_budget_moved = 250.5\nallow_stale = true\n"
+        "report_md = '/var/reports/run.md'\n",
+    ).job
+    assert job.store == tmp_path / "state" / "a.sqlite"
+    assert job.cadence == "weekly"
+    assert job.kill_switch is True
+    assert job.max_budget_moved == 250.5
+    assert job.allow_stale is True
+    assert job.report_md == Path("/var/reports/run.md")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "words"),
+    [
+        pytest.param("cadence = 'hourly'\n", "job.cadence", ["'daily'"], id="cadence"),
+        pytest.param("max_budget_moved = 0\n", "job.max_budget_moved", ["greater"], id="cap-0"),
+        pytest.param("max_budget_moved = -5\n", "job.max_budget_moved", ["greater"], id="cap<0"),
+        pytest.param("kill_swich = true\n", "job.kill_swich", ["'kill_switch'"], id="typo"),
+        pytest.param(
+            "store = 'a.sqlite'\nreport_md = 'a.sqlite'\n", "job.report_md", ["store"], id="clash"
+        ),
+        pytest.param("token = 'abc'\n", "job.token", ["secrets are never"], id="secret"),
+    ],
+)
+def test_an_invalid_job_section_names_the_key(
+    tmp_path: Path, section: str, key: str, words: list[str]
+) -> None:
+    error = _error(tmp_path, ACCOUNT + FILES + "[job]\n" + section)
+    assert error.key == key
+    for word in words:
+        assert word in error.reason

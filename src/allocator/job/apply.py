@@ -40,6 +40,7 @@ __all__ = [
     "apply_pending",
     "budget_moved",
     "live_state",
+    "outcome_unknown",
     "pending_differences",
     "plan_differences",
 ]
@@ -179,11 +180,32 @@ def apply_pending(
                 "again to resume (it re-reads the live state first)",
                 open_run=True,
             )
+        unknown = []
         for change, result in zip(batch, results, strict=True):
+            if outcome_unknown(result):
+                unknown.append(change.adgroup_id)  # stays pending: settled on resume
+                continue
             store.record_change_result(change.id, result.ok, result.request_id, result.error)
             if not result.ok:
                 log.warning("change rejected: ad group %s: %s", change.adgroup_id, result.error)
+        if unknown:
+            return ApplyStop(
+                f"the outcome of {len(unknown)} {batch[0].kind} change(s) is unknown (no answer "
+                f"and the read-back failed: {', '.join(unknown)}): run the job again to resume "
+                "(it re-reads the live state first)",
+                open_run=True,
+            )
     return None
+
+
+def outcome_unknown(result: ChangeResult) -> bool:
+    """True when the platform neither confirmed nor refused the change.
+
+    The client reports this as a failed result whose error starts with ``outcome
+    unknown`` (the write got no answer and reading the ad group back failed too): the
+    change may have landed, so it must not be recorded as failed.
+    """
+    return not result.ok and (result.error or "").startswith("outcome unknown")
 
 
 def _freeing_failed(store: Store, run_id: int) -> bool:

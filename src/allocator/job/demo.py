@@ -47,7 +47,14 @@ from allocator.platform.sandbox import (
 )
 from allocator.platform.tiktok import Secret, TikTokClient, TikTokConfig
 
-__all__ = ["DemoAlert", "DemoDay", "DemoResult", "demo_config_text", "run_demo"]
+__all__ = [
+    "DemoAlert",
+    "DemoDay",
+    "DemoResult",
+    "demo_config_text",
+    "demo_scenario",
+    "run_demo",
+]
 
 TOKEN_ENV = "ALLOCATOR_SANDBOX_TOKEN"
 
@@ -167,7 +174,8 @@ def contextlib_dir(workdir: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _scenario(seed: int, start: date, history_days: int) -> SandboxScenario:
+def demo_scenario(seed: int, start: date, history_days: int) -> SandboxScenario:
+    """The default sandbox account starting ``start`` with ``history_days`` days of history."""
     base = default_scenario(seed=seed, today=start).model_dump()
     base["history_days"] = history_days
     for group in base["adgroups"]:
@@ -253,7 +261,7 @@ def run_demo(
         raise ValueError(f"days must be >= 1, got {days}")
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days + 1)
-    scenario = _scenario(seed, start, history_days)
+    scenario = demo_scenario(seed, start, history_days)
     quiet = logging.NullHandler()  # the client's "not managing" warnings, once per call
     logging.getLogger("allocator").addHandler(quiet)
     try:

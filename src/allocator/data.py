@@ -628,7 +628,8 @@ def _arm_state(
         [np.nan if ag.launch_date is None else (as_of - ag.launch_date).days for ag in adgroups],
         dtype=np.float64,
     )
-    launch = np.where(np.isnan(launch), first_delivery, launch)
+    # an explicit launch_date after as_of stays negative: the engine gives it no budget
+    launch = np.where(np.isnan(launch), np.maximum(first_delivery, 0.0), launch)
     edited = [ag.last_edit_date for ag in adgroups]
     prev = [
         ag.stage if ag.stage is not None else (Stage.TESTING if on else Stage.PAUSED)
@@ -642,7 +643,7 @@ def _arm_state(
         auth_days_left=np.array(
             [ag.authorization.days_remaining(start) for ag in adgroups], dtype=np.float64
         ),
-        days_since_launch=np.maximum(launch, 0.0),
+        days_since_launch=launch,
         days_since_edit=np.array(
             [np.inf if d is None else max((as_of - d).days, 0) for d in edited], dtype=np.float64
         ),
@@ -670,7 +671,8 @@ def to_arrays(
 
     Arm fields: ``budget`` is the current daily budget (0 for disabled ad groups);
     ``auth_days_left`` is measured from ``as_of`` 00:00 in ``timezone``; ``days_since_launch``
-    from ``launch_date``, else from the first day with spend before ``as_of`` (0 if none);
+    from ``launch_date`` (negative for an ad group scheduled after ``as_of``: not launched,
+    no budget), else from the first day with spend before ``as_of`` (0 if none);
     ``prev_stage`` is the recorded stage, else ``PAUSED`` for disabled and ``TESTING`` for
     enabled ad groups; creators are coded ``0..n-1`` in order of first appearance.
 

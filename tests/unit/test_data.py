@@ -517,3 +517,17 @@ def test_header_only_files_hold_no_records(tmp_path: Path) -> None:
     out = to_arrays([], [], as_of=TODAY, today=TODAY)
     assert out.arms.n_arms == 0
     assert out.history.spend.shape == (0, 0)
+
+
+def test_an_ad_group_launching_after_the_planning_day_is_not_launched() -> None:
+    scheduled = AdGroup(
+        adgroup_id="later",
+        kind=Kind.DARK,
+        creator="@brand",
+        concept="new-hook",
+        budget=30.0,
+        status=AdGroupStatus.ENABLE,
+        launch_date=date(2026, 12, 1),
+    )
+    inputs = to_arrays([scheduled], [], as_of=date(2026, 11, 20), today=date(2026, 11, 23))
+    assert inputs.arms.days_since_launch.tolist() == [-11.0]

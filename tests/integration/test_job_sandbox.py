@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from allocator.job import ChangeKind, Outcome, Store
 from allocator.job.demo import demo_scenario
 from allocator.job.rebalance import ClientTuning, run_rebalance
 from allocator.job.records import budget_text
-from allocator.platform.base import BudgetChange
+from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, create_sandbox
 from allocator.platform.sandbox.server import serve_in_thread
 from allocator.platform.tiktok import RetryPolicy, Secret, TikTokClient, TikTokConfig
@@ -271,6 +272,46 @@ def test_a_budget_edited_in_ads_manager_meanwhile_is_refused_unless_allowed(
     code, out, _ = rebalance(path, day, allow_stale=True)
     assert (code, out["apply"]["outcome"]) == (0, "applied")
     assert_consistent(control, path, n_foreign=1)
+
+
+def test_a_paused_ad_group_a_person_re_enabled_goes_back_to_testing(
+    tmp_path: Path, control: httpx.Client, sandbox: str
+) -> None:
+    path = write_config(tmp_path, sandbox)
+    code, out, _ = rebalance(path, sandbox_today(control))
+    assert code == 0
+    paused = next(a["adgroup_id"] for a in out["adgroups"] if a["stage"] == "paused")
+    data(control, "POST", "/_sandbox/advance", {"days": 1})
+    code, out, _ = rebalance(path, sandbox_today(control))
+    row = next(a for a in out["adgroups"] if a["adgroup_id"] == paused)
+    assert row["reason"].startswith("paused: stays paused until a person re-enables it")
+    with httpx.Client() as http:
+        settings = TikTokConfig(advertiser_id=DEFAULT_ADVERTISER_ID, base_url=sandbox)
+        client = TikTokClient(http, settings, Secret(DEFAULT_TOKEN))
+        assert client.update_statuses([StatusChange(paused, True)])[0].ok
+    data(control, "POST", "/_sandbox/advance", {"days": 1})
+    code, out, _ = rebalance(path, sandbox_today(control), apply=False)
+    row = next(a for a in out["adgroups"] if a["adgroup_id"] == paused)
+    assert row["from_status"] == "enable"
+    assert "stays paused" not in row["reason"]
+
+
+def test_json_logs_and_the_store_never_contain_the_token(
+    tmp_path: Path, control: httpx.Client, sandbox: str
+) -> None:
+    path = write_config(tmp_path, sandbox)
+    data(control, "POST", "/_sandbox/faults", {"rules": FAULTS["partial-batch"][0]})
+    code, _, err = rebalance(path, sandbox_today(control), log_json=True)
+    assert code == 3
+    lines = err.strip().splitlines()
+    logs = [json.loads(line) for line in lines[:-1]]
+    assert {"time", "level", "logger", "message"} <= set(logs[0])
+    assert any(entry["logger"] == "allocator.job" for entry in logs)
+    assert lines[-1].startswith("allocator: failed: ")
+    assert re.search(r"\d change\(s\) applied, \d failed: \d+ status -> disable: ", lines[-1])
+    assert DEFAULT_TOKEN not in err
+    for file in tmp_path.iterdir():
+        assert DEFAULT_TOKEN.encode() not in file.read_bytes(), file
 
 
 # ------------------------------------------------------------------------------ faults

@@ -271,9 +271,7 @@ def _outcome(ctx: _Context, run: Run, stop_reason: str | None) -> tuple[Outcome,
     changes = ctx.store.changes(run.id)
     n_applied = sum(c.state is ChangeState.APPLIED for c in changes)
     n_failed = sum(c.state is ChangeState.FAILED for c in changes)
-    if stop_reason is not None:
-        return Outcome.FAILED, stop_reason
-    if n_failed == 0:
+    if n_failed == 0 and stop_reason is None:
         if not changes:
             return Outcome.NOOP, "the live state already matches the plan: nothing to change"
         return Outcome.APPLIED, f"{n_applied} change(s) applied"
@@ -282,8 +280,11 @@ def _outcome(ctx: _Context, run: Run, stop_reason: str | None) -> tuple[Outcome,
         for c in changes
         if c.state is ChangeState.FAILED
     )
-    outcome = Outcome.PARTIAL if n_applied else Outcome.FAILED
-    return outcome, f"{n_applied} change(s) applied, {n_failed} failed: {failed}"
+    message = f"{n_applied} change(s) applied, {n_failed} failed: {failed}"
+    if stop_reason is not None:
+        # Unsent changes stay pending until finish_run(FAILED) marks them skipped.
+        return Outcome.FAILED, f"{message}; {stop_reason}"
+    return (Outcome.PARTIAL if n_applied else Outcome.FAILED), message
 
 
 def _apply(ctx: _Context) -> ApplyReport:

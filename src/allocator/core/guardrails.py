@@ -95,6 +95,11 @@ class Binding(IntEnum):
     START = 10  # enabled now, at its start budget
 
 
+# Plain int codes for array work (numpy converts an IntEnum member slowly).
+_FREE, _INACTIVE, _BELOW_MIN, _NO_ROOM, _MAX_BELOW_MIN = 0, 1, 2, 3, 4
+_PLATFORM_MIN, _MAX_SHARE, _STEP_DOWN, _STEP_UP, _LEARNING, _START = 5, 6, 7, 8, 9, 10
+
+
 class Infeasibility(IntEnum):
     """Per row code of the guardrail that could not hold (0 = all held)."""
 
@@ -252,7 +257,7 @@ def project(
     today = _rows(arms.budget, np.float64, shape)
     total_r = np.broadcast_to(np.asarray(total, dtype=np.float64), shape[:-1]).reshape(-1)
     for name, values in (("desired", des), ("arms.budget", today), ("total", total_r)):
-        if not np.isfinite(values).all() or (values < 0).any():
+        if values.size and not (values.min() >= 0.0 and values.max() < math.inf):  # NaN fails
             raise ValueError(f"project: {name} must be finite and >= 0")
     running = _rows(arms.enabled, np.bool_, shape) & (today > 0)
     frame = _frame(today, running, _rows(active, np.bool_, shape), total_r, params)
@@ -266,11 +271,13 @@ def project(
     binding = _binding(des - level[:, None], short, bounds, enabled, frame, no_room)
     shortfall = np.where(short, frame.total - cents.sum(axis=-1), 0.0)
     over = np.maximum(excess, 0.0)
-    infeasible = np.where(
-        over > 0.0,
-        Infeasibility.LEARNING_OVER_TOTAL,
-        np.where(shortfall > 0.0, _shortfall_code(binding, enabled), Infeasibility.OK),
-    )
+    infeasible = np.where(over > 0.0, int(Infeasibility.LEARNING_OVER_TOTAL), 0)
+    if (shortfall > 0.0).any():
+        infeasible = np.where(
+            over > 0.0,
+            infeasible,
+            np.where(shortfall > 0.0, _shortfall_code(binding, enabled), int(Infeasibility.OK)),
+        )
     budget = cents / 100.0
     change = np.abs(budget - today)
     batch = shape[:-1]
@@ -309,9 +316,11 @@ def _common_shape(
 
 
 def _rows(values: object, dtype: type[np.generic], shape: tuple[int, ...]) -> Any:
-    """``values`` broadcast to ``shape`` and flattened to ``(B, K)`` (a copy)."""
-    array = np.broadcast_to(np.asarray(values, dtype=dtype), shape)
-    return array.reshape(-1, shape[-1]).copy()
+    """``values`` broadcast to ``shape`` and flattened to ``(B, K)`` (read only: no copy)."""
+    array = np.asarray(values, dtype=dtype)
+    if array.shape != shape:
+        array = np.broadcast_to(array, shape)
+    return array.reshape(-1, shape[-1])
 
 
 def _cents_up(x: FloatArray | float) -> FloatArray:
@@ -372,24 +381,20 @@ def _bounds(
     cap = frame.cap[:, None]
     low = np.maximum(frame.pmin, _cents_up(today * (1.0 - params.max_step_down)))
     high = np.maximum(frame.pmin, _cents_down(today * (1.0 + params.max_step_up)))
-    lo_kind = np.select(
-        [low > cap, low > frame.pmin], [Binding.MAX_SHARE, Binding.STEP_DOWN], Binding.PLATFORM_MIN
-    )
-    hi_kind = np.select(
-        [high >= cap, high <= frame.pmin],
-        [Binding.MAX_SHARE, Binding.PLATFORM_MIN],
-        Binding.STEP_UP,
+    lo_kind = np.where(low > cap, _MAX_SHARE, np.where(low > frame.pmin, _STEP_DOWN, _PLATFORM_MIN))
+    hi_kind = np.where(
+        high >= cap, _MAX_SHARE, np.where(high <= frame.pmin, _PLATFORM_MIN, _STEP_UP)
     )
     fixed = frozen | ~running
     fixed_value = np.where(frozen, kept, frame.start)
-    fixed_kind = np.where(frozen, Binding.LEARNING, Binding.START)
+    fixed_kind = np.where(frozen, _LEARNING, _START)
     lo = np.where(fixed, fixed_value, np.minimum(low, cap))
     hi = np.where(fixed, fixed_value, np.minimum(high, cap))
     return _Bounds(
         lo=np.where(frame.eligible, lo, 0.0),
         hi=np.where(frame.eligible, hi, 0.0),
-        lo_kind=np.where(fixed, fixed_kind, lo_kind).astype(np.int64),
-        hi_kind=np.where(fixed, fixed_kind, hi_kind).astype(np.int64),
+        lo_kind=np.where(fixed, fixed_kind, lo_kind),
+        hi_kind=np.where(fixed, fixed_kind, hi_kind),
     )
 
 
@@ -435,8 +440,10 @@ def _solve(
     cents = np.clip(np.floor(exact + _CENT_NOISE), lo, hi)
     gap = np.where(short, 0.0, total - cents.sum(axis=-1))
     frac = exact - cents
-    cents += _nudge(frac, enabled & (cents < hi), np.maximum(gap, 0.0))
-    cents -= _nudge(-frac, enabled & (cents > lo), np.maximum(-gap, 0.0))
+    if (gap > 0.0).any():
+        cents += _nudge(frac, enabled & (cents < hi), np.maximum(gap, 0.0))
+    if (gap < 0.0).any():
+        cents -= _nudge(-frac, enabled & (cents > lo), np.maximum(-gap, 0.0))
     return cents, level, short
 
 
@@ -506,28 +513,36 @@ def _binding(
     """:class:`Binding` code per arm; ``raw`` = desired minus level, cents."""
     at_hi = short[:, None] | (raw >= bounds.hi)
     at_lo = raw <= bounds.lo
-    in_bounds = np.where(at_hi, bounds.hi_kind, np.where(at_lo, bounds.lo_kind, Binding.FREE))
-    binding = np.select(
-        [~frame.active, ~frame.eligible, enabled, no_room],
-        [Binding.INACTIVE, Binding.MAX_BELOW_MIN, in_bounds, Binding.NO_ROOM],
-        Binding.BELOW_MIN,
+    in_bounds = np.where(at_hi, bounds.hi_kind, np.where(at_lo, bounds.lo_kind, _FREE))
+    off = np.where(no_room, _NO_ROOM, _BELOW_MIN)
+    binding = np.where(
+        frame.eligible,
+        np.where(enabled, in_bounds, off),
+        np.where(frame.active, _MAX_BELOW_MIN, _INACTIVE),
     )
     return np.asarray(binding, dtype=np.int64)
 
 
 def _shortfall_code(binding: IntArray, enabled: BoolArray) -> IntArray:
     """Which kind of upper bound keeps the total from being spent, per row."""
-    step_up = (enabled & np.isin(binding, (Binding.STEP_UP, Binding.PLATFORM_MIN))).any(-1)
-    start = (enabled & (binding == Binding.START)).any(axis=-1)
-    learning = (enabled & (binding == Binding.LEARNING)).any(axis=-1)
-    code = np.select(
-        [~enabled.any(axis=-1), step_up, start, learning],
-        [
-            Infeasibility.SHORTFALL_NO_ARMS,
-            Infeasibility.SHORTFALL_STEP_UP,
-            Infeasibility.SHORTFALL_START,
-            Infeasibility.SHORTFALL_LEARNING,
-        ],
-        Infeasibility.SHORTFALL_MAX_SHARE,
+    step_up = (enabled & ((binding == _STEP_UP) | (binding == _PLATFORM_MIN))).any(axis=-1)
+    start = (enabled & (binding == _START)).any(axis=-1)
+    learning = (enabled & (binding == _LEARNING)).any(axis=-1)
+    code = np.where(
+        ~enabled.any(axis=-1),
+        int(Infeasibility.SHORTFALL_NO_ARMS),
+        np.where(
+            step_up,
+            int(Infeasibility.SHORTFALL_STEP_UP),
+            np.where(
+                start,
+                int(Infeasibility.SHORTFALL_START),
+                np.where(
+                    learning,
+                    int(Infeasibility.SHORTFALL_LEARNING),
+                    int(Infeasibility.SHORTFALL_MAX_SHARE),
+                ),
+            ),
+        ),
     )
     return np.asarray(code, dtype=np.int64)

@@ -30,6 +30,7 @@ one (see :func:`allocator.core.posterior.fatigue_evidence`);
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
@@ -191,6 +192,10 @@ class Decisions:
     interval: float
 
 
+_BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
+_MIN_BLOCK_ARMS = 16
+
+
 @dataclass(frozen=True, slots=True)
 class _DrawStats:
     p_best: FloatArray
@@ -199,28 +204,98 @@ class _DrawStats:
 
 
 def _draw_stats(draws: FloatArray, eligible: BoolArray, quantile: float) -> _DrawStats:
-    """P(best), expected loss and value remaining from reward draws ``(..., S, K)``."""
-    n_draws = draws.shape[-2]
+    """P(best), expected loss and value remaining from reward draws ``(..., S, K)``.
+
+    One pass finds each draw's best eligible arm; the rest runs block by block (a few
+    dozen arms of a few batch rows, about :data:`_BLOCK` draws at a time, copied arm-major
+    so every arm's draws are contiguous) so that the gaps, their sums, the relative gaps
+    and their quantile stay in cache and no ``(..., S, K)`` temporary is ever allocated.
+    """
+    *batch, n_draws, n_arms = draws.shape
+    n_rows = math.prod(batch)
     eligible = eligible | ~eligible.any(axis=-1, keepdims=True)  # all-ineligible rows: all
-    all_eligible = bool(eligible.all())
-    contest = draws if all_eligible else np.where(eligible[..., None, :], draws, -np.inf)
-    best = contest.max(axis=-1, keepdims=True)  # (..., S, 1)
-    gap = best - draws  # (..., S, K), >= 0 for eligible arms
-    is_max = gap == 0.0
-    if not all_eligible:
-        is_max &= eligible[..., None, :]
-    n_max = np.count_nonzero(is_max, axis=-1)  # (..., S)
-    if np.all(n_max == 1):
-        wins = np.count_nonzero(is_max, axis=-2).astype(np.float64)
-    else:  # exact ties share the win: uniform tie-breaking in expectation
-        wins = (is_max / np.maximum(n_max, 1)[..., None]).sum(axis=-2)
-    expected_loss = gap.mean(axis=-2)
-    with np.errstate(divide="ignore"):
-        np.divide(gap, draws, out=gap, where=gap != 0.0)  # relative gap, in place
+    mask = np.broadcast_to(eligible, (*batch, n_arms)).reshape(n_rows, n_arms)
+    values = draws.reshape(n_rows, n_draws, n_arms)
+    top = _best_arm(values, mask)  # (B, S)
+    best = np.take_along_axis(values, top[..., None], axis=-1).reshape(n_rows, 1, n_draws)
+    # Where every draw's best is positive, a zero gap (the arm is the best) divides to 0
+    # as it is; otherwise the division must skip zero gaps (0 / 0).
+    skip_zero = not bool((best > 0.0).all())
     kth = min(max(math.ceil(quantile * n_draws) - 1, 0), n_draws - 1)
-    gap.partition(kth, axis=-2)  # in place: gap is ours
-    value_remaining = gap[..., kth, :].copy()
-    return _DrawStats(wins / n_draws, expected_loss, value_remaining)
+    expected_loss = np.empty((n_rows, n_arms))
+    value_remaining = np.empty((n_rows, n_arms))
+    n_zero = 0  # zero gaps: one per draw (its best arm) unless some arm ties it
+    for rows, arms in _blocks(n_rows, n_draws, n_arms):
+        sub = values[rows, :, arms].transpose(0, 2, 1).copy()  # (b, k, S), arm-major
+        gap = best[rows] - sub  # >= 0 for eligible arms
+        n_zero += int(np.count_nonzero(gap == 0.0))
+        expected_loss[rows, arms] = gap.mean(axis=-1)
+        with np.errstate(divide="ignore", over="ignore"):  # x / 0 and x / tiny: inf
+            if skip_zero:
+                np.divide(gap, sub, out=gap, where=gap != 0.0)  # relative gap, in place
+            else:
+                np.divide(gap, sub, out=gap)
+        gap.partition(kth, axis=-1)  # in place: gap is ours
+        value_remaining[rows, arms] = gap[..., kth]
+    if n_zero == n_rows * n_draws and np.isfinite(best).all():
+        flat = (top + (n_arms * np.arange(n_rows))[:, None]).ravel()
+        p_best = np.bincount(flat, minlength=n_rows * n_arms) / n_draws
+    else:  # exact ties share the win: uniform tie-breaking in expectation
+        p_best = _shared_wins(values, best, mask) / n_draws
+    shape = (*batch, n_arms)
+    return _DrawStats(
+        p_best.reshape(shape),
+        expected_loss.reshape(shape),
+        value_remaining.reshape(shape),
+    )
+
+
+def _best_arm(values: FloatArray, mask: BoolArray) -> IntArray:
+    """Index of each draw's best arm among ``mask`` (the first if tied), ``(B, S)``.
+
+    Shapes: ``values`` ``(B, S, K)``, ``mask`` ``(B, K)``. The best arm over all arms is
+    the answer wherever it is eligible; only the other draws are searched again, with
+    the ineligible arms masked, a block of draws at a time.
+    """
+    n_arms = values.shape[-1]
+    top: IntArray = np.argmax(values, axis=-1)
+    if mask.all():
+        return top
+    rows, draws = np.nonzero(~np.take_along_axis(mask, top, axis=-1))
+    step = max(1, _BLOCK // n_arms)
+    for start in range(0, rows.size, step):
+        r, d = rows[start : start + step], draws[start : start + step]
+        top[r, d] = np.argmax(np.where(mask[r], values[r, d], -np.inf), axis=-1)
+    return top
+
+
+def _blocks(n_rows: int, n_draws: int, n_arms: int) -> list[tuple[slice, slice]]:
+    """Blocks ``(batch rows, arms)`` of about :data:`_BLOCK` draws, arms evenly split.
+
+    A block holds at least :data:`_MIN_BLOCK_ARMS` arms (or all of them), so the
+    number of blocks never grows with the arms faster than the work does.
+    """
+    width = max(_BLOCK // n_draws, _MIN_BLOCK_ARMS)
+    n_splits = max(1, -(-n_arms // width))
+    edges = [i * n_arms // n_splits for i in range(n_splits + 1)]
+    depth = max(1, _BLOCK // (n_draws * n_arms)) if n_splits == 1 else 1
+    return [
+        (slice(r, min(r + depth, n_rows)), slice(lo, hi))
+        for r in range(0, n_rows, depth)
+        for lo, hi in itertools.pairwise(edges)
+    ]
+
+
+def _shared_wins(values: FloatArray, best: FloatArray, mask: BoolArray) -> FloatArray:
+    """Wins when draws tie for the best: each tied arm gets ``1 / n_tied``, ``(B, K)``.
+
+    Shapes: ``values`` ``(B, S, K)``, ``best`` ``(B, 1, S)``, ``mask`` ``(B, K)``.
+    """
+    is_max = (best.transpose(0, 2, 1) - values) == 0.0
+    is_max &= mask[:, None, :]
+    n_max = np.count_nonzero(is_max, axis=-1)  # (B, S)
+    wins: FloatArray = (is_max / np.maximum(n_max, 1)[..., None]).sum(axis=-2)
+    return wins
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,10 +416,19 @@ def _stages(
         (lose, Stage.PAUSED, Reason.PAUSED_LOSER),
         (~enough, Stage.TESTING, Reason.TESTING_NEEDS_EVIDENCE),
     ]
-    conditions = [np.broadcast_to(c, prev.shape) for c, _, _ in rules]
-    stage = np.select(conditions, [int(s) for _, s, _ in rules], int(Stage.TESTING))
-    reason = np.select(conditions, [int(r) for _, _, r in rules], int(Reason.TESTING_UNDECIDED))
-    return stage.astype(np.int64), reason.astype(np.int64)
+    first = _first_rule([c for c, _, _ in rules], prev.shape)
+    stages = np.array([*(int(s) for _, s, _ in rules), int(Stage.TESTING)], dtype=np.int64)
+    reasons = [*(int(r) for _, _, r in rules), int(Reason.TESTING_UNDECIDED)]
+    return stages[first], np.array(reasons, dtype=np.int64)[first]
+
+
+def _first_rule(conditions: list[BoolArray], shape: tuple[int, ...]) -> IntArray:
+    """Index of the first condition that holds per arm, ``len(conditions)`` if none."""
+    holds = np.empty((len(conditions) + 1, *shape), dtype=np.bool_)
+    for row, condition in zip(holds, conditions, strict=False):
+        row[...] = condition
+    holds[-1] = True
+    return np.asarray(holds.argmax(axis=0))
 
 
 def _alerts(

@@ -422,19 +422,29 @@ def test_a_process_killed_between_two_writes_resumes_and_sends_only_what_is_pend
 def test_two_simultaneous_applies_on_one_account_exactly_one_applies(
     tmp_path: Path, control: httpx.Client, sandbox: str
 ) -> None:
+    """The second --apply starts while the first is mid-apply (its first write held)."""
     path = write_config(tmp_path, sandbox)
     day = sandbox_today(control)
-    hold = {"path": WRITES, "method": "POST", "kind": "slow", "delay_s": 4, "count": 1}
+    hold = {"path": WRITES, "method": "POST", "kind": "slow", "delay_s": 8, "count": 1}
     data(control, "POST", "/_sandbox/faults", {"rules": [hold]})
-    procs = [
-        subprocess.Popen(_command(path, day), env=_env(), cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]  # fmt: skip
-    results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
-    codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 1], results
-    loser = next(err for code, _, err in results if code == 1)
+
+    def start() -> subprocess.Popen[str]:
+        pipe = subprocess.PIPE
+        return subprocess.Popen(
+            _command(path, day), env=_env(), cwd=tmp_path, stdout=pipe, stderr=pipe, text=True
+        )
+
+    first = start()
+    deadline = time.monotonic() + 30
+    while data(control, "GET", "/_sandbox/faults")["rules"][0]["fired"] == 0:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the first run never wrote"
+        time.sleep(0.05)
+    second = start()
+    _, loser = second.communicate(timeout=60)
+    assert first.poll() is None, "the first run finished before the second was refused"
+    _, winner = first.communicate(timeout=60)
+    assert (first.returncode, second.returncode) == (0, 1), (winner, loser)
     assert "is locked by 'pid " in loser
     assert "nothing applied" in loser
     config = load_job_config(path)

@@ -104,7 +104,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print("alerts:")
         for alert in plan.alerts:
             where = f"{alert.adgroup_id}: " if alert.adgroup_id else ""
-            console.print(f"  [{alert.kind}] {where}{alert.message}", highlight=False)
+            console.print(f"  [{alert.kind}] {where}{alert.message}", highlight=False, markup=False)
 
 
 def _change_rows(changes: Sequence[Change]) -> list[tuple[str, ...]]:

@@ -13,8 +13,8 @@ ranked below ``m``. So the engine selects the top ``m + 1`` arms per draw with
 :func:`numpy.argpartition` (linear time), orders only those, and falls back to a full sort
 when ``m`` is large or a tie straddles the cut. In the usual case ``m = 1`` (caps far
 above the money left) only each draw's best arm with room is needed: one argmax over
-cache-sized blocks of draws, over just the arms with room when few have any, and a
-weighted count. The result is exact either way.
+all arms (a second, masked search for the draws whose best arm has no room), a tie
+check over cache-sized blocks and a weighted count. The result is exact either way.
 
 Ties: arms whose sampled rewards are exactly equal in a draw share that draw's money in
 proportion to their room, so the result does not depend on the order of the arms.
@@ -197,38 +197,34 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
 def _top_arm(draws: FloatArray, positive: BoolArray) -> IntArray | None:
     """Each draw's best arm among those with room, ``(B, S)``; None if any draw has a tie.
 
-    Runs over blocks of about :data:`_BLOCK` keys, so a block's keys stay in cache and no
-    ``(B, S, K)`` temporary is allocated. When at most half the arms of every row have
-    room (paused and blocked arms have none), only those columns are gathered.
+    One argmax over all arms answers every draw whose overall best arm has room; only
+    the other draws are searched again with the arms without room masked. The tie check
+    then compares each draw with its best arm's reward over blocks of about
+    :data:`_BLOCK` rewards, so no ``(B, S, K)`` temporary is allocated.
     """
     n_rows, n_draws, n_arms = draws.shape
-    n_room = positive.sum(axis=-1)
-    width = int(n_room.max(initial=0))
-    if n_room.min(initial=0) >= 1 and 2 * width <= n_arms:
-        cols = np.argsort(~positive, axis=-1, kind="stable")[:, :width]  # arms with room first
-        keep = np.take_along_axis(positive, cols, axis=-1)  # False: padding of a short row
-    else:
-        cols, keep = None, positive
-        width = n_arms
-    masked = not bool(keep.all())
-    top = np.empty((n_rows, n_draws), dtype=np.int64)
-    span = max(_BLOCK // width, _MIN_BLOCK_DRAWS)
-    depth = max(1, _BLOCK // (n_draws * width)) if span >= n_draws else 1
+    if not positive.any(axis=-1).all():  # a row where no arm has room: the general fill
+        return None
+    top: IntArray = np.argmax(draws, axis=-1)
+    masked = not bool(positive.all())
+    if masked:
+        rows, where = np.nonzero(~np.take_along_axis(positive, top, axis=-1))
+        step = max(1, _BLOCK // n_arms)
+        for start in range(0, rows.size, step):
+            r, d = rows[start : start + step], where[start : start + step]
+            top[r, d] = np.argmax(np.where(positive[r], draws[r, d], -np.inf), axis=-1)
+    cut = np.take_along_axis(draws, top[..., None], axis=-1)  # (B, S, 1)
+    span = max(_BLOCK // n_arms, _MIN_BLOCK_DRAWS)
+    depth = max(1, _BLOCK // (n_draws * n_arms)) if span >= n_draws else 1
     for r0 in range(0, n_rows, depth):
-        rows = slice(r0, r0 + depth)
+        block_rows = slice(r0, r0 + depth)
         for s0 in range(0, n_draws, span):
-            keys = draws[rows, s0 : s0 + span]
-            if cols is not None:
-                keys = np.take_along_axis(keys, cols[rows, None, :], axis=-1)
+            at_top = draws[block_rows, s0 : s0 + span] >= cut[block_rows, s0 : s0 + span]
             if masked:
-                keys = np.where(keep[rows, None, :], keys, -np.inf)
-            best = np.argmax(keys, axis=-1)
-            cut = np.take_along_axis(keys, best[..., None], axis=-1)
-            if np.count_nonzero(keys >= cut) != best.size:  # another arm ties the best
+                at_top &= positive[block_rows, None, :]
+            # each draw counts its own best arm (finite draws), so more means a tie
+            if np.count_nonzero(at_top) != at_top.shape[0] * at_top.shape[1]:
                 return None
-            if cols is not None:
-                best = np.take_along_axis(cols[rows], best, axis=-1)
-            top[rows, s0 : s0 + span] = best
     return top
 
 

@@ -198,7 +198,7 @@ def test_one_arm_per_draw_fast_path_equals_the_general_fill(
     np.testing.assert_array_equal(fast, general)
 
 
-def test_one_arm_per_draw_fast_path_gathers_the_arms_with_room() -> None:
+def test_one_arm_per_draw_fast_path_searches_again_where_the_best_arm_has_no_room() -> None:
     rng = np.random.default_rng(3)
     values = rng.gamma(3.0, 1.0, (2, 300, 50))
     active = np.zeros((2, 50), dtype=bool)
@@ -297,3 +297,14 @@ def test_binding_and_shortfall_codes_equal_the_np_select_versions(seed: int) -> 
     np.testing.assert_array_equal(
         guardrails._shortfall_code(binding, enabled), select_shortfall_code(binding, enabled)
     )
+
+
+def test_fast_path_leaves_a_row_without_room_and_a_tied_row_to_the_general_fill() -> None:
+    values = np.array([[[2.0, 1.0]], [[0.0, 0.0]]])  # row 1: both arms tie at 0
+    floors = np.array([[0.0, 0.0], [20.01, 0.0]])
+    caps = np.array([[0.0, 0.0], [488.67, 488.67]])  # row 0: no arm has room
+    total = np.array([63.49, 488.67])
+    assert allocation._top_arm(values, caps - floors > 0.0) is None
+    out = thompson_allocate(values, floors, caps, total)
+    share = 468.66 / (468.66 + 488.67)  # the money left, split in proportion to room
+    np.testing.assert_allclose(out[1], [20.01 + 468.66 * share, 488.67 * share])

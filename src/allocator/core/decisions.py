@@ -18,7 +18,9 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
 * ``testing`` -> ``paused`` when the CPA is credibly above ``kill_cpa_multiple x target``
   (P >= ``kill_probability``); -> ``scaling`` when, after ``min_conversions_to_scale``,
   ``P(best) >= p_best_to_scale`` or value remaining ``<= value_remaining_to_scale``; ->
-  ``paused`` when ``P(best) < p_best_to_stop``. Both stop rules wait until the arm spent
+  ``paused`` when ``P(best) < p_best_to_stop`` and ``P(CPA <= target) <
+  p_meets_target_to_keep`` (a clear loser that is also probably unprofitable). Both
+  stop rules wait until the arm spent
   ``min_spend_to_stop`` target CPAs (ROAS: break-even CPAs), so no arm is stopped on
   its prior alone.
 * ``scaling`` -> ``paused`` when fatigued and a loser (``P(best) < p_best_to_stop``), or
@@ -78,6 +80,7 @@ _PROBABILITIES = (
     "p_best_to_scale",
     "value_remaining_quantile",
     "p_best_to_stop",
+    "p_meets_target_to_keep",
     "kill_probability",
     "fatigue_probability",
     "cpa_interval",
@@ -94,7 +97,11 @@ class DecisionParams:
         value_remaining_quantile: quantile of the value-remaining distribution (0.95).
         min_conversions_to_scale: raw reported conversions before any scaling.
         min_spend_to_stop: spend, in target CPAs, before an arm can be paused.
-        p_best_to_stop: P(best) below which an arm is a clear loser.
+        p_best_to_stop: P(best) below which an arm is a clear loser...
+        p_meets_target_to_keep: ...unless it still meets the target with at least this
+            probability: an arm that is not the best but probably profitable keeps
+            testing at its floor instead of being paused (under diminishing returns and
+            fatigue, a second profitable creative is worth its reach).
         kill_cpa_multiple: CPA above this multiple of the target (ROAS: below target /
             multiple) is a kill.
         kill_probability: posterior probability needed for a kill.
@@ -112,6 +119,7 @@ class DecisionParams:
     min_conversions_to_scale: float = 10.0
     min_spend_to_stop: float = 3.0
     p_best_to_stop: float = 0.01
+    p_meets_target_to_keep: float = 0.5
     kill_cpa_multiple: float = 2.0
     kill_probability: float = 0.9
     fatigue_drop: float = 0.3
@@ -396,14 +404,16 @@ def _stages(
     enough = model.evidence.conversions_total >= params.min_conversions_to_scale
     spent = model.evidence.spend_total >= params.min_spend_to_stop * exact.stop_unit
     kill = spent & (exact.p_kill >= params.kill_probability)
-    lose = spent & (stats.p_best < params.p_best_to_stop)
+    loser = spent & (stats.p_best < params.p_best_to_stop)
+    # a fatigued loser stops even if its discounted average still looks profitable
+    lose = loser & (exact.p_meets_target < params.p_meets_target_to_keep)
     scaling = prev == Stage.SCALING
     rules: list[tuple[BoolArray, Stage, Reason]] = [
         (blocked & lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
         (blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
         (prev == Stage.PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
         (scaling & kill, Stage.PAUSED, Reason.PAUSED_KILL),
-        (scaling & fatigued & lose, Stage.PAUSED, Reason.PAUSED_FATIGUED),
+        (scaling & fatigued & loser, Stage.PAUSED, Reason.PAUSED_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
         (scaling, Stage.SCALING, Reason.SCALING_KEPT),
         (prev == Stage.BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),

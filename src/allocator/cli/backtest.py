@@ -3,11 +3,17 @@
 ``allocator backtest ope --logs FILE --target FILE [--format generic|obd] [--json] [--seed N]``
 prints the IPS, SNIPS and doubly robust estimates of the target policy's expected reward per
 row (CTR for click logs), each with a 95% interval.
+
+``allocator backtest history --config FILE [--out DIR] [--seeds N] [--json]`` replays the
+engine day by day on the config's ``files`` platform export, fits a scenario to it and
+estimates what the engine and the baselines would have earned next to what the logged
+allocation earned (see :mod:`allocator.backtest.history_report`).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,11 +21,15 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from allocator.backtest.history import Thinning
+from allocator.backtest.history_report import run_history_backtest, write_outputs
 from allocator.backtest.logs import LogFormat, read_logs
 from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
 from allocator.backtest.target_policy import align_logs, load_target_policy
+from allocator.config import load_job_config
+from allocator.errors import ConfigError
 
-__all__ = ["Interval", "format_table", "register"]
+__all__ = ["Interval", "ThinningMode", "format_table", "history", "register"]
 
 _LABELS = {"ips": "IPS", "snips": "SNIPS", "dr": "DR"}
 
@@ -76,8 +86,70 @@ def ope(
         typer.echo(format_table(results))
 
 
+class ThinningMode(StrEnum):
+    """How conversions as reported on each past day are rebuilt from the export."""
+
+    EXPECTED = "expected"
+    SAMPLED = "sampled"
+
+
+def history(
+    config: Annotated[
+        Path, typer.Option("--config", help="Job config (files platform).", show_default=False)
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for summary.md, CSV and PNG files.")
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, help="Worlds drawn from the fitted scenario.")
+    ] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    export_date: Annotated[
+        str | None,
+        typer.Option(
+            "--export-date", help="Day the export was taken (default: after its last row)."
+        ),
+    ] = None,
+    thinning: Annotated[
+        ThinningMode, typer.Option("--thinning", help="expected or sampled reported counts.")
+    ] = ThinningMode.EXPECTED,
+) -> None:
+    """Replay the engine on an account's own history and estimate what it would have earned."""
+    from allocator.job.rebalance import account_today
+
+    job = load_job_config(config)
+    export = None
+    if export_date is not None:
+        try:
+            export = date.fromisoformat(export_date)
+        except ValueError:
+            raise ConfigError(
+                f"--export-date must be a date YYYY-MM-DD, got {export_date!r}"
+            ) from None
+    mode: Thinning = "sampled" if thinning is ThinningMode.SAMPLED else "expected"
+    result = run_history_backtest(
+        job, today=account_today(job), n_worlds=seeds, export_date=export, thinning=mode
+    )
+    written = write_outputs(result, out) if out is not None else []
+    if as_json:
+        typer.echo(json.dumps(result.to_json_dict()))
+        return
+    table = result.estimates[
+        ["policy", "conversions", "conversions_low", "conversions_high", "cpa"]
+    ]
+    typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    a = result.actual
+    typer.echo(
+        f"actual (logged): {a.conversions_completed:.0f} conversions, CPA {a.cpa:.2f} "
+        f"{result.currency}"
+    )
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``backtest`` sub-command group to ``app``."""
     backtest = typer.Typer(help="Backtests on logged history.", no_args_is_help=True)
     backtest.command("ope")(ope)
+    backtest.command("history")(history)
     app.add_typer(backtest, name="backtest")

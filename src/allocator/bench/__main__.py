@@ -7,6 +7,7 @@ import importlib
 import sys
 
 BENCHMARKS = {
+    "bernoulli": "allocator.bench.bernoulli",
     "engine": "allocator.bench.engine",
     "sim": "allocator.bench.sim",
 }

@@ -270,6 +270,47 @@ def _fatigue_mle(
     return theta, beta, current, info
 
 
+def _shared_fatigue(
+    y: FloatArray, x: FloatArray, cum: FloatArray, use: BoolArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """One fatigue slope shared by the ``use`` arms of each batch row (arm intercepts free).
+
+    The profile score in ``beta`` is decreasing, so bisection finds the MLE. Returns
+    ``(beta, standard error, one-sided p-value of beta > 0)``, each ``(...)``.
+    """
+    w = use[..., None]
+    ys, xs = np.where(w, y, 0.0), np.where(w, x, 0.0)
+    ysum = ys.sum(axis=-1)
+    target = (ys * cum).sum(axis=(-2, -1))
+
+    def moments(beta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        decay = xs * np.exp(-beta[..., None, None] * cum)
+        total = decay.sum(axis=-1)
+        safe = np.where(total > 0, total, 1.0)
+        m1 = (decay * cum).sum(axis=-1) / safe
+        m2 = (decay * cum**2).sum(axis=-1) / safe
+        return total, m1, m2
+
+    lo = np.full(ysum.shape[:-1], -5.0)
+    hi = np.full(ysum.shape[:-1], 5.0)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        score = (ysum * moments(mid)[1]).sum(axis=-1) - target
+        lo, hi = np.where(score > 0, mid, lo), np.where(score > 0, hi, mid)
+    beta = 0.5 * (lo + hi)
+    total, m1, m2 = moments(beta)
+    info = (ysum * (m2 - m1**2)).sum(axis=-1)
+    total0 = moments(np.zeros_like(beta))[0]
+    pos = ysum > 0
+    gain = np.where(
+        pos, ysum * (np.log(np.where(pos, total0, 1.0)) - np.log(np.where(pos, total, 1.0))), 0.0
+    )
+    lr = np.maximum(2.0 * (gain.sum(axis=-1) - beta * target), 0.0)
+    se = 1.0 / np.sqrt(np.where(info > 0, info, np.inf))
+    p = np.where((beta > 0) & (use.sum(axis=-1) > 0), 0.5 * stats.chi2.sf(lr, 1), 1.0)
+    return beta, np.asarray(se), np.asarray(p)
+
+
 def _holm(p: FloatArray, tested: BoolArray, alpha: float) -> BoolArray:
     """Holm's step-down rejections over the tested arms of each batch row."""
     pp = np.where(tested, p, np.inf)
@@ -346,6 +387,27 @@ def fit_scenario(
         )
         / np.where(det > 0, det, 1.0)[..., None, None]
     )
+    shared_beta, shared_se, shared_p = _shared_fatigue(y, x, cum, tested)
+    shared = (shared_p < params.alpha)[..., None] & safe & ~fatigued
+    decay = x * np.exp(-shared_beta[..., None, None] * cum)
+    x_shared = decay.sum(axis=-1)
+    mean_cum = (decay * cum).sum(axis=-1) / np.where(x_shared > 0, x_shared, 1.0)
+    var_beta = (shared_se**2)[..., None]
+    cov_shared = np.stack(
+        [
+            np.stack(
+                [1.0 / np.where(safe, ysum, 1.0) + mean_cum**2 * var_beta, mean_cum * var_beta], -1
+            ),
+            np.stack([mean_cum * var_beta, np.broadcast_to(var_beta, mean_cum.shape)], -1),
+        ],
+        -2,
+    )
+    theta = np.where(
+        shared, np.log(np.where(safe, ysum, 1.0) / np.where(shared, x_shared, 1.0)), theta
+    )
+    beta = np.where(shared, shared_beta[..., None], beta)
+    inv = np.where(shared[..., None, None], cov_shared, inv)
+    fatigued = fatigued | shared
     nan = np.full_like(theta, np.nan)
     imps = np.asarray(impressions, dtype=np.float64).sum(axis=-1)
     b_mean = _pooled_ratio((s * budget).sum(axis=-1), s.sum(axis=-1), 0.0)

@@ -300,7 +300,8 @@ class DecisionsConfig(_Strict):
     value_remaining_to_scale: NonNegative = 0.01
     value_remaining_quantile: Probability = 0.95
     min_conversions_to_scale: NonNegative = 10.0
-    min_spend_to_stop: NonNegative = 3.0
+    min_spend_to_stop: NonNegative = 10.0
+    min_spend_to_kill: NonNegative = 3.0
     p_best_to_stop: Probability = 0.01
     p_meets_target_to_keep: Probability = 0.5
     kill_cpa_multiple: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
@@ -332,7 +333,7 @@ class GuardrailsConfig(_Strict):
 
     platform_min_budget: Positive = 20.01
     max_budget_share: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_step_up: NonNegative = 0.5
+    max_step_up: NonNegative = 0.3
     max_step_down: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
     learning_days: NonNegative = 3.0
     learning_conversions: NonNegative = 50.0
@@ -340,6 +341,7 @@ class GuardrailsConfig(_Strict):
     large_edit_fraction: NonNegative = 0.3
     test_budget: Positive | None = None
     new_arm_budget: Positive | None = None
+    exploration_share: float = Field(default=0.5, ge=0.0, lt=1.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

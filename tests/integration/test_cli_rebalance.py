@@ -84,14 +84,6 @@ def test_the_example_prints_a_table_of_every_ad_group_and_its_alerts(
     assert "authorization expires in" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "render_plan prints f'  [{alert.kind}] ...' through rich, which reads [auth_lapsed] "
-        "as a markup tag and drops it (fix: console.print(..., markup=False) or "
-        "rich.markup.escape)"
-    ),
-)
 def test_the_table_labels_each_alert_with_its_kind(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

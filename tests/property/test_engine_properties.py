@@ -38,7 +38,7 @@ from scipy import special
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams
-from allocator.core.engine import EngineParams, EngineStep, step
+from allocator.core.engine import EngineParams, EngineStep, exploration_floor, step
 from allocator.core.guardrails import GuardrailParams, Infeasibility
 from allocator.core.posterior import PosteriorParams
 from allocator.core.target import Target
@@ -179,7 +179,13 @@ def assert_guardrails_hold(case: Case, out: EngineStep) -> None:
     kept_c = np.clip(today_c, pmin_c, cap_c)
     lo_c = np.minimum(np.maximum(pmin_c, cents_up(arms.budget * (1 - guard.max_step_down))), cap_c)
     hi_c = np.minimum(np.maximum(pmin_c, cents_down(arms.budget * (1 + guard.max_step_up))), cap_c)
-    start_c = np.clip(float(cents_down(guard.start_budget)), pmin_c, cap_c)
+    # an arm being enabled starts at the exploration floor (or new_arm_budget when set)
+    allowed = (arms.days_since_launch >= 0) & (
+        (out.decisions.stage == Stage.TESTING) | (out.decisions.stage == Stage.SCALING)
+    )
+    explore = float(exploration_floor(allowed, np.float64(case.total), guard))
+    start = explore if guard.new_arm_budget is None else guard.start_budget
+    start_c = np.clip(float(cents_down(start)), pmin_c, cap_c)
     on_frozen = enabled & running & frozen
     on_stepped = enabled & running & ~frozen
     on_new = enabled & ~running
@@ -202,8 +208,10 @@ def assert_guardrails_hold(case: Case, out: EngineStep) -> None:
     np.testing.assert_array_equal(stage[unlaunched], out.decisions.stage[unlaunched])
     assert not out.starved[unlaunched].any()
 
-    # Starved = kept running by the decisions, switched off by the projection.
-    assert np.all(stage[out.starved] == Stage.PAUSED)
+    # Starved = kept running by the decisions, switched off by the projection for the day;
+    # they keep their stage so they can run again when room appears.
+    assert np.all(running_stage[out.starved])
+    np.testing.assert_array_equal(stage, out.decisions.stage)
     assert not enabled[out.starved].any()
 
 

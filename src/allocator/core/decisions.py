@@ -19,11 +19,11 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
   (P >= ``kill_probability``); -> ``scaling`` when, after ``min_conversions_to_scale``,
   ``P(best) >= p_best_to_scale`` or value remaining ``<= value_remaining_to_scale``; ->
   ``paused`` when ``P(best) < p_best_to_stop`` and ``P(CPA <= target) <
-  p_meets_target_to_keep`` (a clear loser that is also probably unprofitable). Both
-  stop rules wait until the arm spent
-  ``min_spend_to_stop`` target CPAs (ROAS: break-even CPAs), so no arm is stopped on
-  its prior alone.
-* ``scaling`` -> ``paused`` when fatigued and a loser (``P(best) < p_best_to_stop``), or
+  p_meets_target_to_keep`` (a clear loser that is also probably unprofitable). The kill
+  rule waits until the arm spent ``min_spend_to_kill`` target CPAs (ROAS: break-even
+  CPAs), the loser rule ``min_spend_to_stop``, so no arm is stopped on its prior alone.
+* ``scaling`` -> ``paused`` when fatigued and either a loser (``P(best) < p_best_to_stop``)
+  or, on its recent days alone, credibly below break-even (P >= ``kill_probability``), or
   when its CPA is credibly above the kill threshold.
 
 Fatigue: the recent posterior (half-life ``fatigue_half_life_days``) against the earlier
@@ -43,7 +43,7 @@ from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
-from allocator.core.posterior import ArmModel, fatigue_evidence, update
+from allocator.core.posterior import ArmModel, GammaPosterior, fatigue_evidence, update
 from allocator.core.target import Target
 
 __all__ = ["Alert", "DecisionParams", "Decisions", "Reason", "alert_labels", "decide", "explain"]
@@ -96,7 +96,12 @@ class DecisionParams:
         value_remaining_to_scale: Scott's rule, relative value remaining that makes a winner.
         value_remaining_quantile: quantile of the value-remaining distribution (0.95).
         min_conversions_to_scale: raw reported conversions before any scaling.
-        min_spend_to_stop: spend, in target CPAs, before an arm can be paused.
+        min_spend_to_stop: spend, in target CPAs, before an arm can be paused as a loser
+            against the others (10: about the evidence ``min_conversions_to_scale``
+            asks before scaling, so both calls rest on comparable data).
+        min_spend_to_kill: spend, in target CPAs, before an arm whose CPA is credibly
+            above ``kill_cpa_multiple x target`` is paused (3: that test is strong on
+            its own).
         p_best_to_stop: P(best) below which an arm is a clear loser...
         p_meets_target_to_keep: ...unless it still meets the target with at least this
             probability: an arm that is not the best but probably profitable keeps
@@ -117,7 +122,8 @@ class DecisionParams:
     value_remaining_to_scale: float = 0.01
     value_remaining_quantile: float = 0.95
     min_conversions_to_scale: float = 10.0
-    min_spend_to_stop: float = 3.0
+    min_spend_to_stop: float = 10.0
+    min_spend_to_kill: float = 3.0
     p_best_to_stop: float = 0.01
     p_meets_target_to_keep: float = 0.5
     kill_cpa_multiple: float = 2.0
@@ -136,7 +142,12 @@ class DecisionParams:
                 raise ValueError(f"{name} must be in (0, 1), got {value}")
         if not 0.0 < self.fatigue_drop < 1.0:
             raise ValueError(f"fatigue_drop must be in (0, 1), got {self.fatigue_drop}")
-        for name in ("value_remaining_to_scale", "min_conversions_to_scale", "min_spend_to_stop"):
+        for name in (
+            "value_remaining_to_scale",
+            "min_conversions_to_scale",
+            "min_spend_to_stop",
+            "min_spend_to_kill",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -373,13 +384,18 @@ def _exact_stats(model: ArmModel, target: Target, params: DecisionParams) -> _Ex
     )
 
 
-def _fatigue(model: ArmModel, history: History, params: DecisionParams) -> FloatArray:
-    """P(recent rate < (1 - drop) x earlier rate), ``(..., K)``, exact (beta function)."""
+def _fatigue(
+    model: ArmModel, history: History, params: DecisionParams
+) -> tuple[FloatArray, GammaPosterior]:
+    """P(recent rate < (1 - drop) x earlier rate), ``(..., K)``, exact (beta function).
+
+    Also returns the recent posterior, which judges whether a fatigued arm still pays.
+    """
     recent_ev, earlier_ev = fatigue_evidence(history, model.params, params.fatigue_half_life_days)
     recent, earlier = update(model.prior, recent_ev), update(model.prior, earlier_ev)
     ratio = (1.0 - params.fatigue_drop) * recent.rate / earlier.rate
     out: FloatArray = special.betainc(recent.shape, earlier.shape, ratio / (1.0 + ratio))
-    return out
+    return out, recent
 
 
 def _observed_yesterday(history: History) -> BoolArray:
@@ -392,6 +408,7 @@ def _stages(
     stats: _DrawStats,
     exact: _Exact,
     fatigued: BoolArray,
+    recent: GammaPosterior,
     model: ArmModel,
     params: DecisionParams,
 ) -> tuple[IntArray, IntArray]:
@@ -402,18 +419,26 @@ def _stages(
     blocked = ~(days >= params.min_remaining_days)  # NaN counts as blocked
     lapsed = ~(days > 0.0)
     enough = model.evidence.conversions_total >= params.min_conversions_to_scale
-    spent = model.evidence.spend_total >= params.min_spend_to_stop * exact.stop_unit
-    kill = spent & (exact.p_kill >= params.kill_probability)
+    spend = model.evidence.spend_total
+    spent = spend >= params.min_spend_to_stop * exact.stop_unit
+    kill = (spend >= params.min_spend_to_kill * exact.stop_unit) & (
+        exact.p_kill >= params.kill_probability
+    )
     loser = spent & (stats.p_best < params.p_best_to_stop)
-    # a fatigued loser stops even if its discounted average still looks profitable
     lose = loser & (exact.p_meets_target < params.p_meets_target_to_keep)
+    # a fatigued arm is judged on its recent days: it stops when it lost the lead or when
+    # its recent rate is credibly below break-even, even if the discounted average pays
+    recent_unprofitable = (
+        special.gammainc(recent.shape, recent.rate / exact.stop_unit) >= params.kill_probability
+    )
+    worn_out = fatigued & (loser | recent_unprofitable)
     scaling = prev == Stage.SCALING
     rules: list[tuple[BoolArray, Stage, Reason]] = [
         (blocked & lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
         (blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
         (prev == Stage.PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
         (scaling & kill, Stage.PAUSED, Reason.PAUSED_KILL),
-        (scaling & fatigued & loser, Stage.PAUSED, Reason.PAUSED_FATIGUED),
+        (scaling & worn_out, Stage.PAUSED, Reason.PAUSED_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
         (scaling, Stage.SCALING, Reason.SCALING_KEPT),
         (prev == Stage.BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),
@@ -496,9 +521,9 @@ def decide(
     eligible = ~blocked & (np.asarray(arms.prev_stage) != Stage.PAUSED)
     stats = _draw_stats(draws, eligible, params.value_remaining_quantile)
     exact = _exact_stats(model, target, params)
-    p_fatigue = _fatigue(model, history, params)
+    p_fatigue, recent = _fatigue(model, history, params)
     fatigued = p_fatigue >= params.fatigue_probability
-    stage, reason = _stages(arms, stats, exact, fatigued, model, params)
+    stage, reason = _stages(arms, stats, exact, fatigued, recent, model, params)
     return Decisions(
         stage=stage,
         reason=reason,

@@ -6,10 +6,12 @@ Arrays carry any number of leading batch axes (simulation replications), so one 
 decides a thousand simulated portfolios at once.
 
 Arms not launched yet (``days_since_launch < 0``, e.g. a creative scheduled by the
-creator pipeline) get no budget and keep their stage. Stage after the projection: an arm
-the decisions keep running (testing or scaling) that the guardrails must switch off for
-lack of room (its share would fall below the platform minimum) ends the step ``PAUSED``,
-and the plan says why.
+creator pipeline) get no budget and keep their stage. An arm the decisions keep running
+(testing or scaling) that the guardrails must switch off for lack of room (its share would
+fall below the platform minimum) is disabled for the day but keeps its stage, so it can run
+again when room appears; the plan says why. Testing arms get an exploration floor:
+``exploration_share`` of the daily budget spread evenly over the arms allowed to run
+(never below ``test_budget``); arms being enabled start at that floor.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_l
 from allocator.core.posterior import ArmModel, PosteriorParams, fit
 from allocator.core.target import Target
 
-__all__ = ["EngineParams", "EngineStep", "conversions_since_edit", "starved_reason", "step"]
+__all__ = [
+    "EngineParams",
+    "EngineStep",
+    "conversions_since_edit",
+    "exploration_floor",
+    "starved_reason",
+    "step",
+]
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,10 @@ class EngineStep:
         desired: Thompson allocation before the guardrails, currency per day.
         projection: the guardrailed budgets and why each arm ended where it did.
         frozen: arms kept at today's budget by the learning phase.
-        stage: final stage (decisions' stage, with starved arms ``PAUSED``).
-        starved: arms the decisions kept but the projection switched off.
+        stage: the decisions' stage per arm.
+        starved: arms the decisions keep running but the projection switches off today
+            (no room above the platform minimum); they keep their stage and may run again
+            on a later day.
     """
 
     model: ArmModel
@@ -91,6 +102,18 @@ def conversions_since_edit(arms: ArmState, history: History) -> FloatArray:
     since = np.minimum(arms.days_since_launch, arms.days_since_edit)[..., None]
     counted = history.age_days <= since
     return np.asarray((history.conversions * counted).sum(axis=-1), dtype=np.float64)
+
+
+def exploration_floor(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
+    """Budget floor of a testing arm per row, currency per day, shape ``(...)``.
+
+    ``exploration_share`` of the daily budget spread evenly over the arms allowed to run,
+    never below ``test_floor`` nor above the per-arm cap.
+    """
+    n_active = np.maximum(active.sum(axis=-1), 1)
+    even = guard.exploration_share * total / n_active
+    floor = np.maximum(even, guard.test_floor)
+    return np.asarray(np.minimum(floor, guard.max_budget_share * total), dtype=np.float64)
 
 
 def step(
@@ -123,19 +146,23 @@ def step(
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
     cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
-    floor = np.where(decisions.stage == Stage.TESTING, guard.test_floor, guard.platform_min_budget)
+    explore = exploration_floor(active, total, guard)
+    testing = decisions.stage == Stage.TESTING
+    floor = np.where(testing, explore[..., None], guard.platform_min_budget)
     desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total)
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
-    projection = project(desired, arms, active, frozen, total, guard)
+    start = np.broadcast_to(
+        explore[..., None] if guard.new_arm_budget is None else guard.start_budget, cap.shape
+    )
+    projection = project(desired, arms, active, frozen, total, guard, start=start)
     starved = active & ~projection.enabled
-    stage = np.where(starved, np.int64(Stage.PAUSED), decisions.stage).astype(np.int64)
     return EngineStep(
         model=model,
         decisions=decisions,
         desired=desired,
         projection=projection,
         frozen=frozen,
-        stage=stage,
+        stage=decisions.stage,
         starved=starved,
     )
 
@@ -143,5 +170,5 @@ def step(
 def starved_reason(binding: int) -> str:
     """Human reason for an arm the projection switched off."""
     if binding == Binding.NO_ROOM:
-        return "paused: the daily budget cannot hold it above the platform minimum"
-    return "paused: its share would fall below the platform minimum, so paused, not starved"
+        return "off today: the daily budget cannot hold it above the platform minimum"
+    return "off today: its share would fall below the platform minimum (paused, not starved)"

@@ -120,7 +120,8 @@ class GuardrailParams:
         platform_min_budget: smallest daily budget the platform accepts for an ad group
             (TikTok: a daily budget must exceed 20 USD, so 20.01 in whole cents).
         max_budget_share: cap per arm as a share of the total daily budget, in (0, 1].
-        max_step_up: largest relative budget increase per run (0.5 = +50%).
+        max_step_up: largest relative budget increase per run (0.3 = +30%: no more than
+            ``large_edit_fraction``, so ramping a winner never restarts its learning).
         max_step_down: largest relative budget cut per run (0.5 = -50%); pausing is not
             a step.
         learning_days: protected days after launch or a large edit.
@@ -129,12 +130,15 @@ class GuardrailParams:
             ``learning_days`` says.
         large_edit_fraction: a relative budget change above this restarts learning.
         test_budget: floor for testing arms; ``None`` = the platform minimum.
+        exploration_share: share of the daily budget the engine spreads evenly over the
+            arms it runs as the testing arms' floor (their exploration budget); the rest
+            follows the Thompson allocation. ``test_budget`` stays a lower bound.
         new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
     """
 
     platform_min_budget: float = 20.01
     max_budget_share: float = 1.0
-    max_step_up: float = 0.5
+    max_step_up: float = 0.3
     max_step_down: float = 0.5
     learning_days: float = 3.0
     learning_conversions: float = 50.0
@@ -142,6 +146,7 @@ class GuardrailParams:
     large_edit_fraction: float = 0.3
     test_budget: float | None = None
     new_arm_budget: float | None = None
+    exploration_share: float = 0.5
 
     def __post_init__(self) -> None:
         checks = {
@@ -155,6 +160,7 @@ class GuardrailParams:
             "large_edit_fraction": self.large_edit_fraction >= 0,
             "test_budget": self.test_budget is None or self.test_budget >= 0,
             "new_arm_budget": self.new_arm_budget is None or self.new_arm_budget >= 0,
+            "exploration_share": 0 <= self.exploration_share < 1,
         }
         for name, ok in checks.items():
             value = getattr(self, name)
@@ -235,6 +241,7 @@ def project(
     frozen: BoolArray,
     total: FloatArray | float,
     params: GuardrailParams,
+    start: FloatArray | None = None,
 ) -> Projection:
     """Project desired budgets onto the guardrails (rules in the module docstring).
 
@@ -245,6 +252,8 @@ def project(
         frozen: arms in learning (see :func:`in_learning`), shape ``(..., K)``.
         total: the daily budget, currency per day, scalar or shape ``(...)``.
         params: the guardrails.
+        start: per-arm start budget of an arm being enabled, currency per day, shape
+            ``(..., K)``; default ``params.start_budget`` for every arm.
 
     Returns:
         The :class:`Projection`; batch axes are the broadcast of the inputs' batch axes.
@@ -260,7 +269,8 @@ def project(
         if values.size and not (values.min() >= 0.0 and values.max() < math.inf):  # NaN fails
             raise ValueError(f"project: {name} must be finite and >= 0")
     running = _rows(arms.enabled, np.bool_, shape) & (today > 0)
-    frame = _frame(today, running, _rows(active, np.bool_, shape), total_r, params)
+    start_r = None if start is None else _rows(start, np.float64, shape)
+    frame = _frame(today, running, _rows(active, np.bool_, shape), total_r, params, start_r)
     frozen_r = _rows(frozen, np.bool_, shape) & frame.eligible & running
     kept = np.clip(np.round(today * 100.0), frame.pmin, frame.cap[:, None])
     excess = np.where(frozen_r, kept, 0.0).sum(axis=-1) - frame.total
@@ -359,14 +369,17 @@ def _frame(
     active: BoolArray,
     total: FloatArray,
     params: GuardrailParams,
+    start: FloatArray | None = None,
 ) -> _Frame:
     """Total, per-arm max and start budget in cents; which active arms may run."""
     pmin = max(float(_cents_up(params.platform_min_budget)), 1.0)  # an enabled arm spends
     total_c = _cents_down(total)
     cap = np.minimum(_cents_down(params.max_budget_share * total), total_c)
-    start = np.clip(_cents_down(params.start_budget), pmin, cap)[:, None]
+    wanted = params.start_budget if start is None else start
+    start_c = np.clip(_cents_down(wanted), pmin, cap[:, None])
+    start_c = np.broadcast_to(start_c, today.shape)
     eligible = active & (cap >= pmin)[:, None]
-    return _Frame(total_c, cap, start, pmin, active, eligible)
+    return _Frame(total_c, cap, start_c, pmin, active, eligible)
 
 
 def _bounds(

@@ -245,9 +245,26 @@ class TestStages:
         assert d.fatigued.tolist() == [True, False]
         assert (d.stage[0], d.reason[0]) == (Stage.PAUSED, Reason.PAUSED_FATIGUED)
         assert d.alerts[0] & Alert.FATIGUED
-        # fatigued but not (yet) a loser: keeps scaling, flagged
+        # not a loser on P(best) yet, but its recent days (CPA 100) are credibly below
+        # break-even: a fatigued arm is judged on its recent days, so it stops all the same
         d2 = decide(draws, model, arms, h, CPA, DecisionParams(min_spend_to_stop=1000.0))
-        assert (d2.stage[0], d2.reason[0]) == (Stage.SCALING, Reason.SCALING_FATIGUED)
+        assert (d2.stage[0], d2.reason[0]) == (Stage.PAUSED, Reason.PAUSED_FATIGUED)
+
+    def test_a_fatigued_scaling_arm_that_still_pays_keeps_scaling(self) -> None:
+        lag = PosteriorParams().lag
+        age = np.arange(1, 29, dtype=np.float64)
+        s = np.full((2, 28), 200.0)
+        # arm 0 fell from CPA 12.5 to CPA 22: fatigued, still under the 25 target
+        rate = np.where(age <= 7, [[0.045], [0.08]], [[0.08], [0.08]])
+        y = rate * s * lag.reported_fraction(age)
+        h = History(s, y, y, s, np.ones(s.shape, dtype=bool), age)
+        arms = arms_of(2, prev_stage=[Stage.SCALING, Stage.SCALING])
+        model = fit(h, arms, PosteriorParams(), CPA)
+        draws = model.sample(np.random.default_rng(0), 2000)
+        params = DecisionParams(min_spend_to_stop=1000.0, fatigue_drop=0.2)
+        d = decide(draws, model, arms, h, CPA, params)
+        assert d.fatigued[0]
+        assert (d.stage[0], d.reason[0]) == (Stage.SCALING, Reason.SCALING_FATIGUED)
 
     def test_steady_arms_are_not_fatigued_thanks_to_the_lag_correction(self) -> None:
         d = run([0.05, 0.03])

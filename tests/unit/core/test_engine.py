@@ -99,9 +99,9 @@ def test_blocked_arms_are_paused_with_zero_and_the_rest_gets_the_budget() -> Non
     assert out.projection.binding[1] == Binding.INACTIVE
     assert not out.starved[1:3].any()  # blocked is not starved: the decisions stopped them
     assert out.enabled[[0, 3]].all()
-    assert out.budget.sum() == pytest.approx(300.0)  # step caps: 2 x (100 x 1.5)
+    assert out.budget.sum() == pytest.approx(260.0)  # step caps: 2 x (100 x 1.3)
     assert int(out.projection.infeasible) == Infeasibility.SHORTFALL_STEP_UP
-    assert float(out.projection.shortfall) == pytest.approx(100.0)
+    assert float(out.projection.shortfall) == pytest.approx(140.0)
 
 
 def test_blocked_arms_in_learning_are_still_paused() -> None:
@@ -159,19 +159,20 @@ def test_learning_ends_after_enough_conversions_or_the_hard_ceiling() -> None:
     assert out.budget[0] == 100.0
 
 
-def test_starved_arms_are_paused_and_reported() -> None:
+def test_starved_arms_are_switched_off_for_the_day_and_keep_their_stage() -> None:
     # Six equally promising testing arms, 100 a day, platform minimum 20: at most five fit.
     guard = GuardrailParams(platform_min_budget=20.0, test_budget=25.0, learning_days=0.0)
     arms = make_arms(6, budget=0.0, enabled=False, prev_stage=Stage.TESTING)
     out = run(arms, History.empty((), 6), total=100.0, guard=guard)
     assert (out.decisions.stage == Stage.TESTING).all()
     assert out.starved.sum() == 2  # start budget 25: four arms fit in 100
-    assert (out.stage[out.starved] == Stage.PAUSED).all()
+    assert (out.stage[out.starved] == Stage.TESTING).all()  # may run again tomorrow
+    assert not out.enabled[out.starved].any()
     assert (out.budget[out.starved] == 0.0).all()
     assert (out.projection.binding[out.starved] == Binding.NO_ROOM).all()
     assert out.budget[out.enabled].tolist() == [25.0] * 4
     assert out.budget.sum() == pytest.approx(100.0)
-    assert starved_reason(int(Binding.NO_ROOM)).startswith("paused: the daily budget cannot")
+    assert starved_reason(int(Binding.NO_ROOM)).startswith("off today: the daily budget cannot")
     assert "below the platform minimum" in starved_reason(int(Binding.BELOW_MIN))
 
 
@@ -185,7 +186,7 @@ def test_not_yet_launched_arms_get_nothing_and_keep_their_stage() -> None:
     assert not out.starved[1:].any()
     assert out.stage[1:].tolist() == [Stage.TESTING, Stage.SCALING]
     assert out.enabled[0]
-    assert out.budget[0] == 150.0
+    assert out.budget[0] == 130.0  # +30%: the default step cap
 
 
 def test_a_batch_keeps_its_shape_and_every_row_holds_the_guardrails() -> None:

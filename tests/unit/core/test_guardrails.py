@@ -50,7 +50,7 @@ def run(
         np.ones(k, bool) if active is None else np.asarray(active, bool),
         np.zeros(k, bool) if frozen is None else np.asarray(frozen, bool),
         total,
-        params or GuardrailParams(platform_min_budget=20.0),
+        params or GuardrailParams(platform_min_budget=20.0, max_step_up=0.5),
     )
 
 
@@ -176,7 +176,7 @@ def test_platform_minimum_beats_the_step_up_cap() -> None:
 
 def test_max_share_caps_every_arm_and_beats_the_step_down_cap() -> None:
     arms = make_arms([900.0, 100.0])
-    params = GuardrailParams(max_budget_share=0.4)
+    params = GuardrailParams(max_budget_share=0.4, max_step_up=0.5)
     out = run([900.0, 100.0], arms, 1000.0, params=params)
     np.testing.assert_allclose(out.budget, [400.0, 150.0])
     assert out.binding.tolist() == [Binding.MAX_SHARE, Binding.STEP_UP]
@@ -227,7 +227,7 @@ def test_batch_axes_are_kept() -> None:
         np.ones(2, bool),
         np.zeros(2, bool),
         np.array([[200.0], [180.0]]),
-        GuardrailParams(),
+        GuardrailParams(max_step_up=0.5),
     )
     assert out.budget.shape == (2, 1, 2)
     assert out.shortfall.shape == (2, 1)

@@ -22,7 +22,7 @@ import argparse
 import csv
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +140,12 @@ def _peer_path(out: Path, policy: str, gap: float, seed: int, horizon: int, base
     return out / "mabwiser" / f"{policy}-gap{gap:g}-T{horizon}-base{base}-seed{seed}.npz"
 
 
+def _report(done: Iterable[tuple[_PeerTask, float]], n_todo: int) -> None:
+    for i, (task, took) in enumerate(done, start=1):
+        print(f"[{i}/{n_todo}] mabwiser {task.method.value} gap {task.gap:g} seed "
+              f"{task.seed}: {took:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+
+
 def _run_peers(
     out: Path, n_seeds: int, horizon: int, base_seed: int, workers: int
 ) -> tuple[dict[tuple[float, str], RegretCurves], dict[tuple[float, str], float]]:
@@ -152,10 +158,11 @@ def _run_peers(
         for s in range(n_seeds)
     ]
     todo = [t for t in tasks if not t.path.exists()]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, (task, took) in enumerate(pool.map(_run_peer, todo), start=1):
-            print(f"[{i}/{len(todo)}] mabwiser {task.method.value} gap {task.gap:g} seed "
-                  f"{task.seed}: {took:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+    if workers == 1:  # in this process: no pool to start
+        _report(map(_run_peer, todo), len(todo))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            _report(pool.map(_run_peer, todo), len(todo))
     curves: dict[tuple[float, str], RegretCurves] = {}
     seconds: dict[tuple[float, str], float] = {}
     for gap in GAPS:

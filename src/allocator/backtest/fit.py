@@ -21,7 +21,10 @@ the simulator's (:mod:`allocator.sim.environment`) with the weekday effect left 
   ``t`` within the history): fitted per arm by Newton's method on the Poisson likelihood
   and kept only where a one-sided likelihood-ratio test of ``beta > 0`` is significant at
   ``alpha`` after Holm's correction over the tested arms (arms with at least
-  ``min_conversions`` conversions and ``min_days`` days of spend); elsewhere ``beta = 0``.
+  ``min_conversions`` conversions and ``min_days`` days of spend). Per-arm tests lack
+  power on a month of data, so the other tested arms are also tested for one *shared*
+  slope (arm intercepts free, profile likelihood); when significant at ``alpha`` every
+  arm with conversions and no own slope takes it. Elsewhere ``beta = 0``.
 
 Uncertainty: without fatigue, ``lambda ~ Gamma(a0 + Y, a0 / r + X)`` with ``Y = sum y``,
 ``X = sum x`` and a weak prior worth ``a0 = prior_conversions`` conversions centred on the
@@ -110,7 +113,10 @@ class ScenarioFit:
         log_rate: MLE of ``log lambda`` with fatigue (NaN where not fitted).
         beta: MLE of ``beta`` per 1,000 currency of cumulative spend (NaN where not fitted).
         cov: ``(..., K, 2, 2)`` covariance of ``(log lambda, beta)`` (NaN where not fitted).
-        p_fatigue: one-sided p-value of the fatigue test, unadjusted (NaN where untested).
+        p_fatigue: one-sided p-value of the arm's own fatigue test, unadjusted (NaN where
+            untested).
+        fatigue_shared: the arm takes the slope shared by the arms without their own
+            significant fatigue (significant at ``alpha`` over them, one-sided LR test).
         half_saturation: ``h`` per batch row ``(...)``, currency per day.
         half_saturation_fitted: whether ``h`` came from the data ``(...)``.
         saturation_sigma: log-sd of each arm's ``h`` around ``half_saturation`` ``(...)``.
@@ -131,6 +137,7 @@ class ScenarioFit:
     beta: FloatArray
     cov: FloatArray
     p_fatigue: FloatArray
+    fatigue_shared: BoolArray
     half_saturation: FloatArray
     half_saturation_fitted: BoolArray
     saturation_sigma: FloatArray
@@ -387,7 +394,7 @@ def fit_scenario(
         )
         / np.where(det > 0, det, 1.0)[..., None, None]
     )
-    shared_beta, shared_se, shared_p = _shared_fatigue(y, x, cum, tested)
+    shared_beta, shared_se, shared_p = _shared_fatigue(y, x, cum, tested & ~fatigued)
     shared = (shared_p < params.alpha)[..., None] & safe & ~fatigued
     decay = x * np.exp(-shared_beta[..., None, None] * cum)
     x_shared = decay.sum(axis=-1)
@@ -420,6 +427,7 @@ def fit_scenario(
         beta=np.where(fatigued, beta, nan),
         cov=np.where(fatigued[..., None, None], inv, np.nan),
         p_fatigue=p,
+        fatigue_shared=shared,
         half_saturation=h,
         half_saturation_fitted=h_fitted,
         saturation_sigma=h_sigma,

@@ -110,6 +110,9 @@ def _arm_frame(ids: tuple[str, ...], fit: ScenarioFit, level: float) -> pd.DataF
             "fatigued": fit.fatigued,
             "fatigue_per_1000": np.round(np.where(fit.fatigued, fit.beta, 0.0), 4),
             "p_fatigue": fit.p_fatigue,
+            "fatigue_source": np.where(
+                fit.fatigue_shared, "shared", np.where(fit.fatigued, "own", "none")
+            ),
         }
     )
 
@@ -246,7 +249,10 @@ def summary_markdown(result: HistoryBacktest) -> str:
         "|---|---|---|---|---|",
     ]
     for r in result.arms.itertuples(index=False):
-        fat = f"{r.fatigue_per_1000:.3f} (p {r.p_fatigue:.1g})" if r.fatigued else "none"
+        fat = {
+            "own": f"{r.fatigue_per_1000:.3f} (own, p {r.p_fatigue:.1g})",
+            "shared": f"{r.fatigue_per_1000:.3f} (shared slope)",
+        }.get(str(r.fatigue_source), "none")
         lines.append(
             f"| {r.adgroup_id} | {r.spend:,.0f} | {r.conversions:.0f} | {r.cpa_mean:.2f} "
             f"[{r.cpa_low:.2f}, {r.cpa_high:.2f}] | {fat} |"

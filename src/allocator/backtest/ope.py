@@ -170,10 +170,14 @@ def snips(reward: FloatArray, weight: FloatArray, *, level: float = 0.95) -> Bat
         weight: importance weights, shape ``(..., n)``.
         level: interval coverage.
     """
-    mean_w = weight.mean(axis=-1)
+    # SNIPS is invariant to scaling the weights: dividing by the largest one first keeps
+    # tiny (even subnormal) weights from underflowing to a zero mean
+    top = weight.max(axis=-1, keepdims=True)
+    scaled = weight / np.where(top > 0, top, 1.0)
+    mean_w = scaled.mean(axis=-1)
     safe = np.where(mean_w > 0, mean_w, 1.0)
-    value = np.where(mean_w > 0, (weight * reward).mean(axis=-1) / safe, np.nan)
-    influence = weight * (reward - value[..., None]) / safe[..., None]
+    value = np.where(mean_w > 0, (scaled * reward).mean(axis=-1) / safe, np.nan)
+    influence = scaled * (reward - value[..., None]) / safe[..., None]
     return clt_estimate(influence, value, level)
 
 

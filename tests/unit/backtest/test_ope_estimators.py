@@ -244,3 +244,11 @@ def test_evaluate_needs_two_rows() -> None:
     logs = _logs(np.random.default_rng(12), 1)
     with pytest.raises(InsufficientDataError, match="at least 2"):
         evaluate(logs, rng=np.random.default_rng(0))
+
+
+def test_snips_of_subnormal_weights_is_the_weighted_mean() -> None:
+    # a case hypothesis found: weights so small their mean underflowed to zero
+    weights = np.array([5e-324, 1e-323, 0.0])
+    rewards = np.array([1.0, 0.5, 0.0])
+    value = float(snips(rewards, weights).estimate)
+    assert value == pytest.approx((1.0 * 1 + 0.5 * 2) / 3)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["print_report", "timeit"]
+__all__ = ["print_report", "timeit", "timeit_pair"]
 
 
 def timeit(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> float:
@@ -27,6 +27,38 @@ def timeit(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> fl
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timeit_pair(
+    work: Callable[[], object],
+    floor: Callable[[], object],
+    *,
+    repeats: int = 7,
+    warmup: int = 1,
+) -> tuple[float, float, float]:
+    """Time ``work`` and its ``floor`` alternately; medians of each and of their ratio.
+
+    Interleaving puts both under the same load at nearly the same moment, so on a busy
+    shared machine the ratio (the benchmark's figure) stays stable even when absolute
+    times drift.
+
+    Returns:
+        ``(work seconds, floor seconds, median of per-repeat ratios)``.
+    """
+    for _ in range(warmup):
+        floor()
+        work()
+    works, floors, ratios = [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        floor()
+        middle = time.perf_counter()
+        work()
+        end = time.perf_counter()
+        floors.append(middle - start)
+        works.append(end - middle)
+        ratios.append((end - middle) / (middle - start))
+    return statistics.median(works), statistics.median(floors), statistics.median(ratios)
 
 
 def print_report(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.bench import print_report, timeit
+from allocator.bench import print_report, timeit_pair
 from allocator.core.arms import ArmState, History, Objective
 from allocator.core.engine import EngineParams, step
 from allocator.core.target import Target
@@ -51,28 +51,33 @@ def synthetic_portfolio(
     return arms, history, budget_total
 
 
-def measure(n_arms: int, *, repeats: int, seed: int) -> tuple[float, float]:
-    """Median seconds of one engine step and of the bare Gamma draws, for ``n_arms``."""
+def measure(n_arms: int, *, repeats: int, seed: int) -> tuple[float, float, float]:
+    """Seconds of one engine step, of the bare Gamma draws, and their ratio (medians).
+
+    The two are timed alternately (:func:`allocator.bench.timeit_pair`), so both see the
+    same machine load.
+    """
     rng = np.random.default_rng(seed)
     arms, history, total = synthetic_portfolio(n_arms, 30, rng)
     target = Target(Objective.CPA, target_cpa=25.0)
     params = EngineParams(n_draws=N_DRAWS)
     shape = rng.uniform(5, 50, n_arms)
     scale = 1.0 / (shape * 25.0)
-    floor = timeit(lambda: rng.gamma(shape, scale, size=(N_DRAWS, n_arms)), repeats=repeats)
-    full = timeit(lambda: step(arms, history, target, total, params, rng), repeats=repeats)
-    return full, floor
+    return timeit_pair(
+        lambda: step(arms, history, target, total, params, rng),
+        lambda: rng.gamma(shape, scale, size=(N_DRAWS, n_arms)),
+        repeats=repeats,
+    )
 
 
 def run(*, quick: bool = False, seed: int = 0) -> None:
     """Time the engine step and the sampling floor for each K; print table and JSON."""
     sizes = SIZES[:2] if quick else SIZES
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 15
     rows = []
     figures: dict[str, float] = {}
     for n_arms in sizes:
-        full, floor = measure(n_arms, repeats=repeats, seed=seed)
-        ratio = full / floor
+        full, floor, ratio = measure(n_arms, repeats=repeats, seed=seed)
         rows.append((n_arms, N_DRAWS, floor * 1e3, full * 1e3, ratio))
         figures[f"k{n_arms}_step_s"] = round(full, 6)
         figures[f"k{n_arms}_floor_s"] = round(floor, 6)

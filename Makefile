@@ -30,6 +30,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python -m allocator.bench engine
 	$(BIN)/python -m allocator.bench sim
+	$(BIN)/python -m allocator.bench bernoulli
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

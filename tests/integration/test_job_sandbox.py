@@ -460,7 +460,10 @@ def test_two_simultaneous_applies_on_one_account_exactly_one_applies(
     ("extra", "env", "needle"),
     [
         pytest.param("[job]\nmax_budget_moved = -1", ENV, "key 'job.max_budget_moved'", id="key"),
-        pytest.param("", {}, f"{TOKEN_ENV} is not set", id="no-token"),
+        pytest.param(
+            "", {}, f"key 'platform.token_env': environment variable {TOKEN_ENV} is not set",
+            id="no-token",
+        ),
     ],
 )
 def test_bad_config_exits_2_with_one_line_and_applies_nothing(

@@ -145,9 +145,18 @@ def _logging(stream: TextIO, as_json: bool, secret: Secret) -> Iterator[None]:
 # ------------------------------------------------------------------------ inputs
 
 
-def _token(platform: SandboxPlatform | TikTokPlatform, environ: Mapping[str, str] | None) -> Secret:
+def _token(
+    platform: SandboxPlatform | TikTokPlatform,
+    environ: Mapping[str, str] | None,
+    config_path: Path | None = None,
+) -> Secret:
+    """The access token named by the config; a missing one names the file and key."""
     file = platform.token_file if isinstance(platform, TikTokPlatform) else None
-    return load_token(platform.token_env, file=file, environ=environ)
+    try:
+        return load_token(platform.token_env, file=file, environ=environ)
+    except ConfigError as exc:
+        key = "platform.token_file" if file is not None else "platform.token_env"
+        raise ConfigError(exc.reason, path=config_path, key=key) from None
 
 
 def _client(
@@ -481,7 +490,7 @@ def run_rebalance(
         )
     out = out or sys.stdout
     err = err or sys.stderr
-    token = _token(platform, environ)
+    token = _token(platform, environ, config_path)
     today = today or account_today(config)
     as_of = as_of or today
     if as_of > today:

@@ -47,8 +47,12 @@ built top-down, each level shrinking towards its parent with ``n0`` pseudo-conve
     r_cell   = (Y_c + n0) / (E_c + n0 / r_kind)       cell = (kind, creator)
 
 ``Y`` and ``E`` are discounted conversions and lag-corrected exposure summed over the
-*other* arms of the group (leave-one-out, so an arm's own data is never counted twice and
-more conversions on an arm can only raise its own posterior mean). With no data anywhere
+arms of the group outside the arm's own subgroup at the next level (the global level
+pools the other kind, the kind level the kind's other creators, the cell the creator's
+other ads of that kind). An arm's own data never enters its prior, and every other arm's
+data enters it exactly once, at the finest level the two share: counting a neighbour at
+several levels would let a data-poor neighbour's prior outgrow the arm whose conversions
+built it, so that more conversions could lower the arm's P(best). With no data anywhere
 every prior is ``Gamma(n0, n0 / r_0)``: weak and centred on the target rate.
 
 Value per conversion (ROAS)
@@ -438,6 +442,19 @@ def _leave_one_out(groups: _Groups, own: FloatArray) -> FloatArray:
     return np.maximum(groups.total(own) - own, 0.0)
 
 
+def _pooled_sums(levels: list[_Groups], level: int, values: FloatArray) -> FloatArray:
+    """Sum of ``values`` over the arms a level pools for each arm, ``(..., K)``.
+
+    A level pools the arms of the arm's group outside its own subgroup at the next level
+    (the finest level: the other arms of its group), so every other arm's data enters an
+    arm's prior exactly once, at the finest level the two share.
+    """
+    sums = _leave_one_out(levels[level], values)
+    if level + 1 < len(levels):
+        sums = sums - _leave_one_out(levels[level + 1], values)
+    return np.maximum(sums, 0.0)
+
+
 def _batch_center(center: float | FloatArray, name: str) -> FloatArray:
     c = np.asarray(center, dtype=np.float64)
     if not (np.all(np.isfinite(c)) and np.all(c > 0)):
@@ -463,9 +480,10 @@ def pooled_prior(
     """
     n0 = params.prior_strength
     rate = _batch_center(prior_rate, "prior_rate")
-    for groups in _group_codes(arms, evidence.exposure.shape, params.pool_by_creator):
-        conv = _leave_one_out(groups, evidence.conversions)
-        expo = _leave_one_out(groups, evidence.exposure)
+    levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
+    for level in range(len(levels)):
+        conv = _pooled_sums(levels, level, evidence.conversions)
+        expo = _pooled_sums(levels, level, evidence.exposure)
         rate = (conv + n0) / (expo + n0 / rate)
     shape = np.full(evidence.exposure.shape, n0)
     return GammaPosterior(shape=shape, rate=n0 / np.broadcast_to(rate, shape.shape))
@@ -488,9 +506,10 @@ def pooled_value_prior(
     """
     n0, kappa = params.prior_strength, params.value_shape
     mean = _batch_center(prior_value, "prior_value")
-    for groups in _group_codes(arms, evidence.exposure.shape, params.pool_by_creator):
-        value = _leave_one_out(groups, evidence.value)
-        conv = _leave_one_out(groups, evidence.conversions)
+    levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
+    for level in range(len(levels)):
+        value = _pooled_sums(levels, level, evidence.value)
+        conv = _pooled_sums(levels, level, evidence.conversions)
         mean = (value + n0 * mean) / (conv + n0)
     shape = np.full(evidence.exposure.shape, kappa * n0)
     rate = np.broadcast_to(n0 * mean * (kappa * n0 - 1.0) / (kappa * n0), shape.shape)

@@ -202,13 +202,15 @@ class TestPooledPrior:
         ev = evidence_of([10, 30, 0, 5], [400, 600, 0, 500])
         n0, r0 = 2.0, 0.04
         prior = pooled_prior(ev, arms, PosteriorParams(prior_strength=n0), r0)
-        r_global = (45 + n0) / (1500 + n0 / r0)
-        r_kind = (40 + n0) / (1000 + n0 / r_global)
+        # each neighbour counted once, at the finest level it shares with arm 2:
+        # the dark arm 3 at the global level, arms 0 and 1 in the (spark, creator 0) cell
+        r_global = (5 + n0) / (500 + n0 / r0)
+        r_kind = (0 + n0) / (0 + n0 / r_global)  # no spark arm of another creator
         r_cell = (40 + n0) / (1000 + n0 / r_kind)
         assert prior.mean()[2] == pytest.approx(r_cell)
         assert prior.shape[2] == n0
         by_kind = pooled_prior(ev, arms, PosteriorParams(pool_by_creator=False), r0)
-        assert by_kind.mean()[2] == pytest.approx(r_kind)
+        assert by_kind.mean()[2] == pytest.approx((40 + n0) / (1000 + n0 / r_global))
 
     def test_an_arms_own_data_never_enters_its_prior(self) -> None:
         arms = arms_of([True, True, False], [0, 0, 1])
@@ -234,9 +236,8 @@ class TestPooledPrior:
             conversions_total=np.array([20.0, 0.0]),
         )
         prior = pooled_value_prior(ev, arms, PosteriorParams(), 30.0)
-        m_global = (1000 + 2 * 30.0) / (20 + 2)
-        m_kind = (1000 + 2 * m_global) / (20 + 2)
-        m_cell = (1000 + 2 * m_kind) / (20 + 2)
+        # arm 0 shares arm 1's cell, so its data counts once, at the cell level
+        m_cell = (1000 + 2 * 30.0) / (20 + 2)
         assert prior.mean()[1] == pytest.approx(m_cell)
         assert prior.mean()[0] == pytest.approx(30.0)
 

@@ -303,7 +303,7 @@ class DecisionsConfig(_Strict):
     min_spend_to_stop: NonNegative = 10.0
     min_spend_to_kill: NonNegative = 3.0
     p_best_to_stop: Probability = 0.01
-    p_meets_target_to_keep: Probability = 0.5
+    p_meets_target_to_keep: Probability = 0.1
     kill_cpa_multiple: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
     kill_probability: Probability = 0.9
     fatigue_drop: Probability = 0.3

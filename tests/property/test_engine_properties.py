@@ -37,7 +37,7 @@ from scipy import special
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams
-from allocator.core.engine import EngineParams, EngineStep, exploration_floor, step
+from allocator.core.engine import EngineParams, EngineStep, start_budget, step
 from allocator.core.guardrails import GuardrailParams, Infeasibility
 from allocator.core.posterior import PosteriorParams
 from allocator.core.target import Target
@@ -178,12 +178,12 @@ def assert_guardrails_hold(case: Case, out: EngineStep) -> None:
     kept_c = np.clip(today_c, pmin_c, cap_c)
     lo_c = np.minimum(np.maximum(pmin_c, cents_up(arms.budget * (1 - guard.max_step_down))), cap_c)
     hi_c = np.minimum(np.maximum(pmin_c, cents_down(arms.budget * (1 + guard.max_step_up))), cap_c)
-    # an arm being enabled starts at the exploration floor (or new_arm_budget when set)
+    # an arm being enabled starts at an even share (or new_arm_budget when set)
     allowed = (arms.days_since_launch >= 0) & (
         (out.decisions.stage == Stage.TESTING) | (out.decisions.stage == Stage.SCALING)
     )
-    explore = float(exploration_floor(allowed, np.float64(case.total), guard))
-    start = explore if guard.new_arm_budget is None else guard.start_budget
+    even = float(start_budget(allowed, np.float64(case.total), guard))
+    start = even if guard.new_arm_budget is None else guard.start_budget
     start_c = np.clip(float(cents_down(start)), pmin_c, cap_c)
     on_frozen = enabled & running & frozen
     on_stepped = enabled & running & ~frozen

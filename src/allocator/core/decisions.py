@@ -19,7 +19,7 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
   (P >= ``kill_probability``); -> ``scaling`` when, after ``min_conversions_to_scale``,
   ``P(best) >= p_best_to_scale`` or value remaining ``<= value_remaining_to_scale``; ->
   ``paused`` when ``P(best) < p_best_to_stop`` and ``P(CPA <= target) <
-  p_meets_target_to_keep`` (a clear loser that is also probably unprofitable). The kill
+  p_meets_target_to_keep`` (a clear loser that is also almost surely unprofitable). The kill
   rule waits until the arm spent ``min_spend_to_kill`` target CPAs (ROAS: break-even
   CPAs), the loser rule ``min_spend_to_stop``, so no arm is stopped on its prior alone.
 * ``scaling`` -> ``paused`` when fatigued and either a loser (``P(best) < p_best_to_stop``)
@@ -104,9 +104,10 @@ class DecisionParams:
             its own).
         p_best_to_stop: P(best) below which an arm is a clear loser...
         p_meets_target_to_keep: ...unless it still meets the target with at least this
-            probability: an arm that is not the best but probably profitable keeps
-            testing at its floor instead of being paused (under diminishing returns and
-            fatigue, a second profitable creative is worth its reach).
+            probability (0.1: only an arm almost surely above the target CPA is paused
+            as a loser): an arm that is not the best but may well be profitable keeps
+            testing at its floor (under diminishing returns and fatigue, a second
+            profitable creative is worth its reach).
         kill_cpa_multiple: CPA above this multiple of the target (ROAS: below target /
             multiple) is a kill.
         kill_probability: posterior probability needed for a kill.
@@ -125,7 +126,7 @@ class DecisionParams:
     min_spend_to_stop: float = 10.0
     min_spend_to_kill: float = 3.0
     p_best_to_stop: float = 0.01
-    p_meets_target_to_keep: float = 0.5
+    p_meets_target_to_keep: float = 0.1
     kill_cpa_multiple: float = 2.0
     kill_probability: float = 0.9
     fatigue_drop: float = 0.3

@@ -11,7 +11,8 @@ creator pipeline) get no budget and keep their stage. An arm the decisions keep 
 fall below the platform minimum) is disabled for the day but keeps its stage, so it can run
 again when room appears; the plan says why. Testing arms get an exploration floor:
 ``exploration_share`` of the daily budget spread evenly over the arms allowed to run
-(never below ``test_budget``); arms being enabled start at that floor.
+(never below ``test_budget``); arms being enabled start at an even share of the budget
+over the arms allowed to run (or ``new_arm_budget`` when set).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "EngineStep",
     "conversions_since_edit",
     "exploration_floor",
+    "start_budget",
     "starved_reason",
     "step",
 ]
@@ -116,6 +118,17 @@ def exploration_floor(active: BoolArray, total: FloatArray, guard: GuardrailPara
     return np.asarray(np.minimum(floor, guard.max_budget_share * total), dtype=np.float64)
 
 
+def start_budget(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
+    """Budget of an arm being enabled, per row, currency per day, shape ``(...)``.
+
+    An even share of the daily budget over the arms allowed to run: a new creative starts
+    where an even split would put it, never below the test floor nor above the cap.
+    """
+    n_active = np.maximum(active.sum(axis=-1), 1)
+    even = np.maximum(total / n_active, guard.test_floor)
+    return np.asarray(np.minimum(even, guard.max_budget_share * total), dtype=np.float64)
+
+
 def step(
     arms: ArmState,
     history: History,
@@ -152,7 +165,10 @@ def step(
     desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total)
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
     start = np.broadcast_to(
-        explore[..., None] if guard.new_arm_budget is None else guard.start_budget, cap.shape
+        start_budget(active, total, guard)[..., None]
+        if guard.new_arm_budget is None
+        else guard.start_budget,
+        cap.shape,
     )
     projection = project(desired, arms, active, frozen, total, guard, start=start)
     starved = active & ~projection.enabled

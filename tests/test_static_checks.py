@@ -35,8 +35,18 @@ def test_ruff_reports_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_reports_nothing() -> None:
+def test_ruff_format_leaves_every_file_unchanged() -> None:
+    folders = [d for d in ("src", "tests", "scripts", "simulations") if (ROOT / d).is_dir()]
     result = subprocess.run(
-        [_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False
+        [_tool("ruff"), "format", "--check", *folders],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_reports_nothing() -> None:
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -461,7 +461,9 @@ def test_two_simultaneous_applies_on_one_account_exactly_one_applies(
     [
         pytest.param("[job]\nmax_budget_moved = -1", ENV, "key 'job.max_budget_moved'", id="key"),
         pytest.param(
-            "", {}, f"key 'platform.token_env': environment variable {TOKEN_ENV} is not set",
+            "",
+            {},
+            f"key 'platform.token_env': environment variable {TOKEN_ENV} is not set",
             id="no-token",
         ),
     ],

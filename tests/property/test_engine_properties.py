@@ -442,20 +442,21 @@ def monotone_cases(draw: st.DrawFn) -> tuple[Case, int, int, float]:
 
 
 @PROPERTY
-@given(monotone_cases(), st.integers(0, 2**32 - 1))
+@given(monotone_cases(), st.integers(0, 2**32 - 1), st.booleans())
 def test_more_conversions_never_lower_an_arms_share(
-    drawn: tuple[Case, int, int, float], seed: int
+    drawn: tuple[Case, int, int, float], seed: int, pooled: bool
 ) -> None:
     """More conversions for arm ``k``, all else equal and the same coupled draws.
 
     Conditions, each one because the property is false without it:
 
-    * Pooling neutralised (``prior_strength = 1e-6``): the pooled empirical-Bayes prior of
-      every *other* arm is built from arm ``k``'s data (once, at the finest level they
-      share), so extra conversions on ``k`` also raise its neighbours' posteriors and can
-      lower ``k``'s P(best) slightly (hypothesis finds drops of about 0.005 with the
-      default prior worth 2 conversions); that is what pooling means, not a defect of the
-      allocation. With a prior
+    * The share (desired and planned budget) is checked with the default pooled priors
+      and with pooling neutralised (``prior_strength = 1e-6``); P(best) only with pooling
+      neutralised. The pooled empirical-Bayes prior of every *other* arm is built from arm
+      ``k``'s data (once, at the finest level they share), so extra conversions on ``k``
+      also raise its neighbours' posteriors and can lower ``k``'s P(best) a little
+      (hypothesis finds drops of about 0.005 with the default prior worth 2 conversions),
+      while its share held in every example tried (1,500 per seed, several seeds). With a prior
       worth 1e-6 conversions the neighbours' draws move by about 1e-6 relative, provided
       every arm has spent something: an arm with no exposure has the posterior
       ``Gamma(n0 + y, n0 / r)``, its pooled prior alone, whatever ``n0``; so every arm
@@ -475,7 +476,9 @@ def test_more_conversions_never_lower_an_arms_share(
     """
     case, k, column, extra = drawn
     guard = replace(case.params.guardrails, learning_days=0.0, test_budget=None)
-    posterior = PosteriorParams(prior_strength=1e-6, value_shape=2e6)
+    posterior = (
+        PosteriorParams() if pooled else PosteriorParams(prior_strength=1e-6, value_shape=2e6)
+    )
     params = replace(case.params, guardrails=guard, posterior=posterior, n_draws=200)
     h = case.history
     more = h.conversions.copy()
@@ -492,7 +495,8 @@ def test_more_conversions_never_lower_an_arms_share(
     with np.errstate(over="ignore"):
         before = step(case.arms, before_h, CPA, case.total, params, CoupledGenerator(seed, keys))
         after = step(case.arms, richer, CPA, case.total, params, CoupledGenerator(seed, keys))
-    assert after.decisions.p_best[k] >= before.decisions.p_best[k] - 1e-12
+    if not pooled:
+        assert after.decisions.p_best[k] >= before.decisions.p_best[k] - 1e-12
     assert after.desired[k] >= before.desired[k] - 1e-9 * (1.0 + case.total)
     assert after.budget[k] >= before.budget[k] - 0.01 - 1e-9
     assert after.budget[k] / case.total >= before.budget[k] / case.total - 0.01 / case.total - 1e-12

@@ -5,7 +5,7 @@ on ``export_date``: day ``t`` has age ``a_t = export_date - t`` days and its con
 are counted as reported by then (the last days of an export are incomplete). The model is
 the simulator's (:mod:`allocator.sim.environment`) with the weekday effect left out::
 
-    y_t ~ Poisson(lambda * x_t * exp(-beta * S_t))
+    y_t ~ Poisson(lambda * x_t * g_t)
     x_t = c(a_t) * s_t / (1 + b_t / h)            b_t = s_t / delivery_mean
 
 * ``lambda``: the arm's conversions per currency unit at vanishing spend, at the start of
@@ -17,20 +17,27 @@ the simulator's (:mod:`allocator.sim.environment`) with the weekday effect left 
   log CPM on the day's budget (``log(1 + b/h) ~ b/h``) when that slope is positive and
   significant (t > 3), else the simulator's default (1500: a 30-day export rarely moves
   budgets enough to see it);
-* fatigue ``beta``, per 1,000 currency units of cumulative spend ``S_t`` (spend before day
-  ``t`` within the history): fitted per arm by Newton's method on the Poisson likelihood
-  and kept only where a one-sided likelihood-ratio test of ``beta > 0`` is significant at
-  ``alpha`` after Holm's correction over the tested arms (arms with at least
-  ``min_conversions`` conversions and ``min_days`` days of spend). Per-arm tests lack
-  power on a month of data, so the other tested arms are also tested for one *shared*
-  slope (arm intercepts free, profile likelihood); when significant at ``alpha`` every
-  arm with conversions and no own slope takes it. Elsewhere ``beta = 0``.
+* fatigue, the simulator's form (:meth:`Environment._fatigue
+  <allocator.sim.environment.Environment>`): the rate is multiplied by
+  ``g_t = f + (1 - f) * 0.5 ** (I_t / H_k)`` with ``I_t`` the arm's impressions before
+  day ``t`` within the history, ``f`` the floor (share that never fatigues) and ``H_k``
+  the arm's half-life in impressions. Partial pooling across the arms, no test: the
+  floor ``f`` and the portfolio's half-life ``H`` are shared; each arm's
+  ``log H_k ~ Normal(log H, tau^2)``, so an arm's fatigue is shrunk toward the
+  portfolio's and one strongly fatiguing creative does not drag the others along.
+  ``f = 1`` (no fatigue) is one point of the prior, so a fresh account fits as one.
 
-Uncertainty: without fatigue, ``lambda ~ Gamma(a0 + Y, a0 / r + X)`` with ``Y = sum y``,
-``X = sum x`` and a weak prior worth ``a0 = prior_conversions`` conversions centred on the
-pooled rate ``r`` of the history (the engine's prior structure). With fatigue,
-``(log lambda, beta)`` is normal around the maximum-likelihood estimate with the inverse
-observed information as covariance (Laplace), and ``beta`` is cut at 0 when sampled.
+Inference is exact on grids (no asymptotics): ``f`` in ``fatigue_floors``, ``H`` and
+``H_k`` in ``fatigue_halves`` (impressions), ``tau`` in ``fatigue_spreads``, uniform
+priors over each grid. Given ``(f, H_k)`` the rate integrates out in closed form under a
+weak Gamma prior worth ``a0 = prior_conversions`` conversions centred on the pooled rate
+``r`` of the history (the engine's prior structure): ``lambda ~ Gamma(a0 + Y, a0 / r +
+X_g)`` with ``Y = sum y`` and ``X_g = sum x g``, and the arm's marginal likelihood is
+``sum y log g - (a0 + Y) log(a0 / r + X_g)`` up to a constant. Summing over ``H_k``
+under its Normal and over the arms gives the posterior of ``(f, H, tau)``.
+:meth:`ScenarioFit.sample` draws ``(f, H, tau)`` per world from that posterior, then each
+arm's ``H_k`` from its conditional, then ``lambda``: the fatigue's uncertainty is carried
+into the rates and the sampled worlds.
 One history cannot tell each arm's ``h``: it is drawn per arm around the account's with
 log-sd ``saturation_sigma`` and ``lambda`` rescaled to it (:meth:`ScenarioFit.sample`),
 so rate intervals (:meth:`ScenarioFit.rate_summary`) carry that uncertainty too.
@@ -39,7 +46,7 @@ CPM, CTR and value per conversion are per-arm ratios (pooled for arms without de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -49,6 +56,7 @@ from allocator.core.posterior import LagModel
 
 __all__ = [
     "DEFAULT_HALF_SATURATION",
+    "FatigueDraw",
     "FitParams",
     "LagCheck",
     "ScenarioFit",
@@ -60,7 +68,16 @@ DEFAULT_HALF_SATURATION = 1500.0
 """Half-saturation spend used when the data cannot show it, currency per day (the
 simulator's :attr:`Scenario.saturation_spend <allocator.sim.scenario.Scenario>`)."""
 
-_PER = 1000.0  # fatigue is per 1,000 currency units of cumulative spend
+_LN2 = float(np.log(2.0))
+_CHUNK = 4_000_000  # elements per block when sampling arm half-lives
+
+
+def _default_floors() -> tuple[float, ...]:
+    return tuple(float(v) for v in np.linspace(0.0, 1.0, 11))
+
+
+def _default_halves() -> tuple[float, ...]:
+    return tuple(float(v) for v in np.geomspace(1e4, 1e8, 29))
 
 
 @dataclass(frozen=True)
@@ -71,52 +88,84 @@ class FitParams:
         lag: conversion-lag model of the reports.
         delivery_mean: assumed spend / budget ratio (spend-implied budget ``s / delivery``).
         prior_conversions: weight of the pooled rate prior, conversions.
-        alpha: family-wise level of the fatigue tests (Holm).
-        min_conversions: conversions an arm needs before its fatigue is tested.
-        min_days: days with spend an arm needs before its fatigue is tested.
         default_half_saturation: ``h`` when the CPM slope is not significant, currency/day.
         saturation_sigma: log-sd of an arm's ``h`` around the account's (the simulator's
             ``saturation_sigma``): ``h`` per arm is not identified by one history, so this
             prior spread is carried into the rate intervals and the sampled worlds.
+        fatigue_floors: grid of the fatigue floor ``f`` in [0, 1] (uniform prior; include
+            1 so that no fatigue is a possible fit).
+        fatigue_halves: grid of the fatigue half-lives ``H`` and ``H_k``, impressions,
+            increasing, evenly spaced in log (uniform prior in ``log H``).
+        fatigue_spreads: grid of ``tau``, the log-sd of an arm's half-life around the
+            portfolio's (uniform prior; 0 = one half-life for every arm).
     """
 
     lag: LagModel
     delivery_mean: float = 0.97
     prior_conversions: float = 1.0
-    alpha: float = 0.05
-    min_conversions: float = 20.0
-    min_days: int = 7
     default_half_saturation: float = DEFAULT_HALF_SATURATION
     saturation_sigma: float = 0.3
+    fatigue_floors: tuple[float, ...] = field(default_factory=_default_floors)
+    fatigue_halves: tuple[float, ...] = field(default_factory=_default_halves)
+    fatigue_spreads: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 
     def __post_init__(self) -> None:
         if not 0 < self.delivery_mean <= 1:
             raise ValueError(f"delivery_mean must be in (0, 1], got {self.delivery_mean}")
         if not self.prior_conversions > 0:
             raise ValueError(f"prior_conversions must be > 0, got {self.prior_conversions}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if not self.default_half_saturation > 0:
             raise ValueError("default_half_saturation must be > 0")
         if not self.saturation_sigma >= 0:
             raise ValueError(f"saturation_sigma must be >= 0, got {self.saturation_sigma}")
+        floors = np.asarray(self.fatigue_floors, dtype=np.float64)
+        if floors.size == 0 or not ((floors >= 0) & (floors <= 1)).all():
+            raise ValueError(f"fatigue_floors must be non-empty, in [0, 1]: {floors}")
+        halves = np.asarray(self.fatigue_halves, dtype=np.float64)
+        if halves.size == 0 or not (halves > 0).all() or (np.diff(halves) <= 0).any():
+            raise ValueError(f"fatigue_halves must be positive and increasing: {halves}")
+        spreads = np.asarray(self.fatigue_spreads, dtype=np.float64)
+        if spreads.size == 0 or not (spreads >= 0).all():
+            raise ValueError(f"fatigue_spreads must be non-empty, >= 0: {spreads}")
+
+
+@dataclass(frozen=True)
+class FatigueDraw:
+    """Fatigue of sampled worlds, each field ``(n, ..., K)``.
+
+    Attributes:
+        floor: share of the rate that never fatigues, in [0, 1].
+        half_impressions: impressions (since the history start) after which the
+            fatigable part has halved.
+    """
+
+    floor: FloatArray
+    half_impressions: FloatArray
+
+    def multiplier(self, cumulative_impressions: FloatArray) -> FloatArray:
+        """``f + (1 - f) * 0.5 ** (I / H)`` at cumulative impressions ``I``."""
+        decay = np.exp2(-np.asarray(cumulative_impressions) / self.half_impressions)
+        return np.asarray(self.floor + (1.0 - self.floor) * decay, dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class ScenarioFit:
     """The fitted scenario; per-arm fields ``(..., K)``, one batch row per history.
 
+    ``F``, ``G`` and ``T`` are the sizes of the floor, half-life and spread grids.
+
     Attributes:
-        gamma_shape: Gamma posterior shape of ``lambda`` (no-fatigue arms), conversions.
-        gamma_rate: Gamma posterior rate of ``lambda`` (no-fatigue arms), currency.
-        fatigued: the fatigue test was significant; those arms use the Laplace fields.
-        log_rate: MLE of ``log lambda`` with fatigue (NaN where not fitted).
-        beta: MLE of ``beta`` per 1,000 currency of cumulative spend (NaN where not fitted).
-        cov: ``(..., K, 2, 2)`` covariance of ``(log lambda, beta)`` (NaN where not fitted).
-        p_fatigue: one-sided p-value of the arm's own fatigue test, unadjusted (NaN where
-            untested).
-        fatigue_shared: the arm takes the slope shared by the arms without their own
-            significant fatigue (significant at ``alpha`` over them, one-sided LR test).
+        prior_shape: shape ``a0`` of the rates' Gamma prior, conversions.
+        prior_rate: rate ``a0 / r`` of the rates' Gamma prior ``(..., K)``, currency.
+        fatigue_floors: ``(F,)`` floor grid.
+        fatigue_halves: ``(G,)`` half-life grid, impressions.
+        fatigue_spreads: ``(T,)`` spread grid (log-sd of ``H_k`` around ``H``).
+        arm_loglik: ``(..., K, F, G)`` each arm's log marginal likelihood given its
+            floor and half-life (the rate integrated out), up to a per-arm constant.
+        arm_exposure: ``(..., K, F, G)`` ``X_g = sum x g``, currency.
+        hyper_logpost: ``(..., F, T, G)`` normalized log posterior of the floor, the
+            spread and the portfolio's half-life.
+        impressions: impressions within the history per arm.
         half_saturation: ``h`` per batch row ``(...)``, currency per day.
         half_saturation_fitted: whether ``h`` came from the data ``(...)``.
         saturation_sigma: log-sd of each arm's ``h`` around ``half_saturation`` ``(...)``.
@@ -125,19 +174,20 @@ class ScenarioFit:
         ctr: clicks per impression.
         value_per_conversion: currency per conversion.
         conversions: reported conversions ``Y``.
-        exposure: ``X``, currency (lag- and saturation-corrected spend).
+        exposure: ``X``, currency (lag- and saturation-corrected spend, before fatigue).
         spend: total spend, currency.
         lag: the lag model used.
     """
 
-    gamma_shape: FloatArray
-    gamma_rate: FloatArray
-    fatigued: BoolArray
-    log_rate: FloatArray
-    beta: FloatArray
-    cov: FloatArray
-    p_fatigue: FloatArray
-    fatigue_shared: BoolArray
+    prior_shape: float
+    prior_rate: FloatArray
+    fatigue_floors: FloatArray
+    fatigue_halves: FloatArray
+    fatigue_spreads: FloatArray
+    arm_loglik: FloatArray
+    arm_exposure: FloatArray
+    hyper_logpost: FloatArray
+    impressions: FloatArray
     half_saturation: FloatArray
     half_saturation_fitted: BoolArray
     saturation_sigma: FloatArray
@@ -150,32 +200,63 @@ class ScenarioFit:
     spend: FloatArray
     lag: LagModel
 
-    def sample(self, rng: np.random.Generator, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Joint posterior draws ``(lambda, beta, h)``, each ``(n, ..., K)``.
+    def sample(
+        self, rng: np.random.Generator, n: int
+    ) -> tuple[FloatArray, FatigueDraw, FloatArray]:
+        """Joint posterior draws ``(lambda, fatigue, h)``, each ``(n, ..., K)``.
 
-        ``h`` (currency per day) is drawn per arm, log-normal around the fitted
-        ``half_saturation`` with log-sd ``saturation_sigma``; ``lambda`` is rescaled to
-        it by ``(1 + b / h) / (1 + b / h_fit)`` with ``b`` the arm's mean logged budget
-        (the data pin down the rate at the logged budgets, not at vanishing spend).
-        ``beta`` is per 1,000 currency units of cumulative spend, 0 for arms without
-        significant fatigue and cut at 0 otherwise.
+        Per draw: ``(f, tau, H)`` from :attr:`hyper_logpost`, each arm's ``H_k`` from its
+        conditional given them, ``lambda ~ Gamma(a0 + Y, a0 / r + X_g)``. ``h`` (currency
+        per day) is drawn per arm, log-normal around the fitted ``half_saturation`` with
+        log-sd ``saturation_sigma``; ``lambda`` is rescaled to it by
+        ``(1 + b / h) / (1 + b / h_fit)`` with ``b`` the arm's mean logged budget (the
+        data pin down the rate at the logged budgets, not at vanishing spend).
         """
-        shape = (n, *self.gamma_shape.shape)
-        rates = rng.gamma(self.gamma_shape, 1.0 / self.gamma_rate, size=shape)
-        z = rng.standard_normal((*shape, 2))
-        cov = np.where(self.fatigued[..., None, None], self.cov, np.eye(2))
-        chol = np.linalg.cholesky(_nearest_pd(cov))
-        mean = np.stack(
-            [np.where(self.fatigued, self.log_rate, 0.0), np.where(self.fatigued, self.beta, 0.0)],
-            axis=-1,
+        batch = self.hyper_logpost.shape[:-3]
+        n_f, n_t, n_g = self.hyper_logpost.shape[-3:]
+        n_k = self.conversions.shape[-1]
+        flat = np.exp(self.hyper_logpost.reshape(*batch, -1))
+        cdf = np.cumsum(flat / flat.sum(axis=-1, keepdims=True), axis=-1)
+        u = rng.random((n, *batch, 1))
+        idx = np.minimum((u > cdf).sum(axis=-1), cdf.shape[-1] - 1)  # (n, ...)
+        f_idx, rest = np.divmod(idx, n_t * n_g)
+        t_idx, g_idx = np.divmod(rest, n_g)
+        log_half = np.log(self.fatigue_halves)
+        # conditional of each arm's H_k: likelihood x Normal(log H, tau^2) on the grid
+        n_b = int(np.prod(batch, dtype=np.int64))
+        like = np.moveaxis(self.arm_loglik.reshape(n_b, n_k, n_f, n_g), 2, 1)  # (B, F, K, G)
+        like = like - like.max(axis=-1, keepdims=True)
+        expo = np.moveaxis(self.arm_exposure.reshape(n_b, n_k, n_f, n_g), 2, 1)
+        rows = np.arange(n_b)
+        f_flat = f_idx.reshape(n, n_b)
+        arm_g = np.empty((n, n_b, n_k), dtype=np.int64)
+        x_g = np.empty((n, n_b, n_k))
+        block = max(1, _CHUNK // max(1, n_b * n_k * n_g))
+        for start in range(0, n, block):  # bounded memory: blocks of draws, not one per draw
+            sl = slice(start, min(n, start + block))
+            log_prior = _log_kernel(
+                log_half,
+                log_half[g_idx[sl].reshape(-1, n_b)][..., None, None],
+                self.fatigue_spreads[t_idx[sl].reshape(-1, n_b)][..., None],
+            )
+            logw = like[rows, f_flat[sl]] + log_prior  # (m, B, K, G)
+            w = np.exp(logw - logw.max(axis=-1, keepdims=True))
+            c = np.cumsum(w, axis=-1)
+            u_arm = rng.random((*c.shape[:-1], 1)) * c[..., -1:]
+            arm_g[sl] = np.minimum((u_arm > c).sum(axis=-1), n_g - 1)
+            x_g[sl] = np.take_along_axis(expo[rows, f_flat[sl]], arm_g[sl][..., None], -1)[..., 0]
+        arm_g = arm_g.reshape(n, *batch, n_k)
+        x_g = x_g.reshape(n, *batch, n_k)
+        shape = (n, *self.conversions.shape)
+        rates = rng.gamma(self.prior_shape + self.conversions, 1.0 / (self.prior_rate + x_g))
+        fatigue = FatigueDraw(
+            floor=np.broadcast_to(self.fatigue_floors[f_idx][..., None], shape).copy(),
+            half_impressions=np.asarray(self.fatigue_halves[arm_g], dtype=np.float64),
         )
-        joint = mean + np.einsum("...ij,...j->...i", chol, z)
-        rates = np.where(self.fatigued, np.exp(joint[..., 0]), rates)
-        beta = np.where(self.fatigued, np.maximum(joint[..., 1], 0.0), 0.0)
         h_fit = self.half_saturation[..., None]
         h = h_fit * np.exp(self.saturation_sigma[..., None] * rng.standard_normal(shape))
         rates = rates * (1.0 + self.budget_mean / h) / (1.0 + self.budget_mean / h_fit)
-        return rates, beta, h
+        return np.asarray(rates, dtype=np.float64), fatigue, h
 
     def rate_summary(
         self, level: float = 0.9, n_draws: int = 4000, seed: int = 0
@@ -195,12 +276,43 @@ class ScenarioFit:
         low, high = np.quantile(rates, [tail, 1.0 - tail], axis=0)
         return rates.mean(axis=0), np.asarray(low), np.asarray(high)
 
+    def fatigue_summary(
+        self, level: float = 0.9, n_draws: int = 4000, seed: int = 0
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Share of the starting rate left at the end of the history, by Monte Carlo.
 
-def _nearest_pd(cov: FloatArray) -> FloatArray:
-    """Symmetrize and add a tiny ridge so Cholesky succeeds."""
-    sym = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-    scale = np.maximum(np.abs(np.diagonal(sym, axis1=-2, axis2=-1)).max(axis=-1), 1e-300)
-    return np.asarray(sym + 1e-12 * scale[..., None, None] * np.eye(2), dtype=np.float64)
+        The fatigue multiplier ``g`` at each arm's impressions within the history: 1 = no
+        fatigue. Returns ``(mean, low, high)`` of its posterior, each ``(..., K)``.
+        """
+        _, fatigue, _ = self.sample(np.random.default_rng(seed), n_draws)
+        left = fatigue.multiplier(self.impressions)
+        tail = (1.0 - level) / 2.0
+        low, high = np.quantile(left, [tail, 1.0 - tail], axis=0)
+        return left.mean(axis=0), np.asarray(low), np.asarray(high)
+
+    @property
+    def fatigued(self) -> BoolArray:
+        """Arms whose 90% interval of the rate left at the end lies below 0.99 ``(..., K)``."""
+        _, _, high = self.fatigue_summary(0.9, n_draws=2000)
+        return np.asarray(high < 0.99)
+
+
+def _log_kernel(log_half: FloatArray, centre: FloatArray, spread: FloatArray) -> FloatArray:
+    """Log of ``Normal(log H_k; centre, spread^2)`` normalized over the grid ``(..., G)``.
+
+    ``spread = 0`` puts all mass on the grid point nearest ``centre``.
+    """
+    sp = np.asarray(spread, dtype=np.float64)[..., None]
+    dist = log_half - centre
+    nearest = np.abs(dist) == np.abs(dist).min(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        point = np.where(nearest, 0.0, -np.inf)
+        z = -0.5 * (dist / np.where(sp > 0, sp, 1.0)) ** 2
+    logk = np.where(sp > 0, z, point)
+    top = logk.max(axis=-1, keepdims=True)
+    return np.asarray(
+        logk - top - np.log(np.exp(logk - top).sum(axis=-1, keepdims=True)), dtype=np.float64
+    )
 
 
 def _half_saturation(
@@ -232,104 +344,63 @@ def _half_saturation(
     return np.asarray(np.clip(h, 10.0, 1e7), dtype=np.float64), np.asarray(fitted), sigma
 
 
-def _fatigue_mle(
-    y: FloatArray, x: FloatArray, cum: FloatArray, n_iter: int = 50
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Poisson MLE of ``(log lambda, beta)`` per arm; returns theta, beta, loglik, info.
+def _fatigue_grid(
+    y: FloatArray,
+    x: FloatArray,
+    cum: FloatArray,
+    prior_shape: float,
+    prior_rate: FloatArray,
+    floors: FloatArray,
+    halves: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Per-arm log marginal likelihood and exposure on the ``(floor, half-life)`` grid.
 
-    ``info`` is the observed information ``(..., K, 2, 2)``. Damped Newton steps (the
-    log-likelihood is concave in ``(theta, beta)``).
+    Args:
+        y: ``(..., K, D)`` conversions.
+        x: ``(..., K, D)`` exposure before fatigue, currency.
+        cum: ``(..., K, D)`` impressions before each day within the history.
+        prior_shape: ``a0``.
+        prior_rate: ``(..., K)`` ``a0 / r``, currency.
+        floors: ``(F,)``.
+        halves: ``(G,)`` impressions.
+
+    Returns:
+        ``(loglik, exposure)``, each ``(..., K, F, G)``: ``sum y log g - (a0 + Y)
+        log(a0 / r + X_g)`` and ``X_g = sum x g``.
     """
-    ysum, xsum = y.sum(axis=-1), x.sum(axis=-1)
-    safe = (ysum > 0) & (xsum > 0)
-    theta = np.log(np.where(safe, ysum, 1.0) / np.where(safe, xsum, 1.0))
-    beta = np.zeros_like(theta)
-    ys = (y * cum).sum(axis=-1)
-
-    def loglik(th: FloatArray, be: FloatArray) -> FloatArray:
-        mu = np.exp(th[..., None] - be[..., None] * cum) * x
-        return np.asarray(ysum * th - be * ys - mu.sum(axis=-1), dtype=np.float64)
-
-    current = loglik(theta, beta)
-    info = np.zeros((*theta.shape, 2, 2))
-    for _ in range(n_iter):
-        mu = np.exp(theta[..., None] - beta[..., None] * cum) * x
-        m0, m1, m2 = mu.sum(axis=-1), (mu * cum).sum(axis=-1), (mu * cum**2).sum(axis=-1)
-        g = np.stack([ysum - m0, m1 - ys], axis=-1)
-        info = np.stack([np.stack([m0, -m1], -1), np.stack([-m1, m2], -1)], -2)
-        det = m0 * m2 - m1**2
-        ok = safe & (det > 1e-12 * np.maximum(m0 * m2, 1e-300))
-        d_theta = np.where(ok, (m2 * g[..., 0] + m1 * g[..., 1]) / np.where(ok, det, 1.0), 0.0)
-        d_beta = np.where(ok, (m1 * g[..., 0] + m0 * g[..., 1]) / np.where(ok, det, 1.0), 0.0)
-        step = np.ones_like(theta)
-        for _ in range(20):  # halve until the likelihood does not fall
-            trial = loglik(theta + step * d_theta, beta + step * d_beta)
-            worse = trial < current - 1e-10
-            if not worse.any():
-                break
-            step = np.where(worse, step / 2.0, step)
-        theta, beta = theta + step * d_theta, beta + step * d_beta
-        new = loglik(theta, beta)
-        done = np.all(np.abs(new - current) < 1e-9)
-        current = new
-        if done:
-            break
-    return theta, beta, current, info
+    ysum = y.sum(axis=-1)
+    decay_log = -_LN2 * cum[..., None, :] / halves[:, None]  # (..., K, G, D)
+    loglik = np.empty((*ysum.shape, floors.size, halves.size))
+    exposure = np.empty_like(loglik)
+    with np.errstate(divide="ignore"):
+        log_f, log_1f = np.log(floors), np.log1p(-floors)
+    for i in range(floors.size):  # F grid points (11 by default), each vectorized
+        log_g = np.logaddexp(log_f[i], log_1f[i] + decay_log)
+        xg = (x[..., None, :] * np.exp(log_g)).sum(axis=-1)
+        fit_term = (y[..., None, :] * log_g).sum(axis=-1)
+        exposure[..., i, :] = xg
+        loglik[..., i, :] = fit_term - (prior_shape + ysum[..., None]) * np.log(
+            prior_rate[..., None] + xg
+        )
+    return loglik, exposure
 
 
-def _shared_fatigue(
-    y: FloatArray, x: FloatArray, cum: FloatArray, use: BoolArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """One fatigue slope shared by the ``use`` arms of each batch row (arm intercepts free).
+def _hyper_posterior(loglik: FloatArray, halves: FloatArray, spreads: FloatArray) -> FloatArray:
+    """Normalized log posterior ``(..., F, T, G)`` of ``(f, tau, H)`` (uniform priors).
 
-    The profile score in ``beta`` is decreasing, so bisection finds the MLE. Returns
-    ``(beta, standard error, one-sided p-value of beta > 0)``, each ``(...)``.
+    Each arm's ``H_k`` is summed out under ``Normal(log H, tau^2)`` on the grid, then the
+    arms' log marginals add up.
     """
-    w = use[..., None]
-    ys, xs = np.where(w, y, 0.0), np.where(w, x, 0.0)
-    ysum = ys.sum(axis=-1)
-    target = (ys * cum).sum(axis=(-2, -1))
-
-    def moments(beta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        decay = xs * np.exp(-beta[..., None, None] * cum)
-        total = decay.sum(axis=-1)
-        safe = np.where(total > 0, total, 1.0)
-        m1 = (decay * cum).sum(axis=-1) / safe
-        m2 = (decay * cum**2).sum(axis=-1) / safe
-        return total, m1, m2
-
-    lo = np.full(ysum.shape[:-1], -5.0)
-    hi = np.full(ysum.shape[:-1], 5.0)
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        score = (ysum * moments(mid)[1]).sum(axis=-1) - target
-        lo, hi = np.where(score > 0, mid, lo), np.where(score > 0, hi, mid)
-    beta = 0.5 * (lo + hi)
-    total, m1, m2 = moments(beta)
-    info = (ysum * (m2 - m1**2)).sum(axis=-1)
-    total0 = moments(np.zeros_like(beta))[0]
-    pos = ysum > 0
-    gain = np.where(
-        pos, ysum * (np.log(np.where(pos, total0, 1.0)) - np.log(np.where(pos, total, 1.0))), 0.0
-    )
-    lr = np.maximum(2.0 * (gain.sum(axis=-1) - beta * target), 0.0)
-    se = 1.0 / np.sqrt(np.where(info > 0, info, np.inf))
-    p = np.where((beta > 0) & (use.sum(axis=-1) > 0), 0.5 * stats.chi2.sf(lr, 1), 1.0)
-    return beta, np.asarray(se), np.asarray(p)
-
-
-def _holm(p: FloatArray, tested: BoolArray, alpha: float) -> BoolArray:
-    """Holm's step-down rejections over the tested arms of each batch row."""
-    pp = np.where(tested, p, np.inf)
-    order = np.argsort(pp, axis=-1)
-    sorted_p = np.take_along_axis(pp, order, axis=-1)
-    m = tested.sum(axis=-1, keepdims=True)
-    rank = np.arange(p.shape[-1])
-    passes = sorted_p <= alpha / np.maximum(m - rank, 1)
-    keep = np.cumprod(passes, axis=-1).astype(bool) & np.isfinite(sorted_p)
-    out = np.zeros_like(keep)
-    np.put_along_axis(out, order, keep, axis=-1)
-    return np.asarray(out, dtype=np.bool_)
+    log_half = np.log(halves)
+    kernel = np.exp(_log_kernel(log_half, log_half[:, None], spreads[:, None]))  # (T, G, G)
+    top = loglik.max(axis=-1, keepdims=True)  # (..., K, F, 1)
+    mixed = np.einsum("...kfh,tgh->...kftg", np.exp(loglik - top), kernel)
+    with np.errstate(divide="ignore"):
+        per_arm = np.log(mixed) + top[..., None]
+    total = per_arm.sum(axis=-4)  # (..., F, T, G)
+    peak = total.max(axis=(-3, -2, -1), keepdims=True)
+    norm = np.log(np.exp(total - peak).sum(axis=(-3, -2, -1), keepdims=True)) + peak
+    return np.asarray(total - norm, dtype=np.float64)
 
 
 def _pooled_ratio(num: FloatArray, den: FloatArray, fallback: float) -> FloatArray:
@@ -369,71 +440,36 @@ def fit_scenario(
     budget = s / params.delivery_mean
     sat = 1.0 / (1.0 + budget / h[..., None, None])
     x = s * params.lag.reported_fraction(np.asarray(age_days)) * sat
-    cum = (np.cumsum(s, axis=-1) - s) / _PER
     ysum, xsum = y.sum(axis=-1), x.sum(axis=-1)
     pooled = _pooled_ratio(ysum.sum(axis=-1, keepdims=True), xsum.sum(axis=-1, keepdims=True), 0.0)
     pooled = np.where(pooled > 0, pooled, 1.0 / np.maximum(xsum.sum(axis=-1, keepdims=True), 1.0))
     a0 = params.prior_conversions
-    theta, beta, ll_alt, info = _fatigue_mle(y, x, cum)
-    safe = (ysum > 0) & (xsum > 0)
-    theta0 = np.log(np.where(safe, ysum, 1.0) / np.where(safe, xsum, 1.0))
-    ll_null = np.where(safe, ysum * theta0 - xsum * np.exp(theta0), 0.0)
-    lr = np.maximum(2.0 * (ll_alt - ll_null), 0.0)
-    tested = (ysum >= params.min_conversions) & ((s > 0).sum(axis=-1) >= params.min_days) & safe
-    p = np.where(tested, np.where(beta > 0, 0.5 * stats.chi2.sf(lr, 1), 1.0), np.nan)
-    fatigued = _holm(p, tested, params.alpha) & (beta > 0)
-    det = info[..., 0, 0] * info[..., 1, 1] - info[..., 0, 1] ** 2
-    fatigued &= det > 0
-    inv = (
-        np.stack(
-            [
-                np.stack([info[..., 1, 1], -info[..., 0, 1]], -1),
-                np.stack([-info[..., 1, 0], info[..., 0, 0]], -1),
-            ],
-            -2,
-        )
-        / np.where(det > 0, det, 1.0)[..., None, None]
-    )
-    shared_beta, shared_se, shared_p = _shared_fatigue(y, x, cum, tested & ~fatigued)
-    shared = (shared_p < params.alpha)[..., None] & safe & ~fatigued
-    decay = x * np.exp(-shared_beta[..., None, None] * cum)
-    x_shared = decay.sum(axis=-1)
-    mean_cum = (decay * cum).sum(axis=-1) / np.where(x_shared > 0, x_shared, 1.0)
-    var_beta = (shared_se**2)[..., None]
-    cov_shared = np.stack(
-        [
-            np.stack(
-                [1.0 / np.where(safe, ysum, 1.0) + mean_cum**2 * var_beta, mean_cum * var_beta], -1
-            ),
-            np.stack([mean_cum * var_beta, np.broadcast_to(var_beta, mean_cum.shape)], -1),
-        ],
-        -2,
-    )
-    theta = np.where(
-        shared, np.log(np.where(safe, ysum, 1.0) / np.where(shared, x_shared, 1.0)), theta
-    )
-    beta = np.where(shared, shared_beta[..., None], beta)
-    inv = np.where(shared[..., None, None], cov_shared, inv)
-    fatigued = fatigued | shared
-    nan = np.full_like(theta, np.nan)
-    imps = np.asarray(impressions, dtype=np.float64).sum(axis=-1)
+    prior_rate = np.broadcast_to(a0 / pooled, ysum.shape).copy()
+    imps = np.asarray(impressions, dtype=np.float64)
+    cum_imps = np.cumsum(imps, axis=-1) - imps
+    floors = np.asarray(params.fatigue_floors, dtype=np.float64)
+    halves = np.asarray(params.fatigue_halves, dtype=np.float64)
+    spreads = np.asarray(params.fatigue_spreads, dtype=np.float64)
+    loglik, exposure = _fatigue_grid(y, x, cum_imps, a0, prior_rate, floors, halves)
+    imps_total = imps.sum(axis=-1)
     b_mean = _pooled_ratio((s * budget).sum(axis=-1), s.sum(axis=-1), 0.0)
-    cpm_obs = _pooled_ratio(1000.0 * s.sum(axis=-1), imps, 9.0)
+    cpm_obs = _pooled_ratio(1000.0 * s.sum(axis=-1), imps_total, 9.0)
     return ScenarioFit(
-        gamma_shape=a0 + ysum,
-        gamma_rate=a0 / pooled + xsum,
-        fatigued=fatigued,
-        log_rate=np.where(fatigued, theta, nan),
-        beta=np.where(fatigued, beta, nan),
-        cov=np.where(fatigued[..., None, None], inv, np.nan),
-        p_fatigue=p,
-        fatigue_shared=shared,
+        prior_shape=a0,
+        prior_rate=prior_rate,
+        fatigue_floors=floors,
+        fatigue_halves=halves,
+        fatigue_spreads=spreads,
+        arm_loglik=loglik,
+        arm_exposure=exposure,
+        hyper_logpost=_hyper_posterior(loglik, halves, spreads),
+        impressions=imps_total,
         half_saturation=h,
         half_saturation_fitted=h_fitted,
         saturation_sigma=h_sigma,
         budget_mean=b_mean,
         cpm=cpm_obs / (1.0 + b_mean / h[..., None]),
-        ctr=_pooled_ratio(np.asarray(clicks, dtype=np.float64).sum(axis=-1), imps, 0.01),
+        ctr=_pooled_ratio(np.asarray(clicks, dtype=np.float64).sum(axis=-1), imps_total, 0.01),
         value_per_conversion=_pooled_ratio(np.asarray(value).sum(axis=-1), ysum, 45.0),
         conversions=ysum,
         exposure=xsum,

@@ -96,6 +96,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _arm_frame(ids: tuple[str, ...], fit: ScenarioFit, level: float) -> pd.DataFrame:
     mean, low, high = fit.rate_summary(level)
+    left, left_low, left_high = fit.fatigue_summary(level)
     return pd.DataFrame(
         {
             "adgroup_id": list(ids),
@@ -107,12 +108,10 @@ def _arm_frame(ids: tuple[str, ...], fit: ScenarioFit, level: float) -> pd.DataF
             "cpa_mean": np.round(1.0 / mean, 2),
             "cpa_low": np.round(1.0 / high, 2),
             "cpa_high": np.round(1.0 / low, 2),
-            "fatigued": fit.fatigued,
-            "fatigue_per_1000": np.round(np.where(fit.fatigued, fit.beta, 0.0), 4),
-            "p_fatigue": fit.p_fatigue,
-            "fatigue_source": np.where(
-                fit.fatigue_shared, "shared", np.where(fit.fatigued, "own", "none")
-            ),
+            "fatigued": left_high < 0.99,
+            "rate_left_mean": np.round(left, 3),
+            "rate_left_low": np.round(left_low, 3),
+            "rate_left_high": np.round(left_high, 3),
         }
     )
 
@@ -244,15 +243,15 @@ def summary_markdown(result: HistoryBacktest) -> str:
         f"({h_note}); lag model from the config. Incomplete days: {lag.reported:.0f} "
         f"conversions reported vs {lag.expected:.1f} expected (ratio {lag.ratio:.2f}, "
         f"90% interval [{lag.ratio_low:.2f}, {lag.ratio_high:.2f}]).",
+        "Fatigue: the share of each ad group's starting rate left after its impressions in "
+        "the history (1 = none; floor and half-life pooled across the ad groups).",
         "",
-        "| ad group | spend | conversions | CPA at start (interval) | fatigue per 1,000 spent |",
+        "| ad group | spend | conversions | CPA at start (interval) "
+        "| rate left at the end (interval) |",
         "|---|---|---|---|---|",
     ]
     for r in result.arms.itertuples(index=False):
-        fat = {
-            "own": f"{r.fatigue_per_1000:.3f} (own, p {r.p_fatigue:.1g})",
-            "shared": f"{r.fatigue_per_1000:.3f} (shared slope)",
-        }.get(str(r.fatigue_source), "none")
+        fat = f"{r.rate_left_mean:.2f} [{r.rate_left_low:.2f}, {r.rate_left_high:.2f}]"
         lines.append(
             f"| {r.adgroup_id} | {r.spend:,.0f} | {r.conversions:.0f} | {r.cpa_mean:.2f} "
             f"[{r.cpa_low:.2f}, {r.cpa_high:.2f}] | {fat} |"

@@ -2,16 +2,17 @@
 
 A :class:`~allocator.backtest.fit.ScenarioFit` of one history (per-arm fields ``(K,)``)
 and the account's :class:`Layout` (launches, authorizations, the logged budgets) map onto
-the simulator: each replication draws the arms' rates ``lambda`` and fatigue ``beta``
+the simulator: each replication draws the arms' rates ``lambda`` and fatigue (floor, half-life)
 from the fit's posterior and becomes a :class:`~allocator.sim.environment.World` with
 the fitted CPM and CTR and ``cvr = lambda * cpm / (1000 * ctr)`` (so the world's
 ``base_rate`` is exactly the drawn ``lambda``).
 
-The environment's own fatigue is a function of cumulative impressions shared by all
-arms; the fit's is per arm and in cumulative spend. :class:`FittedEnvironment` is the
-hook for that: a subclass that tracks each arm's spend since the history start and
-overrides the fatigue multiplier with ``exp(-beta * spend / 1000)``; everything else
-(delivery, auction noise, saturation, lag, authorizations) is the simulator's.
+The environment's own fatigue curve is one scenario setting shared by all arms; the
+fit's is drawn per world, with a half-life per arm. :class:`FittedEnvironment` is the
+hook for that: a subclass that tracks each arm's impressions since the history start and
+overrides the fatigue multiplier with ``f + (1 - f) * 0.5 ** (impressions / H_k)`` (the
+simulator's form); everything else (delivery, auction noise, saturation, lag,
+authorizations) is the simulator's.
 
 :func:`run_policies` runs every policy on the same worlds with the same daily noise
 (common random numbers), the oracle first, and returns the simulator's metrics; each
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.backtest.fit import ScenarioFit
+from allocator.backtest.fit import FatigueDraw, ScenarioFit
 from allocator.core.arms import ArmState, History
 from allocator.sim.environment import DayReport, Environment, World
 from allocator.sim.metrics import MetricsAccumulator, PolicyMetrics, compare_to_oracle
@@ -84,30 +85,34 @@ class Layout:
 
 
 class FittedEnvironment(Environment):
-    """The simulator with per-arm fatigue in cumulative spend (see the module docstring).
+    """The simulator with per-world, per-arm fatigue (see the module docstring).
 
     Args:
         scenario: the fitted scenario (its own fatigue is disabled: ``fatigue_floor = 1``).
         world: the drawn worlds ``(R, K)``.
         noise_rng: generator of the daily noise.
-        beta: ``(R, K)`` rate decay per 1,000 currency units of cumulative spend.
+        fatigue: floors and half-lives ``(R, K)`` (impressions since the history start).
     """
 
     def __init__(
-        self, scenario: Scenario, world: World, noise_rng: np.random.Generator, beta: FloatArray
+        self,
+        scenario: Scenario,
+        world: World,
+        noise_rng: np.random.Generator,
+        fatigue: FatigueDraw,
     ) -> None:
-        """Wrap a drawn world and its fatigue slopes."""
+        """Wrap a drawn world and its fatigue."""
         super().__init__(scenario, world, noise_rng)
-        self._beta = np.asarray(beta, dtype=np.float64)
-        self._cum_spend = np.zeros_like(self._beta)
+        self._fatigue_draw = fatigue
+        self._cum_impressions = np.zeros(fatigue.floor.shape)
 
     def _fatigue(self) -> FloatArray:
-        return np.asarray(np.exp(-self._beta * self._cum_spend / 1000.0), dtype=np.float64)
+        return self._fatigue_draw.multiplier(self._cum_impressions)
 
     def advance_day(self, budgets: FloatArray, enabled: BoolArray) -> DayReport:
-        """Deliver the day (see :meth:`Environment.advance_day`) and count its spend."""
+        """Deliver the day (see :meth:`Environment.advance_day`) and count its impressions."""
         report = super().advance_day(budgets, enabled)
-        self._cum_spend = self._cum_spend + report.spend
+        self._cum_impressions = self._cum_impressions + report.impressions
         return report
 
 
@@ -132,7 +137,7 @@ def fitted_scenario(fit: ScenarioFit, layout: Layout) -> Scenario:
 
 def draw_fitted_world(
     fit: ScenarioFit, layout: Layout, n_runs: int, rng: np.random.Generator
-) -> tuple[World, FloatArray]:
+) -> tuple[World, FatigueDraw]:
     """Draw ``n_runs`` worlds from the fit's posterior.
 
     Args:
@@ -142,10 +147,10 @@ def draw_fitted_world(
         rng: generator of the posterior draws.
 
     Returns:
-        ``(world, beta)``: the worlds ``(R, K)`` and the fatigue slopes ``(R, K)`` per
-        1,000 currency units of cumulative spend.
+        ``(world, fatigue)``: the worlds ``(R, K)`` and their fatigue (floors and
+        half-lives in impressions, ``(R, K)``).
     """
-    rates, beta, half = fit.sample(rng, n_runs)
+    rates, fatigue, half = fit.sample(rng, n_runs)
     shape = rates.shape
 
     def wide(values: FloatArray | IntArray | BoolArray) -> FloatArray:
@@ -166,7 +171,7 @@ def draw_fitted_world(
         expiry=wide(layout.expiry),
         revocation=wide(layout.revocation),
     )
-    return world, beta
+    return world, fatigue
 
 
 class LoggedSchedule:

@@ -16,7 +16,7 @@ from allocator.backtest.ope import (
     IntervalMethod,
     evaluate,
 )
-from allocator.backtest.replay import ReplayPolicy, replay, replay_adaptive
+from allocator.backtest.replay import ReplayPolicy, ThompsonReplay, replay, replay_adaptive
 from allocator.backtest.target_policy import (
     TargetPolicy,
     align_logs,
@@ -33,6 +33,7 @@ __all__ = [
     "LogFormat",
     "ReplayPolicy",
     "TargetPolicy",
+    "ThompsonReplay",
     "align_logs",
     "evaluate",
     "load_target_policy",

@@ -17,9 +17,10 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.backtest.ope import Estimate, clt_estimate
+from allocator.core.posterior import BetaPosterior, thompson_choice
 from allocator.errors import DataError, InsufficientDataError
 
-__all__ = ["ReplayPolicy", "replay", "replay_adaptive"]
+__all__ = ["ReplayPolicy", "ThompsonReplay", "replay", "replay_adaptive"]
 
 
 class ReplayPolicy(Protocol):
@@ -32,6 +33,41 @@ class ReplayPolicy(Protocol):
     def update(self, rows: IntArray, actions: IntArray, rewards: FloatArray) -> None:
         """Learn from the matched rows (logged action equals the policy's choice)."""
         ...
+
+
+class ThompsonReplay:
+    """The engine's Bernoulli Thompson sampler as a :class:`ReplayPolicy`.
+
+    One ``Beta(1, 1)`` posterior per (position, action), the core's
+    :class:`~allocator.core.posterior.BetaPosterior` and
+    :func:`~allocator.core.posterior.thompson_choice`: each row gets one posterior draw per
+    action at its position and shows the argmax (ties broken uniformly); matched rows
+    update the posterior of their position. Rows are indexed into ``position_index``.
+
+    Args:
+        n_actions: number of actions (items).
+        position_index: position index ``0..P-1`` of every logged row, shape ``(n,)``.
+    """
+
+    def __init__(self, n_actions: int, position_index: IntArray) -> None:
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
+        self.position_index = np.asarray(position_index, dtype=np.int64)
+        n_positions = int(self.position_index.max(initial=-1)) + 1
+        self.posterior = BetaPosterior.uniform((max(n_positions, 1),), n_actions)
+
+    def choose(self, rows: IntArray, rng: np.random.Generator) -> IntArray:
+        """Thompson choice per row from the posterior of the row's position, ``(m,)``."""
+        pos = self.position_index[rows]
+        per_row = BetaPosterior(self.posterior.alpha[pos], self.posterior.beta[pos])
+        return thompson_choice(per_row, rng)
+
+    def update(self, rows: IntArray, actions: IntArray, rewards: FloatArray) -> None:
+        """Add the matched rows' rewards (successes) and failures to their position."""
+        pos = self.position_index[rows]
+        r = np.asarray(rewards, dtype=np.float64)
+        np.add.at(self.posterior.alpha, (pos, actions), r)
+        np.add.at(self.posterior.beta, (pos, actions), 1.0 - r)
 
 
 def _check_uniform(propensity: FloatArray | None, position: IntArray | None) -> None:

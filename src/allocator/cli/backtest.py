@@ -2,7 +2,10 @@
 
 ``allocator backtest ope --logs FILE --target FILE [--format generic|obd] [--json] [--seed N]``
 prints the IPS, SNIPS and doubly robust estimates of the target policy's expected reward per
-row (CTR for click logs), each with a 95% interval.
+row (CTR for click logs), each with a 95% interval. ``--target thompson`` instead replays
+the engine's Bernoulli Thompson sampler on uniformly random logs (the replay method of Li
+et al., 2011), deciding ``--batch-size`` rows at a time and learning only from matched rows;
+it prints the ``replay`` estimate with its 95% interval.
 
 ``allocator backtest history --config FILE [--out DIR] [--seeds N] [--json]`` replays the
 engine day by day on the config's ``files`` platform export, fits a scenario to it and
@@ -25,6 +28,7 @@ from allocator.backtest.history import Thinning
 from allocator.backtest.history_report import run_history_backtest, write_outputs
 from allocator.backtest.logs import LogFormat, read_logs
 from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
+from allocator.backtest.replay import ThompsonReplay, replay_adaptive
 from allocator.backtest.target_policy import align_logs, load_target_policy
 from allocator.config import load_job_config
 from allocator.errors import ConfigError
@@ -60,7 +64,10 @@ def ope(
     target: Annotated[
         Path,
         typer.Option(
-            "--target", help="Target policy CSV: action,position,probability.", show_default=False
+            "--target",
+            help="Target policy CSV (action,position,probability), or 'thompson' to replay "
+            "the engine's Thompson sampler on uniformly random logs.",
+            show_default=False,
         ),
     ],
     log_format: Annotated[
@@ -74,9 +81,24 @@ def ope(
         Interval, typer.Option("--ci", help="clt (analytic) or bootstrap (percentile).")
     ] = Interval.CLT,
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="Bootstrap resamples.")] = 2000,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, help="Rows decided together (--target thompson)."),
+    ] = 100,
 ) -> None:
     """Off-policy estimates (IPS, SNIPS, DR) of a target policy's reward per logged row."""
     method: IntervalMethod = "clt" if ci is Interval.CLT else "bootstrap"
+    if str(target) == "thompson" and not target.exists():
+        estimate = replay_thompson(logs, log_format, seed=seed, batch_size=batch_size)
+        if as_json:
+            typer.echo(json.dumps({"replay": estimate.to_dict()}))
+        else:
+            interval = f"[{estimate.ci_low:.6f}, {estimate.ci_high:.6f}]"
+            typer.echo(
+                f"replay (engine Thompson sampling): {estimate.estimate:.6f} "
+                f"95% {interval}, {estimate.n} matched rows"
+            )
+        return
     policy = load_target_policy(target)
     aligned = align_logs(read_logs(logs, log_format=log_format), policy)
     results = evaluate(aligned, rng=np.random.default_rng(seed), interval=method, n_boot=n_boot)
@@ -84,6 +106,34 @@ def ope(
         typer.echo(json.dumps({name: results[name].to_dict() for name in ESTIMATORS}))
     else:
         typer.echo(format_table(results))
+
+
+def replay_thompson(logs: Path, log_format: LogFormat, *, seed: int, batch_size: int) -> Estimate:
+    """Replay the engine's Thompson sampler on uniformly random logs, in log order."""
+    bandit = read_logs(logs, log_format=log_format)
+    bad = np.flatnonzero((bandit.reward < 0) | (bandit.reward > 1))
+    if bad.size:
+        raise bandit.error(
+            "the Thompson replay models Bernoulli rewards: rewards must be in [0, 1]",
+            row=int(bad[0]),
+            column="reward",
+        )
+    actions, action_index = np.unique(bandit.action, return_inverse=True)
+    position = bandit.position
+    if position is None:
+        position_index = np.zeros(bandit.n_rows, dtype=np.int64)
+    else:
+        position_index = np.unique(position, return_inverse=True)[1].astype(np.int64)
+    policy = ThompsonReplay(int(actions.size), position_index)
+    return replay_adaptive(
+        action_index.astype(np.int64),
+        bandit.reward,
+        policy,
+        rng=np.random.default_rng(seed),
+        batch_size=batch_size,
+        position=position_index,
+        propensity=bandit.propensity,
+    )
 
 
 class ThinningMode(StrEnum):

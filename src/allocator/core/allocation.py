@@ -59,6 +59,8 @@ def thompson_allocate(
     floors: FloatArray | float,
     caps: FloatArray | float,
     total: FloatArray | float,
+    *,
+    top_hint: IntArray | None = None,
 ) -> FloatArray:
     """Average over posterior draws of the best budget split under each draw.
 
@@ -76,6 +78,8 @@ def thompson_allocate(
             broadcastable to it (e.g. the exploration floor of testing arms).
         caps: maximum budget per arm, currency per day, shape ``(..., K)``, >= 0.
         total: daily budget to split, currency per day, scalar or shape ``(...)``.
+        top_hint: ``numpy.argmax(draws, axis=-1)``, shape ``(..., S)``, when the caller
+            already has it (the engine shares it with the decisions); it only saves time.
 
     Returns:
         Expected budget per arm, currency per day, shape ``(..., K)``; sums to
@@ -109,7 +113,8 @@ def thompson_allocate(
     remaining = np.maximum(total1 - floors2.sum(axis=-1), 0.0)
     room = np.maximum(caps2 - floors2, 0.0)
 
-    extra = _greedy_extra(draws3, room, remaining)
+    hint = None if top_hint is None else np.asarray(top_hint).reshape(n_rows, n_draws)
+    extra = _greedy_extra(draws3, room, remaining, hint)
     return (floors2 + extra).reshape(*batch_shape, n_arms)
 
 
@@ -136,7 +141,9 @@ def _prepare_bounds(
     return floors_b, caps_b, total_b
 
 
-def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) -> FloatArray:
+def _greedy_extra(
+    draws: FloatArray, room: FloatArray, remaining: FloatArray, top_hint: IntArray | None = None
+) -> FloatArray:
     """Mean over draws of the money each arm gets beyond its floor.
 
     Per draw the greedy fill pays every arm ranked above the *marginal* arm (the one
@@ -148,6 +155,8 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
         draws: sampled rewards, shape ``(B, S, K)``.
         room: cap minus floor per arm, currency per day, shape ``(B, K)``.
         remaining: money left after the floors, currency per day, shape ``(B,)``.
+        top_hint: ``argmax`` of ``draws`` over the last axis, ``(B, S)``, if already known
+            (not modified).
 
     Returns:
         Shape ``(B, K)``: the average extra budget per arm.
@@ -160,9 +169,12 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
 
     positive = room > 0.0
     if n_keep == 1:  # the usual case (caps far above the money left): one arm per draw
-        top = _top_arm(draws, positive)
+        top = _top_arm(draws, positive, top_hint)
         if top is not None:
-            return np.where(saturated[:, None], room, _top_arm_extra(top, room, remaining))
+            if positive.any(axis=-1).all():
+                return np.where(saturated[:, None], room, _top_arm_extra(top, room, remaining))
+            if room.shape[-1] >= 2:  # rows without room: the tied-share arithmetic below
+                return np.where(saturated[:, None], room, _top_arm_shared(top, room, remaining))
     keys = draws if positive.all() else np.where(positive[:, None, :], draws, -np.inf)
     order = _top_order(keys, n_keep)
     n_rows, n_draws, n_arms = keys.shape
@@ -194,18 +206,23 @@ def _greedy_extra(draws: FloatArray, room: FloatArray, remaining: FloatArray) ->
     return np.where(saturated[:, None], room, extra)
 
 
-def _top_arm(draws: FloatArray, positive: BoolArray) -> IntArray | None:
+def _top_arm(
+    draws: FloatArray, positive: BoolArray, top_hint: IntArray | None = None
+) -> IntArray | None:
     """Each draw's best arm among those with room, ``(B, S)``; None if any draw has a tie.
 
-    One argmax over all arms answers every draw whose overall best arm has room; only
-    the other draws are searched again with the arms without room masked. The tie check
-    then compares each draw with its best arm's reward over blocks of about
-    :data:`_BLOCK` rewards, so no ``(B, S, K)`` temporary is allocated.
+    One argmax over all arms (or ``top_hint``, that argmax computed by the caller)
+    answers every draw whose overall best arm has room; only the other draws are searched
+    again with the arms without room masked. The tie check then compares each draw with
+    its best arm's reward over blocks of about :data:`_BLOCK` rewards, so no ``(B, S, K)``
+    temporary is allocated. Rows where no arm has room are left out of the tie check (their
+    entry is arbitrary: every such row is saturated, see :func:`_greedy_extra`).
     """
     n_rows, n_draws, n_arms = draws.shape
-    if not positive.any(axis=-1).all():  # a row where no arm has room: the general fill
+    has_room: BoolArray = np.asarray(positive.any(axis=-1))
+    if not has_room.any():
         return None
-    top: IntArray = np.argmax(draws, axis=-1)
+    top: IntArray = np.argmax(draws, axis=-1) if top_hint is None else top_hint.copy()
     masked = not bool(positive.all())
     if masked:
         rows, where = np.nonzero(~np.take_along_axis(positive, top, axis=-1))
@@ -213,17 +230,21 @@ def _top_arm(draws: FloatArray, positive: BoolArray) -> IntArray | None:
         for start in range(0, rows.size, step):
             r, d = rows[start : start + step], where[start : start + step]
             top[r, d] = np.argmax(np.where(positive[r], draws[r, d], -np.inf), axis=-1)
-    cut = np.take_along_axis(draws, top[..., None], axis=-1)  # (B, S, 1)
+    at = top.ravel() + np.arange(0, n_rows * n_draws * n_arms, n_arms)  # flat (B * S)
+    cut = np.ravel(draws)[at].reshape(n_rows, n_draws, 1)  # draws[b, s, top[b, s]]
     span = max(_BLOCK // n_arms, _MIN_BLOCK_DRAWS)
     depth = max(1, _BLOCK // (n_draws * n_arms)) if span >= n_draws else 1
     for r0 in range(0, n_rows, depth):
         block_rows = slice(r0, r0 + depth)
+        n_live = int(np.count_nonzero(has_room[block_rows]))
+        if n_live == 0:
+            continue
         for s0 in range(0, n_draws, span):
             at_top = draws[block_rows, s0 : s0 + span] >= cut[block_rows, s0 : s0 + span]
             if masked:
-                at_top &= positive[block_rows, None, :]
+                at_top &= positive[block_rows, None, :]  # rows without room count 0
             # each draw counts its own best arm (finite draws), so more means a tie
-            if np.count_nonzero(at_top) != at_top.shape[0] * at_top.shape[1]:
+            if np.count_nonzero(at_top) != n_live * at_top.shape[1]:
                 return None
     return top
 
@@ -244,6 +265,27 @@ def _top_arm_extra(top: IntArray, room: FloatArray, remaining: FloatArray) -> Fl
         flat, weights=(money - room.ravel()[arm]).ravel() / n_draws, minlength=n_rows * n_arms
     )
     extra: FloatArray = room * (wins / n_draws) + fix.reshape(n_rows, n_arms)
+    return extra
+
+
+def _top_arm_shared(top: IntArray, room: FloatArray, remaining: FloatArray) -> FloatArray:
+    """:func:`_tied_share` when each draw's only tied arm is its best arm ``top`` ``(B, S)``.
+
+    The general fill's arithmetic, operation for operation, without its ``(B, S, K)``
+    temporaries: no arm ranks above the best one, the best arm's group room is its own
+    room, and the per-arm sum over draws runs in draw order (as the ``einsum`` does), so
+    the result is bit-identical to ``room * above.mean(axis=-2) + _tied_share(...)``.
+    Rows where no arm has room come out arbitrary (finite); the caller replaces them.
+    """
+    n_rows, n_draws = top.shape
+    n_arms = room.shape[-1]
+    arm = top + (np.arange(n_rows) * n_arms)[:, None]  # (B, S) flat arm index
+    group_room = room.ravel()[arm]
+    money = np.clip(remaining[:, None] - 0.0, 0.0, group_room)
+    per_room = money / np.where(group_room > 0.0, group_room, 1.0)
+    summed = np.bincount(arm.ravel(), weights=per_room.ravel(), minlength=n_rows * n_arms)
+    share = room * summed.reshape(n_rows, n_arms) / float(n_draws)
+    extra: FloatArray = room * 0.0 + share
     return extra
 
 

@@ -224,21 +224,26 @@ class _DrawStats:
     value_remaining: FloatArray
 
 
-def _draw_stats(draws: FloatArray, eligible: BoolArray, quantile: float) -> _DrawStats:
+def _draw_stats(
+    draws: FloatArray, eligible: BoolArray, quantile: float, top_hint: IntArray | None = None
+) -> _DrawStats:
     """P(best), expected loss and value remaining from reward draws ``(..., S, K)``.
 
     One pass finds each draw's best eligible arm; the rest runs block by block (a few
     dozen arms of a few batch rows, about :data:`_BLOCK` draws at a time, copied arm-major
     so every arm's draws are contiguous) so that the gaps, their sums, the relative gaps
     and their quantile stay in cache and no ``(..., S, K)`` temporary is ever allocated.
+    ``top_hint``, when given, is ``argmax(draws, axis=-1)`` ``(..., S)`` (not modified).
     """
     *batch, n_draws, n_arms = draws.shape
     n_rows = math.prod(batch)
     eligible = eligible | ~eligible.any(axis=-1, keepdims=True)  # all-ineligible rows: all
     mask = np.broadcast_to(eligible, (*batch, n_arms)).reshape(n_rows, n_arms)
     values = draws.reshape(n_rows, n_draws, n_arms)
-    top = _best_arm(values, mask)  # (B, S)
-    best = np.take_along_axis(values, top[..., None], axis=-1).reshape(n_rows, 1, n_draws)
+    hint = None if top_hint is None else np.asarray(top_hint).reshape(n_rows, n_draws)
+    top = _best_arm(values, mask, hint)  # (B, S)
+    at = top.ravel() + np.arange(0, n_rows * n_draws * n_arms, n_arms)  # flat (B * S)
+    best = np.ravel(values)[at].reshape(n_rows, 1, n_draws)  # values[b, s, top[b, s]]
     # Where every draw's best is positive, a zero gap (the arm is the best) divides to 0
     # as it is; otherwise the division must skip zero gaps (0 / 0).
     skip_zero = not bool((best > 0.0).all())
@@ -271,17 +276,18 @@ def _draw_stats(draws: FloatArray, eligible: BoolArray, quantile: float) -> _Dra
     )
 
 
-def _best_arm(values: FloatArray, mask: BoolArray) -> IntArray:
+def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = None) -> IntArray:
     """Index of each draw's best arm among ``mask`` (the first if tied), ``(B, S)``.
 
     Shapes: ``values`` ``(B, S, K)``, ``mask`` ``(B, K)``. The best arm over all arms is
     the answer wherever it is eligible; only the other draws are searched again, with
-    the ineligible arms masked, a block of draws at a time.
+    the ineligible arms masked, a block of draws at a time. ``top_hint`` is that overall
+    argmax when the caller has it (copied before any change).
     """
     n_arms = values.shape[-1]
-    top: IntArray = np.argmax(values, axis=-1)
     if mask.all():
-        return top
+        return np.argmax(values, axis=-1) if top_hint is None else top_hint
+    top: IntArray = np.argmax(values, axis=-1) if top_hint is None else top_hint.copy()
     rows, draws = np.nonzero(~np.take_along_axis(mask, top, axis=-1))
     step = max(1, _BLOCK // n_arms)
     for start in range(0, rows.size, step):
@@ -498,6 +504,8 @@ def decide(
     history: History,
     target: Target,
     params: DecisionParams,
+    *,
+    top_hint: IntArray | None = None,
 ) -> Decisions:
     """Decide every arm's stage and summaries.
 
@@ -509,6 +517,8 @@ def decide(
         history: ``(..., K, D)``, for the fatigue test and the data-missing alert.
         target: objective and target.
         params: thresholds.
+        top_hint: ``numpy.argmax(draws, axis=-1)``, shape ``(..., S)``, when the caller
+            already has it (the engine shares it with the allocation); it only saves time.
 
     Returns:
         :class:`Decisions` of shape ``(..., K)``.
@@ -520,7 +530,7 @@ def decide(
         raise ValueError("draws need at least one posterior draw (S >= 1)")
     blocked = ~(arms.auth_days_left >= params.min_remaining_days)
     eligible = ~blocked & (np.asarray(arms.prev_stage) != Stage.PAUSED)
-    stats = _draw_stats(draws, eligible, params.value_remaining_quantile)
+    stats = _draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
     exact = _exact_stats(model, target, params)
     p_fatigue, recent = _fatigue(model, history, params)
     fatigued = p_fatigue >= params.fatigue_probability

@@ -153,7 +153,8 @@ def step(
     """
     model = fit(history, arms, params.posterior, target)
     draws = model.sample(rng, params.n_draws)
-    decisions = decide(draws, model, arms, history, target, params.decisions)
+    top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
+    decisions = decide(draws, model, arms, history, target, params.decisions, top_hint=top)
     launched = arms.days_since_launch >= 0
     active = launched & ((decisions.stage == Stage.TESTING) | (decisions.stage == Stage.SCALING))
     guard = params.guardrails
@@ -162,7 +163,7 @@ def step(
     explore = exploration_floor(active, total, guard)
     testing = decisions.stage == Stage.TESTING
     floor = np.where(testing, explore[..., None], guard.platform_min_budget)
-    desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total)
+    desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total, top_hint=top)
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
     start = np.broadcast_to(
         start_budget(active, total, guard)[..., None]

@@ -71,9 +71,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective
@@ -333,6 +334,30 @@ class BetaPosterior:
         r = np.asarray(reward, dtype=np.float64)[..., None]
         return BetaPosterior(self.alpha + hit * r, self.beta + hit * (1.0 - r))
 
+    def observe_in_place(self, arm: IntArray, reward: FloatArray | BoolArray) -> None:
+        """:meth:`observe` written into this posterior's own arrays (a simulator's loop).
+
+        Bit-identical to ``observe`` (adding ``r`` and ``1 - r`` to the pulled arm is what
+        adding ``hit * r`` does; the other arms add zero), without allocating ``(..., K)``
+        arrays each step. The caller must own ``alpha`` and ``beta`` (e.g. from
+        :meth:`uniform`), C-contiguous and not shared.
+
+        Args:
+            arm: ``(...)`` index of the pulled arm in each batch row.
+            reward: ``(...)`` observed reward (0/1, or a fraction); a boolean reward
+                counts as 1.0 / 0.0.
+        """
+        if not (self.alpha.flags.c_contiguous and self.beta.flags.c_contiguous):
+            raise ValueError("observe_in_place needs C-contiguous alpha and beta arrays")
+        n_arms = self.alpha.shape[-1]
+        arm = np.asarray(arm)
+        flat = arm.ravel() + np.arange(0, arm.size * n_arms, n_arms)
+        hits: npt.NDArray[Any] = np.asarray(reward).ravel()
+        misses = np.logical_not(hits) if hits.dtype == np.bool_ else 1.0 - hits
+        alpha, beta = self.alpha.reshape(-1), self.beta.reshape(-1)  # views of our arrays
+        alpha[flat] += hits
+        beta[flat] += misses
+
 
 def thompson_choice(post: Posterior, rng: np.random.Generator) -> IntArray:
     """One Thompson-sampling choice per batch row, ties broken uniformly at random.
@@ -341,8 +366,14 @@ def thompson_choice(post: Posterior, rng: np.random.Generator) -> IntArray:
         ``(...)`` arm indices: argmax over ``K`` of one posterior draw per arm.
     """
     draw = post.sample(rng, 1)[..., 0, :]
-    is_max = draw == draw.max(axis=-1, keepdims=True)
+    top = draw.max(axis=-1, keepdims=True)
     best = np.argmax(draw, axis=-1)
+    # one count over the whole batch: a row has at most K - 1 arms strictly below its
+    # maximum, exactly K - 1 when no arm ties it (a NaN row has none), so the total
+    # reaches best.size * (K - 1) only when no row is tied
+    if np.count_nonzero(draw < top) == best.size * (draw.shape[-1] - 1):
+        return np.asarray(best, dtype=np.int64)
+    is_max = draw == top
     tied = np.count_nonzero(is_max, axis=-1) > 1
     if np.any(tied):  # exactly equal draws (e.g. zeros): pick uniformly among them
         noise = np.where(is_max, rng.random(draw.shape), -1.0)

@@ -2,7 +2,9 @@
 
 Each optimized piece of the engine step (the breakpoint level of the projection, the
 blocked Monte Carlo statistics of the decisions, the one-arm-per-draw Thompson fill, the
-first-rule stage table, the integer binding codes) is checked against the plain version
+first-rule stage table, the integer binding codes, the shared argmax, the tied-share
+fill without temporaries, the one-count tie check of Thompson choice, the in-place
+Beta update) is checked against the plain version
 it replaced, written out here, on random inputs that include exact ties and degenerate
 bounds: the budgets must agree to the cent and the summaries to rounding.
 """
@@ -20,6 +22,9 @@ from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core import allocation, decisions, guardrails
 from allocator.core.allocation import thompson_allocate
 from allocator.core.guardrails import Binding, Infeasibility
+from allocator.core.posterior import BetaPosterior, Posterior, thompson_choice
+from allocator.sim import bernoulli
+from allocator.sim.bernoulli import BernoulliBandit, Method, reward_stream
 
 
 def bisection_level(
@@ -308,3 +313,136 @@ def test_fast_path_leaves_a_row_without_room_and_a_tied_row_to_the_general_fill(
     out = thompson_allocate(values, floors, caps, total)
     share = 468.66 / (468.66 + 488.67)  # the money left, split in proportion to room
     np.testing.assert_allclose(out[1], [20.01 + 468.66 * share, 488.67 * share])
+
+
+def test_fill_with_rows_without_room_is_the_general_fill_bit_for_bit() -> None:
+    """Rows where no arm has room send the batch to the tied-share arithmetic; the fast
+    version (draw-order sums by bincount, as the einsum adds) must give the same bits."""
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        values = rng.gamma(2.0, 0.01, (40, 1000, 20))
+        active = rng.random((40, 20)) < 0.6
+        active[rng.random(40) < 0.2] = False  # whole rows without room
+        total = rng.uniform(500.0, 3000.0, 40)
+        caps = np.where(active, 0.3 * total[:, None], 0.0)
+        floors = np.where(active, 20.0, 0.0)
+        room = caps - floors
+        assert not (room > 0).any(axis=-1).all()
+        assert allocation._top_arm(values, room > 0) is not None  # the fast path runs
+        fast = thompson_allocate(values, floors, caps, total)
+        with mock.patch.object(allocation, "_top_arm", return_value=None):
+            general = thompson_allocate(values, floors, caps, total)
+        np.testing.assert_array_equal(fast, general)
+
+
+@settings(max_examples=100, deadline=None)
+@given(fills())
+def test_shared_argmax_hint_changes_nothing(
+    data: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> None:
+    values, floors, caps, total = data
+    top = np.argmax(values, axis=-1)
+    kept = top.copy()
+    hinted = thompson_allocate(values, floors, caps, total, top_hint=top)
+    np.testing.assert_array_equal(hinted, thompson_allocate(values, floors, caps, total))
+    eligible = caps > 0.0
+    with_hint = decisions._draw_stats(values, eligible, 0.95, top)
+    plain = decisions._draw_stats(values, eligible, 0.95)
+    for field in ("p_best", "expected_loss", "value_remaining"):
+        np.testing.assert_array_equal(getattr(with_hint, field), getattr(plain, field))
+    np.testing.assert_array_equal(top, kept)  # the hint is never modified
+
+
+def plain_thompson_choice(post: Posterior, rng: np.random.Generator) -> IntArray:
+    """The per-row tie check the one-count check replaced."""
+    draw = post.sample(rng, 1)[..., 0, :]
+    is_max = draw == draw.max(axis=-1, keepdims=True)
+    best = np.argmax(draw, axis=-1)
+    tied = np.count_nonzero(is_max, axis=-1) > 1
+    if np.any(tied):
+        noise = np.where(is_max, rng.random(draw.shape), -1.0)
+        best = np.where(tied, np.argmax(noise, axis=-1), best)
+    return np.asarray(best, dtype=np.int64)
+
+
+class _Fixed:
+    """A posterior whose draw is given (ties, NaN rows)."""
+
+    def __init__(self, draw: FloatArray) -> None:
+        self.draw = draw
+
+    def mean(self) -> FloatArray:
+        return self.draw
+
+    def sample(self, rng: np.random.Generator, n_draws: int) -> FloatArray:
+        return np.repeat(self.draw[..., None, :], n_draws, axis=-2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 6))
+def test_thompson_choice_one_count_tie_check_is_the_per_row_check(
+    seed: int, n_arms: int, n_rows: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    post = BetaPosterior(
+        rng.uniform(0.2, 5.0, (n_rows, n_arms)), rng.uniform(0.2, 5.0, (n_rows, n_arms))
+    )
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(5):
+        np.testing.assert_array_equal(thompson_choice(post, a), plain_thompson_choice(post, b))
+    draw = rng.integers(0, 3, (n_rows, n_arms)).astype(np.float64)  # ties
+    if rng.random() < 0.5:
+        draw[rng.integers(n_rows), rng.integers(n_arms)] = np.nan  # a NaN row
+    fixed = _Fixed(draw)
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    np.testing.assert_array_equal(
+        thompson_choice(fixed, a),
+        plain_thompson_choice(fixed, b),
+    )
+    assert a.random() == b.random()  # same stream consumed
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(), (3,), (2, 4)]), st.booleans())
+def test_observe_in_place_is_observe(seed: int, batch: tuple[int, ...], binary: bool) -> None:
+    rng = np.random.default_rng(seed)
+    n_arms = 5
+    post = BetaPosterior(rng.uniform(1, 9, (*batch, n_arms)), rng.uniform(1, 9, (*batch, n_arms)))
+    mine = BetaPosterior(post.alpha.copy(), post.beta.copy())
+    for _ in range(20):
+        arm = rng.integers(0, n_arms, batch)
+        reward = rng.random(batch) < 0.4 if binary else rng.random(batch)
+        post = post.observe(arm, reward)
+        mine.observe_in_place(arm, reward)
+    np.testing.assert_array_equal(mine.alpha, post.alpha)
+    np.testing.assert_array_equal(mine.beta, post.beta)
+
+
+def plain_bernoulli_regret(
+    bandit: BernoulliBandit, seeds: IntArray, horizon: int, base_seed: int, steps: IntArray
+) -> FloatArray:
+    """Thompson sampling on the Bernoulli bandit as first written: a new posterior each
+    step, float rewards, the regret added step by step and recorded as it passes."""
+    rng = np.random.default_rng(np.random.SeedSequence(base_seed, spawn_key=(1, 0)))
+    post = BetaPosterior.uniform((seeds.size,), bandit.n_arms)
+    streams = [reward_stream(base_seed, int(s)) for s in seeds]
+    uniforms = np.stack([g.random(horizon) for g in streams], axis=1)
+    regret, cum = np.zeros((seeds.size, steps.size)), np.zeros(seeds.size)
+    for t in range(horizon):
+        arm = plain_thompson_choice(post, rng)
+        post = post.observe(arm, (uniforms[t] < bandit.means[arm]).astype(np.float64))
+        cum += bandit.gaps[arm]
+        regret[:, steps == t + 1] = cum[:, None]
+    return regret
+
+
+def test_bernoulli_simulation_is_the_plain_step_by_step_loop() -> None:
+    """In-place updates and the per-chunk regret accumulation change no number (chunks of
+    ``CHUNK`` steps, so the horizon spans several)."""
+    bandit, seeds = BernoulliBandit(0.1), np.arange(4, dtype=np.int64)
+    horizon = 2 * bernoulli.CHUNK + 37
+    steps = bernoulli.checkpoints(horizon)
+    fast = bernoulli.simulate_block(Method.THOMPSON, bandit, seeds, horizon, 7, 0, steps)
+    np.testing.assert_array_equal(
+        fast.regret, plain_bernoulli_regret(bandit, seeds, horizon, 7, steps)
+    )

@@ -46,7 +46,7 @@ from typing import Protocol
 
 import numpy as np
 
-from allocator._types import FloatArray, IntArray
+from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.posterior import BetaPosterior, thompson_choice
 
 __all__ = [
@@ -176,7 +176,7 @@ class RegretCurves:
 class _Learner(Protocol):
     def choose(self, t: int) -> IntArray: ...
 
-    def learn(self, arm: IntArray, reward: FloatArray) -> None: ...
+    def learn(self, arm: IntArray, reward: BoolArray) -> None: ...
 
 
 class _Thompson:
@@ -189,8 +189,8 @@ class _Thompson:
     def choose(self, t: int) -> IntArray:
         return thompson_choice(self.post, self.rng)
 
-    def learn(self, arm: IntArray, reward: FloatArray) -> None:
-        self.post = self.post.observe(arm, reward)
+    def learn(self, arm: IntArray, reward: BoolArray) -> None:
+        self.post.observe_in_place(arm, reward)  # the posterior's arrays are ours
 
 
 class _UCB1:
@@ -209,7 +209,7 @@ class _UCB1:
         bonus = self.alpha * np.sqrt(2.0 * math.log(t) / self.counts)
         return np.asarray(np.argmax(self.sums / self.counts + bonus, axis=1), dtype=np.int64)
 
-    def learn(self, arm: IntArray, reward: FloatArray) -> None:
+    def learn(self, arm: IntArray, reward: BoolArray) -> None:
         self.sums[self.rows, arm] += reward
         self.counts[self.rows, arm] += 1.0
 
@@ -242,19 +242,26 @@ def simulate_block(
         else _UCB1(n, bandit.n_arms)
     )
     streams = [reward_stream(base_seed, int(s)) for s in seeds]
-    regret, cum = np.zeros((n, steps.size)), np.zeros(n)
-    record = np.zeros(horizon + 1, dtype=bool)
-    record[steps] = True
-    slot = np.cumsum(record) - 1
+    regret = np.zeros((n, steps.size))
+    # running[0] is the regret before the chunk, running[1 + i] after its step i: filled
+    # by one sequential accumulate per chunk, the same additions in the same order as
+    # adding each step's gap as it comes (numbers identical), without a per-step add
+    running, cum = np.zeros((CHUNK + 1, n)), np.zeros((1, n))
+    pulled = np.zeros((CHUNK, n), dtype=np.int64)
     for start in range(0, horizon, CHUNK):
         stop = min(start + CHUNK, horizon)
         uniforms = np.stack([g.random(stop - start) for g in streams], axis=1)
         for t in range(start, stop):
             arm = learner.choose(t)
-            learner.learn(arm, (uniforms[t - start] < mu[arm]).astype(np.float64))
-            cum += gaps[arm]
-            if record[t + 1]:
-                regret[:, slot[t + 1]] = cum
+            learner.learn(arm, uniforms[t - start] < mu[arm])  # bool: counts as 1.0 / 0.0
+            pulled[t - start] = arm
+        size = stop - start
+        np.add.accumulate(
+            np.concatenate([cum, gaps[pulled[:size]]]), axis=0, out=running[: size + 1]
+        )
+        cum = running[size : size + 1].copy()
+        here = (steps > start) & (steps <= stop)
+        regret[:, here] = running[steps[here] - start].T
     return RegretCurves(steps=steps, regret=regret, seeds=np.asarray(seeds, dtype=np.int64))
 
 

@@ -27,3 +27,10 @@ def test_the_report_ends_with_one_json_line_of_figures(
     assert figures["ratio"] > 1.0  # the simulation includes the sampling it is compared to
     assert figures["arm_days_per_s"] > 0
     assert "engine simulation" in lines[2]
+
+
+def test_paired_timing_runs_the_simulation_and_its_floor() -> None:
+    scenario = Scenario(n_arms=3, n_creators=1, daily_budget=200.0, horizon_days=3)
+    sim, floor = sim_bench.simulate_paired(scenario, n_runs=4, seed=0, n_draws=20)
+    assert sim > 0.0
+    assert floor > 0.0

@@ -18,18 +18,10 @@ from typing import Any
 import pytest
 
 from allocator.cli import EXIT_OK, EXIT_USAGE, main
+from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "example"
 AS_OF = "2026-11-20"
-PLAN_KEYS = {
-    "run_id", "account", "currency", "as_of", "daily_budget", "planned_total", "shortfall",
-    "adgroups", "alerts",
-}  # fmt: skip
-ADGROUP_KEYS = {
-    "adgroup_id", "from_budget", "to_budget", "from_status", "to_status", "stage", "p_best",
-    "cpa_mean", "cpa_low", "cpa_high", "reason",
-}  # fmt: skip
-ALERT_KEYS = {"kind", "adgroup_id", "message"}
 
 
 @pytest.fixture

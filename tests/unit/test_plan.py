@@ -23,20 +23,12 @@ from allocator.core.arms import (
 from allocator.core.engine import EngineParams
 from allocator.core.guardrails import GuardrailParams
 from allocator.plan import Plan, make_plan, plan_json
+from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
 
 AS_OF = date(2026, 11, 20)
 TODAY = date(2026, 11, 23)
 PORTFOLIO = Portfolio("USD", 400.0, Objective.CPA, target_cpa=25.0)
 PARAMS = EngineParams(n_draws=500)
-PLAN_KEYS = {
-    "run_id", "account", "currency", "as_of", "daily_budget", "planned_total", "shortfall",
-    "adgroups", "alerts",
-}  # fmt: skip
-ADGROUP_KEYS = {
-    "adgroup_id", "from_budget", "to_budget", "from_status", "to_status", "stage", "p_best",
-    "cpa_mean", "cpa_low", "cpa_high", "reason",
-}  # fmt: skip
-ALERT_KEYS = {"kind", "adgroup_id", "message"}
 
 
 def at(days: float) -> datetime:

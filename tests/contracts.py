@@ -1,0 +1,16 @@
+"""Key sets of the plan JSON contract (DESIGN.md), written once for every test that checks it.
+
+Kept apart from the code on purpose: the tests pin the contract, not whatever plan.py emits.
+"""
+
+from __future__ import annotations
+
+PLAN_KEYS = {
+    "run_id", "account", "currency", "as_of", "daily_budget", "planned_total", "shortfall",
+    "adgroups", "alerts",
+}  # fmt: skip
+ADGROUP_KEYS = {
+    "adgroup_id", "from_budget", "to_budget", "from_status", "to_status", "stage", "p_best",
+    "cpa_mean", "cpa_low", "cpa_high", "reason",
+}  # fmt: skip
+ALERT_KEYS = {"kind", "adgroup_id", "message"}

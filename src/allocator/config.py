@@ -230,11 +230,14 @@ class EngineConfig(_Strict):
         n_draws: posterior draws per decision (``S``).
         seed: seed of the run's ``numpy.random.Generator`` (same seed, same plan).
         lookback_days: most days of history the engine reads.
+        half_saturation_spend: daily spend at which an ad group's average conversion
+            rate halves (diminishing returns), currency per day; unset = linear response.
     """
 
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     seed: int = Field(default=0, ge=0)
     lookback_days: int = Field(default=60, ge=1, le=366)
+    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class PosteriorConfig(_Strict):
@@ -447,12 +450,18 @@ class JobConfig(_Strict):
             decisions=self.decisions.params(),
             guardrails=self.guardrails.params(),
             n_draws=self.engine.n_draws,
+            half_saturation_spend=linear_if_unset(self.engine.half_saturation_spend),
         )
 
     def portfolio(self) -> Portfolio:
         """The account as the core's :class:`~allocator.core.arms.Portfolio`."""
         a = self.account
         return Portfolio(a.currency, a.daily_budget, a.objective, a.target_cpa, a.target_roas)
+
+
+def linear_if_unset(value: float | None) -> float:
+    """The engine's ``half_saturation_spend``: unset means a linear response (``inf``)."""
+    return math.inf if value is None else value
 
 
 # --------------------------------------------------------------------------- loading

@@ -117,6 +117,7 @@ def cases(draw: st.DrawFn, max_arms: int = 15) -> Case:
         decisions=DecisionParams(min_remaining_days=draw(st.sampled_from([0.0, 3.0, 7.0]))),
         guardrails=draw(guardrails()),
         n_draws=64,
+        half_saturation_spend=draw(st.sampled_from([math.inf, math.inf, 50.0, 1500.0])),
     )
     return Case(draw(arm_states(k)), draw(histories(k)), draw(TOTALS), params)
 

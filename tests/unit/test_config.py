@@ -322,6 +322,16 @@ def test_posterior_section_mirrors_posterior_params() -> None:
     assert PosteriorConfig(lag_pmf=DEFAULT_LAG_PMF).params() == core
 
 
+def test_half_saturation_spend_is_linear_unless_set(tmp_path: Path) -> None:
+    assert math.isinf(_load(tmp_path, ACCOUNT + FILES).engine_params().half_saturation_spend)
+    config = _load(tmp_path, ACCOUNT + FILES + "[engine]\nhalf_saturation_spend = 1500.0\n")
+    assert config.engine_params().half_saturation_spend == 1500.0
+    for bad in ("0.0", "-1.0", "inf", "nan"):
+        with pytest.raises(ConfigError) as info:
+            _load(tmp_path, ACCOUNT + FILES + f"[engine]\nhalf_saturation_spend = {bad}\n")
+        assert info.value.key == "engine.half_saturation_spend"
+
+
 def test_engine_params_carry_every_section(tmp_path: Path) -> None:
     text = (
         ACCOUNT

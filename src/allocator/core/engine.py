@@ -13,10 +13,19 @@ again when room appears; the plan says why. Testing arms get an exploration floo
 ``exploration_share`` of the daily budget spread evenly over the arms allowed to run
 (never below ``test_budget``); arms being enabled start at an even share of the budget
 over the arms allowed to run (or ``new_arm_budget`` when set).
+
+Diminishing returns: with a finite ``half_saturation_spend`` ``h`` the allocation treats
+each arm's expected conversions as ``lambda * b / (1 + b / h)`` (see
+:mod:`allocator.core.response`): the posterior draws of each arm's average rate are turned
+into rates at vanishing spend, and each draw's budget split equalises marginal rates
+instead of giving everything to the draw's best arm. The decisions keep judging the
+average rate the arm actually achieved (the CPA the advertiser sees). ``h = inf`` (the
+default) is the linear model and the greedy fill.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +35,8 @@ from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.decisions import DecisionParams, Decisions, decide
 from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_learning, project
-from allocator.core.posterior import ArmModel, PosteriorParams, fit
+from allocator.core.posterior import ArmModel, PosteriorParams, exposure_weight, fit
+from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.target import Target
 
 __all__ = [
@@ -49,16 +59,22 @@ class EngineParams:
         decisions: stage machine thresholds.
         guardrails: projection guardrails, currency per day.
         n_draws: posterior draws ``S`` behind P(best) and the Thompson allocation.
+        half_saturation_spend: daily spend ``h`` at which an ad group's average rate
+            halves, currency per day; ``inf`` = linear response (greedy fill).
     """
 
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
     decisions: DecisionParams = field(default_factory=DecisionParams)
     guardrails: GuardrailParams = field(default_factory=GuardrailParams)
     n_draws: int = 1000
+    half_saturation_spend: float = math.inf
 
     def __post_init__(self) -> None:
         if self.n_draws < 1:
             raise ValueError(f"n_draws must be >= 1, got {self.n_draws}")
+        half = self.half_saturation_spend
+        if not half > 0:  # also refuses NaN
+            raise ValueError(f"half_saturation_spend must be > 0 (inf = linear), got {half}")
 
 
 @dataclass(frozen=True)
@@ -163,7 +179,14 @@ def step(
     explore = exploration_floor(active, total, guard)
     testing = decisions.stage == Stage.TESTING
     floor = np.where(testing, explore[..., None], guard.platform_min_budget)
-    desired = thompson_allocate(draws, np.where(active, floor, 0.0), cap, total, top_hint=top)
+    floors = np.where(active, floor, 0.0)
+    half = params.half_saturation_spend
+    if math.isinf(half):
+        desired = thompson_allocate(draws, floors, cap, total, top_hint=top)
+    else:
+        weight = exposure_weight(history, params.posterior)
+        to_zero = rate_at_zero_multiplier(history.spend, weight, half)
+        desired = saturating_allocate(draws * to_zero[..., None, :], floors, cap, total, half)
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
     start = np.broadcast_to(
         start_budget(active, total, guard)[..., None]

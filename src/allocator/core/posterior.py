@@ -91,6 +91,7 @@ __all__ = [
     "PosteriorParams",
     "ValuePosterior",
     "discounted_evidence",
+    "exposure_weight",
     "fatigue_evidence",
     "fit",
     "pooled_prior",
@@ -397,6 +398,13 @@ def _evidence(history: History, lag: LagModel, weight: FloatArray) -> Evidence:
         spend_total=history.spend.sum(axis=-1),
         conversions_total=history.conversions.sum(axis=-1),
     )
+
+
+def exposure_weight(history: History, params: PosteriorParams) -> FloatArray:
+    """Weight of each day's spend in the exposure, ``(D,)``: discount x reported fraction."""
+    age = np.asarray(history.age_days, dtype=np.float64)
+    weight: FloatArray = _discount(age, params.half_life_days) * params.lag.reported_fraction(age)
+    return weight
 
 
 def discounted_evidence(history: History, params: PosteriorParams) -> Evidence:

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
+from allocator.core import response
 from allocator.core.arms import ArmState, History, Stage
 from allocator.sim.scenario import Scenario
 
@@ -256,13 +257,13 @@ class Truth:
 
     def expected_conversions(self, budgets: FloatArray) -> FloatArray:
         """Expected conversions today for daily budgets ``(..., R, K)`` (currency/day)."""
-        b = np.maximum(budgets, 0.0)
-        return self.rate * b / (1.0 + b / self.half_saturation)
+        return response.expected_conversions(
+            self.rate, self.half_saturation, np.maximum(budgets, 0.0)
+        )
 
     def marginal_rate(self, budgets: FloatArray) -> FloatArray:
         """Derivative of :meth:`expected_conversions`, conversions per currency unit."""
-        b = np.maximum(budgets, 0.0)
-        return self.rate / (1.0 + b / self.half_saturation) ** 2
+        return response.marginal_rate(self.rate, self.half_saturation, np.maximum(budgets, 0.0))
 
 
 @dataclass(frozen=True, slots=True)

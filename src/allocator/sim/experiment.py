@@ -60,7 +60,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from allocator.config import DecisionsConfig, GuardrailsConfig, PosteriorConfig
+from allocator.config import (
+    DecisionsConfig,
+    GuardrailsConfig,
+    PosteriorConfig,
+    linear_if_unset,
+)
 from allocator.core.engine import EngineParams
 from allocator.errors import ConfigError
 from allocator.sim.policies import (
@@ -230,6 +235,8 @@ class ThompsonConfig(_PolicyBase):
     Attributes:
         n_draws: posterior draws per decision (the job's ``[engine] n_draws``).
         lookback_days: days of history the engine reads (the job's ``[engine]``).
+        half_saturation_spend: the job's ``[engine] half_saturation_spend`` (unset =
+            linear response).
         posterior: the job's ``[posterior]`` section.
         decisions: the job's ``[decisions]`` section.
         guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
@@ -239,6 +246,7 @@ class ThompsonConfig(_PolicyBase):
     kind: Literal["thompson"]
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     lookback_days: int = Field(default=60, ge=1, le=366)
+    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
@@ -250,6 +258,7 @@ class ThompsonConfig(_PolicyBase):
             decisions=self.decisions.params(),
             guardrails=self.guardrails.params(),
             n_draws=self.n_draws,
+            half_saturation_spend=linear_if_unset(self.half_saturation_spend),
         )
 
     def build(self) -> Policy:

@@ -27,6 +27,7 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History
+from allocator.core.response import expected_conversions, water_fill
 from allocator.sim.environment import Truth
 
 __all__ = [
@@ -450,56 +451,20 @@ class Rules:
 
 
 # ----------------------------------------------------------------------------- oracle
-def _response(rate: FloatArray, half: FloatArray, budgets: FloatArray) -> FloatArray:
-    """Expected conversions ``rate * b / (1 + b / h)``, summed over the last axis."""
-    total: FloatArray = (rate * budgets / (1.0 + budgets / half)).sum(axis=-1)
-    return total
-
-
-def _water_fill(
-    rate: FloatArray,
-    half: FloatArray,
-    floor: FloatArray,
-    cap: float,
-    total: float,
-    n_iter: int,
-) -> FloatArray:
-    """Equalize marginal returns over arms with ``floor > 0``, each in ``[floor, cap]``.
-
-    Bisection on the multiplier ``nu``: arm budgets ``clip(h (sqrt(rate / nu) - 1),
-    floor, cap)`` fall as ``nu`` rises; the largest sum not above ``total`` is kept.
-    """
-    active = floor > 0
-    # bracket: every active arm's marginal lies between rate/(1+cap/h)**2 and rate
-    hi = np.maximum(np.where(active, rate, 0.0).max(axis=-1, keepdims=True), 1e-12)
-    low_marginal = np.where(active, rate / (1.0 + cap / half) ** 2, np.inf)
-    lo = np.minimum(low_marginal.min(axis=-1, keepdims=True), hi) * 0.5
-
-    def budgets_at(nu: FloatArray) -> FloatArray:
-        interior = half * (np.sqrt(rate / nu) - 1.0)
-        return np.where(active, np.clip(interior, floor, cap), 0.0)
-
-    for _ in range(n_iter):
-        mid = np.sqrt(lo * hi)
-        over = budgets_at(mid).sum(axis=-1, keepdims=True) > total
-        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
-    return budgets_at(hi)
-
-
 def optimal_allocation(
     rate: FloatArray,
     half_saturation: FloatArray,
     total: float,
     min_budget: float,
     cap: float | None = None,
-    n_iter: int = 40,
 ) -> FloatArray:
     """Budgets maximizing expected conversions ``sum rate * b / (1 + b / h)``.
 
     Each funded arm must get at least ``min_budget``, which makes the problem
     semi-continuous: for a *given* set of funded arms it is concave and solved exactly by
-    water-filling (equal marginal returns ``rate / (1 + b / h)**2`` above the floors,
-    bisection on the multiplier). The set is searched over the ``n`` arms with the best
+    water-filling (equal marginal returns ``rate / (1 + b / h)**2`` above the floors:
+    :func:`allocator.core.response.water_fill`, the solver the engine's saturating
+    allocation uses per posterior draw). The set is searched over the ``n`` arms with the best
     average rate at the minimum, ``rate / (1 + min / h)``: a binary search per row finds
     the largest feasible ``n`` (``n * min <= total``) whose extra arm still adds value,
     which is the optimum of that family when the value is unimodal in ``n`` (checked
@@ -512,7 +477,6 @@ def optimal_allocation(
         total: daily budget, currency per day.
         min_budget: platform minimum per funded arm, currency per day.
         cap: maximum per arm (default: ``total``).
-        n_iter: bisection steps per candidate.
 
     Returns:
         Budgets ``(R, K)``, currency per day; each 0 or in ``[min_budget, cap]``; row
@@ -531,8 +495,9 @@ def optimal_allocation(
 
     def solve(n: IntArray) -> tuple[FloatArray, FloatArray]:
         floor = np.where((rank < n) & (rank < n_available), min_budget, 0.0)
-        budgets = _water_fill(rate, half_saturation, floor, cap, total, n_iter)
-        return budgets, _response(rate, half_saturation, budgets)
+        chosen_cap = np.where(floor > 0.0, cap, 0.0)
+        budgets = water_fill(rate, half_saturation, floor, chosen_cap, np.asarray(total))
+        return budgets, expected_conversions(rate, half_saturation, budgets).sum(axis=-1)
 
     # binary search per row for the last n whose extra arm still adds value
     n_max = int(min(rate.shape[-1], np.floor(total / min_budget)))

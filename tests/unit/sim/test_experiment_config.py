@@ -197,6 +197,11 @@ INVALID = [
         "used twice",
     ),
     ('[[policies]]\nkind = "fixed"\nweights = [0.0, 0.0]\n', "policies[0]", "not all be 0"),
+    (
+        '[[policies]]\nkind = "thompson"\nhalf_saturation_spend = 0.0\n',
+        "policies[0].half_saturation_spend",
+        "greater than 0",
+    ),
     ("policies = []\n", "policies", "at least one"),
 ]
 

@@ -79,6 +79,9 @@ def test_simulate_writes_results_summary_and_plots(
         assert f"`{policy}`" in summary
     assert "ratio to oracle" in summary
     assert "Engine against the baselines" in summary
+    # the ceiling: the oracle against each baseline, as paired ratios
+    for baseline in policies[2:]:
+        assert f"| `oracle` (ceiling) | `{baseline}` |" in summary
     for name in ("cumulative_conversions.png", "budget_shares.png", "regret.png"):
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC)

@@ -15,9 +15,10 @@ Default magnitudes and where they come from (USD, a DTC e-commerce account):
   accounts see more, and lebesgue.io's TikTok CTR/CR/CPM benchmarks sit near 1%. 1.0% is
   within the 0.8-1.5% range of those sources.
 * ``cpa_dark = 24.0`` USD: the response curve's CPA at low spend for a median dark post.
-  At a typical test spend (about 80 USD/day, saturation 500 USD/day) the average CPA is
-  ``24 * (1 + 80/500) ~ 28`` USD for dark posts and ``~17`` for Spark; the mix sits in the
-  18-28 USD range the project brief quotes. The click-to-conversion rate is *derived*:
+  At a test spend of about 80 USD/day (saturation 1,500 USD/day) the average CPA is
+  ``24 * (1 + 80/1500) ~ 25`` USD for a dark post and ``~15`` for Spark; scaled to 500
+  USD/day they are ``~32`` and ``~19``; the mix sits in the 18-28 USD range the project
+  brief quotes. The click-to-conversion rate is *derived*:
   ``cvr = cpm / (1000 * ctr * cpa_dark) = 3.75%``, inside the 1-5% landing-page range
   practitioners quote (an assumption, no single public source).
 * ``spark_cpa_multiplier = 0.6``: TikTok's own study, as quoted by e.g.
@@ -40,7 +41,7 @@ Default magnitudes and where they come from (USD, a DTC e-commerce account):
 * Authorization durations 7/30/60/365 days: the codes creators can grant (DESIGN.md);
   the mix of durations and ``revocation_rate_per_day = 0.002`` (about 11% of codes
   revoked over 60 days) are assumptions.
-* ``saturation_spend = 500`` USD/day, weekday multipliers, delivery and CPM noise, the
+* ``saturation_spend = 1500`` USD/day, weekday multipliers, delivery and CPM noise, the
   value per conversion (a 45 USD average order) and the arrival interval are assumptions,
   chosen to be plausible for a mid-size DTC account; change them per study.
 """

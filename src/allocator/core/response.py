@@ -35,6 +35,9 @@ __all__ = [
     "water_fill",
 ]
 
+_MIN_RELATIVE_RATE = 1e-9
+"""Smallest rate, relative to the row's best, the water-filling tells apart from it."""
+
 
 def expected_conversions(
     rate: FloatArray, half: FloatArray | float, budget: FloatArray
@@ -127,9 +130,13 @@ def water_fill(
     floor_sum = floor.sum(axis=-1, keepdims=True)
     over = floor_sum > total_k
     floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
-    # rates relative to the row's best: the split does not depend on their scale
+    # rates relative to the row's best: the split does not depend on their scale; positive
+    # rates below 1e-9 of the best count as 1e-9 of it (such arms only ever take money no
+    # better arm can hold), which keeps every slope within 1e-4.5 of the largest
     top = rate.max(axis=-1, keepdims=True)
-    slope = half * np.sqrt(rate / np.where(top > 0.0, top, 1.0))  # d budget / d t
+    rel = rate / np.where(top > 0.0, top, 1.0)
+    rel = np.where(rate > 0.0, np.maximum(rel, _MIN_RELATIVE_RATE), 0.0)
+    slope = half * np.sqrt(rel)  # d budget / d t
     moving = (slope > 0.0) & (cap > floor)
     safe = np.where(moving, slope, 1.0)
     t_floor = np.where(moving, (floor + half) / safe, np.inf)
@@ -144,6 +151,12 @@ def water_fill(
         axis=-1,
     )
     rising = np.cumsum(change, axis=-1)  # total slope just after each breakpoint
+    # the running sum leaves rounding residue (about 1e-16 of the largest slope) where the
+    # true slope is 0 or far smaller; times the huge breakpoints of near-zero rates that
+    # residue would swamp the totals, so slopes below 1e-12 of the sum count as 0 (such
+    # arms still get ``clip(slope * t - h)`` below and any remainder by room)
+    tol = 1e-12 * np.where(moving, slope, 0.0).sum(axis=-1, keepdims=True)
+    rising = np.where(rising > tol, rising, 0.0)
     finite = np.isfinite(times)
     gaps = np.where(finite[..., 1:], np.diff(np.where(finite, times, 0.0), axis=-1), 0.0)
     # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment

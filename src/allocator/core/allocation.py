@@ -94,7 +94,7 @@ def thompson_allocate(
         raise ValueError(f"draws must have shape (..., S, K), got {draws.shape}")
     *batch, n_draws, n_arms = draws.shape
     batch_shape = tuple(batch)
-    floors_b, caps_b, total_b = _prepare_bounds(floors, caps, total, batch_shape, n_arms)
+    floors_b, caps_b, total_b = broadcast_bounds(floors, caps, total, batch_shape, n_arms)
     if not np.isfinite(draws.sum()) and not np.isfinite(draws).all():
         raise ValueError("draws must be finite")
     if n_draws == 0 or n_arms == 0:
@@ -118,14 +118,17 @@ def thompson_allocate(
     return (floors2 + extra).reshape(*batch_shape, n_arms)
 
 
-def _prepare_bounds(
+def broadcast_bounds(
     floors: FloatArray | float,
     caps: FloatArray | float,
     total: FloatArray | float,
     batch_shape: tuple[int, ...],
     n_arms: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Broadcast and check floors ``(..., K)``, caps ``(..., K)`` and total ``(...)``."""
+    """Broadcast and check floors ``(..., K)``, caps ``(..., K)`` and total ``(...)``.
+
+    Shared by the linear fill here and the saturating one in :mod:`allocator.core.response`.
+    """
     arm_shape = (*batch_shape, n_arms)
     try:
         floors_b = np.broadcast_to(np.asarray(floors, dtype=np.float64), arm_shape)

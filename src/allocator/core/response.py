@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from allocator._types import FloatArray
+from allocator.core.allocation import broadcast_bounds
 
 __all__ = [
     "expected_conversions",
@@ -219,18 +220,10 @@ def saturating_allocate(
     if not (np.isfinite(half_a) & (half_a > 0)).all():
         raise ValueError("half-saturation spend must be finite and > 0")
     batch = draws.shape[:-2]
-    n_arms = draws.shape[-1]
-    arm_shape = (*batch, n_arms)
-    bounds = []
-    for name, value in (("floors", floors), ("caps", caps)):
-        arr = np.broadcast_to(np.asarray(value, dtype=np.float64), arm_shape)
-        if not np.isfinite(arr).all() or (arr < 0).any():
-            raise ValueError(f"{name} must be finite and >= 0")
-        bounds.append(arr[..., None, :])
-    total_a = np.broadcast_to(np.asarray(total, dtype=np.float64), batch)
-    if not np.isfinite(total_a).all() or (total_a < 0).any():
-        raise ValueError("total must be finite and >= 0")
-    half_b = np.broadcast_to(half_a, arm_shape)[..., None, :]
-    per_draw = water_fill(draws, half_b, bounds[0], bounds[1], total_a[..., None])
+    floors_b, caps_b, total_b = broadcast_bounds(floors, caps, total, batch, draws.shape[-1])
+    half_b = np.broadcast_to(half_a, floors_b.shape)[..., None, :]
+    per_draw = water_fill(
+        draws, half_b, floors_b[..., None, :], caps_b[..., None, :], total_b[..., None]
+    )
     out: FloatArray = per_draw.mean(axis=-2)
     return out

@@ -165,15 +165,17 @@ def test_budgets_respect_bounds_and_add_up(
 
 
 @PROPERTY
-@given(problems(), st.floats(1e-3, 1e3), st.randoms(use_true_random=False))
+@given(problems(), st.floats(1e-3, 1e3), st.data())
 def test_the_split_ignores_the_rates_scale_and_the_arms_order(
-    problem: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float], scale: float, rnd: object
+    problem: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
+    scale: float,
+    data: st.DataObject,
 ) -> None:
     rate, half, floor, cap, total = problem
     b = water_fill(rate, half, floor, cap, np.asarray(total))
     np.testing.assert_allclose(water_fill(rate * scale, half, floor, cap, np.asarray(total)), b,
                                rtol=1e-9, atol=1e-7)  # fmt: skip
-    perm = np.random.default_rng(abs(hash(rnd)) % 2**32).permutation(rate.size)
+    perm = np.array(data.draw(st.permutations(range(rate.size))))
     permuted = water_fill(rate[perm], half[perm], floor[perm], cap[perm], np.asarray(total))
     np.testing.assert_allclose(permuted, b[perm], rtol=1e-9, atol=1e-7)
 

@@ -40,7 +40,7 @@ from allocator.core.arms import (
     Kind,
     Observation,
 )
-from allocator.core.posterior import DEFAULT_LAG_PMF
+from allocator.core.lag import DEFAULT_LAG_PMF
 from allocator.data import write_adgroups, write_observations
 
 AS_OF = date(2026, 11, 20)

@@ -41,8 +41,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams
+from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrails import GuardrailParams
-from allocator.core.posterior import LagModel, PosteriorParams
+from allocator.core.lag import LagModel
 from allocator.errors import ConfigError
 
 __all__ = [
@@ -285,7 +286,7 @@ class PosteriorConfig(_Strict):
         return self
 
     def params(self) -> PosteriorParams:
-        """The core's :class:`~allocator.core.posterior.PosteriorParams`."""
+        """The core's :class:`~allocator.core.evidence.PosteriorParams`."""
         lag = LagModel.default() if self.lag_pmf is None else LagModel(np.array(self.lag_pmf))
         return PosteriorParams(
             half_life_days=self.half_life_days,

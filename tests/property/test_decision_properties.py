@@ -11,14 +11,9 @@ from scipy import special
 from allocator._types import FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams, Decisions, decide
-from allocator.core.posterior import (
-    ArmModel,
-    Evidence,
-    GammaPosterior,
-    PosteriorParams,
-    fit,
-    update,
-)
+from allocator.core.evidence import Evidence, PosteriorParams
+from allocator.core.families import GammaPosterior
+from allocator.core.posterior import ArmModel, fit, update
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

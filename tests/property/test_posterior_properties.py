@@ -8,14 +8,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from allocator.core.arms import ArmState, History, Objective
-from allocator.core.posterior import (
-    ArmModel,
-    BetaPosterior,
-    LagModel,
-    PosteriorParams,
-    discounted_evidence,
-    fit,
-)
+from allocator.core.evidence import PosteriorParams, discounted_evidence
+from allocator.core.families import BetaPosterior
+from allocator.core.lag import LagModel
+from allocator.core.posterior import ArmModel, fit
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

@@ -21,8 +21,9 @@ from allocator.config import (
 )
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
+from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrails import GuardrailParams
-from allocator.core.posterior import DEFAULT_LAG_PMF, PosteriorParams
+from allocator.core.lag import DEFAULT_LAG_PMF
 from allocator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -39,7 +39,7 @@ from allocator.backtest.worlds import (
 )
 from allocator.core.arms import AdGroup, AuthStatus, Kind
 from allocator.core.engine import EngineParams
-from allocator.core.posterior import LagModel
+from allocator.core.lag import LagModel
 from allocator.sim.environment import Environment
 from allocator.sim.metrics import PolicyMetrics
 from allocator.sim.policies import EvenSplit, Oracle, Policy, Rules

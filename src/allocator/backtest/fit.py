@@ -52,7 +52,7 @@ import numpy as np
 from scipy import stats
 
 from allocator._types import BoolArray, FloatArray
-from allocator.core.posterior import LagModel
+from allocator.core.lag import LagModel
 
 __all__ = [
     "DEFAULT_HALF_SATURATION",

@@ -51,7 +51,7 @@ from allocator.core.arms import (
     Stage,
 )
 from allocator.core.engine import EngineParams, EngineStep, step
-from allocator.core.posterior import LagModel
+from allocator.core.lag import LagModel
 from allocator.core.target import Target
 from allocator.data import to_arrays
 from allocator.errors import DataError, InsufficientDataError

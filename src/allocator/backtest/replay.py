@@ -17,7 +17,7 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.backtest.ope import Estimate, clt_estimate
-from allocator.core.posterior import BetaPosterior, thompson_choice
+from allocator.core.families import BetaPosterior, thompson_choice
 from allocator.errors import DataError, InsufficientDataError
 
 __all__ = ["ReplayPolicy", "ThompsonReplay", "replay", "replay_adaptive"]
@@ -39,8 +39,8 @@ class ThompsonReplay:
     """The engine's Bernoulli Thompson sampler as a :class:`ReplayPolicy`.
 
     One ``Beta(1, 1)`` posterior per (position, action), the core's
-    :class:`~allocator.core.posterior.BetaPosterior` and
-    :func:`~allocator.core.posterior.thompson_choice`: each row gets one posterior draw per
+    :class:`~allocator.core.families.BetaPosterior` and
+    :func:`~allocator.core.families.thompson_choice`: each row gets one posterior draw per
     action at its position and shows the argmax (ties broken uniformly); matched rows
     update the posterior of their position. Rows are indexed into ``position_index``.
 

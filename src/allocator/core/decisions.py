@@ -27,7 +27,7 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
   when its CPA is credibly above the kill threshold.
 
 Fatigue: the recent posterior (half-life ``fatigue_half_life_days``) against the earlier
-one (see :func:`allocator.core.posterior.fatigue_evidence`);
+one (see :func:`allocator.core.evidence.fatigue_evidence`);
 ``P(lambda_recent < (1 - fatigue_drop) * lambda_earlier) >= fatigue_probability``.
 """
 
@@ -43,7 +43,9 @@ from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
-from allocator.core.posterior import ArmModel, GammaPosterior, fatigue_evidence, update
+from allocator.core.evidence import fatigue_evidence
+from allocator.core.families import GammaPosterior
+from allocator.core.posterior import ArmModel, update
 from allocator.core.target import Target
 
 __all__ = ["Alert", "DecisionParams", "Decisions", "Reason", "alert_labels", "decide", "explain"]

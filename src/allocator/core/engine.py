@@ -34,8 +34,9 @@ from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.decisions import DecisionParams, Decisions, decide
+from allocator.core.evidence import PosteriorParams, exposure_weight
 from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_learning, project
-from allocator.core.posterior import ArmModel, PosteriorParams, exposure_weight, fit
+from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.target import Target
 

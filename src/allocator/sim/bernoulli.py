@@ -11,10 +11,11 @@ expected successes lost against always pulling the best arm.
 Policies
 --------
 * **Thompson sampling** runs the core's own Beta-Bernoulli code: one
-  :class:`~allocator.core.posterior.BetaPosterior` of shape ``(B, K)`` for a block of
-  ``B`` seeds, starting at ``Beta(1, 1)``; each step :func:`~allocator.core.posterior.
-  thompson_choice` (one posterior draw per seed, argmax, uniform tie-breaking) picks the
-  arms and :meth:`~allocator.core.posterior.BetaPosterior.observe` records the rewards.
+  :class:`~allocator.core.families.BetaPosterior` of shape ``(B, K)`` for a block of
+  ``B`` seeds, starting at ``Beta(1, 1)``; each step
+  :func:`~allocator.core.families.thompson_choice` (one posterior draw per seed, argmax,
+  uniform tie-breaking) picks the arms and
+  :meth:`~allocator.core.families.BetaPosterior.observe` records the rewards.
   There is no second implementation of Beta-Bernoulli Thompson sampling here.
 * **UCB1** (Auer, Cesa-Bianchi & Fischer 2002): pull each arm once, then the arm with the
   largest ``mean + alpha * sqrt(2 ln t / n)`` (``t`` pulls so far, ``n`` the arm's),
@@ -47,7 +48,7 @@ from typing import Protocol
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.core.posterior import BetaPosterior, thompson_choice
+from allocator.core.families import BetaPosterior, thompson_choice
 
 __all__ = [
     "BEST_MEAN",

@@ -51,14 +51,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from allocator.core.posterior import DEFAULT_LAG_PMF as CORE_DEFAULT_LAG_PMF
+from allocator.core.lag import DEFAULT_LAG_PMF as CORE_DEFAULT_LAG_PMF
 from allocator.errors import ConfigError
 
 __all__ = ["DEFAULT_LAG_PMF", "DEFAULT_WEEKDAY_MULTIPLIERS", "Scenario"]
 
 DEFAULT_LAG_PMF: tuple[float, ...] = CORE_DEFAULT_LAG_PMF
 """Share of a day's conversions reported 0..6 days later: the engine's own default
-(:data:`allocator.core.posterior.DEFAULT_LAG_PMF`), so a scenario is well specified unless
+(:data:`allocator.core.lag.DEFAULT_LAG_PMF`), so a scenario is well specified unless
 a study sets ``lag_pmf`` to something else on purpose."""
 
 DEFAULT_WEEKDAY_MULTIPLIERS: tuple[float, ...] = (0.97, 0.96, 0.97, 0.99, 1.01, 1.05, 1.05)

@@ -32,7 +32,7 @@ from allocator.core.arms import (
     Portfolio,
 )
 from allocator.core.engine import EngineParams
-from allocator.core.posterior import LagModel
+from allocator.core.lag import LagModel
 from allocator.sim.environment import Environment, World
 from allocator.sim.policies import EvenSplit, FixedSplit, Oracle, Policy
 from allocator.sim.scenario import Scenario

@@ -17,7 +17,9 @@ from allocator.core.decisions import (
     decide,
     explain,
 )
-from allocator.core.posterior import ArmModel, Evidence, GammaPosterior, PosteriorParams, fit
+from allocator.core.evidence import Evidence, PosteriorParams
+from allocator.core.families import GammaPosterior
+from allocator.core.posterior import ArmModel, fit
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

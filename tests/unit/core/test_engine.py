@@ -24,7 +24,7 @@ from allocator.core.engine import (
     step,
 )
 from allocator.core.guardrails import Binding, GuardrailParams, Infeasibility
-from allocator.core.posterior import LagModel
+from allocator.core.lag import LagModel
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core import allocation, decisions, guardrails
 from allocator.core.allocation import thompson_allocate
+from allocator.core.families import BetaPosterior, Posterior, thompson_choice
 from allocator.core.guardrails import Binding, Infeasibility
-from allocator.core.posterior import BetaPosterior, Posterior, thompson_choice
 from allocator.sim import bernoulli
 from allocator.sim.bernoulli import BernoulliBandit, Method, reward_stream
 

@@ -7,23 +7,11 @@ import pytest
 
 from allocator._types import FloatArray
 from allocator.core.arms import ArmState, History, Objective
-from allocator.core.posterior import (
-    DEFAULT_LAG_PMF,
-    BetaPosterior,
-    Evidence,
-    GammaPosterior,
-    LagModel,
-    PosteriorParams,
-    discounted_evidence,
-    fatigue_evidence,
-    fit,
-    pooled_prior,
-    pooled_value_prior,
-    posterior,
-    reward_draws,
-    thompson_choice,
-    update,
-)
+from allocator.core.evidence import Evidence, PosteriorParams, discounted_evidence, fatigue_evidence
+from allocator.core.families import BetaPosterior, GammaPosterior, thompson_choice
+from allocator.core.lag import DEFAULT_LAG_PMF, LagModel
+from allocator.core.pooling import pooled_prior, pooled_value_prior
+from allocator.core.posterior import fit, posterior, reward_draws, update
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

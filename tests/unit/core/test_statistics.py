@@ -9,15 +9,11 @@ from scipy import stats
 from allocator._types import FloatArray
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams, decide
-from allocator.core.posterior import (
-    BetaPosterior,
-    LagModel,
-    PosteriorParams,
-    discounted_evidence,
-    fit,
-    pooled_prior,
-    thompson_choice,
-)
+from allocator.core.evidence import PosteriorParams, discounted_evidence
+from allocator.core.families import BetaPosterior, thompson_choice
+from allocator.core.lag import LagModel
+from allocator.core.pooling import pooled_prior
+from allocator.core.posterior import fit
 from allocator.core.target import Target
 
 pytestmark = pytest.mark.slow

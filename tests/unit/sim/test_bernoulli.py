@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import allocator.sim.bernoulli as bern
-from allocator.core.posterior import BetaPosterior, thompson_choice
+from allocator.core.families import BetaPosterior, thompson_choice
 from allocator.sim.bernoulli import (
     BernoulliBandit,
     Method,

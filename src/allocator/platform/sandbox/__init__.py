@@ -28,11 +28,11 @@ from allocator.platform.sandbox.api import (
     SandboxApi,
     SandboxResponse,
 )
+from allocator.platform.sandbox.build import build_account
 from allocator.platform.sandbox.faults import FaultKind, FaultRule
 from allocator.platform.sandbox.scenario import (
     DEFAULT_NEW_AUTH_CODE,
     SandboxScenario,
-    build_account,
     default_scenario,
     load_scenario,
 )

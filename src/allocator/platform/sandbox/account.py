@@ -1,10 +1,12 @@
-"""The sandbox's simulated ad account: objects, rules, daily delivery and the edit log.
+"""The sandbox's simulated ad account: rules, daily delivery and the edit log.
 
 One :class:`SandboxAccount` holds an advertiser's campaigns, ad groups (one ad each: the
-engine's arms), ads (Spark posts or dark posts), the Spark posts' authorizations, the
-simulated calendar and a ledger of reported delivery per ad group and day. Delivery comes
-from a pluggable :class:`DeliveryModel` advanced one day at a time; the account decides
-which ad groups may deliver (status, deleted, authorization) and with what daily budget.
+engine's arms), ads (Spark posts or dark posts), the Spark posts' authorizations (the
+records are in :mod:`.objects`), the simulated calendar and a ledger of reported delivery
+per ad group and day (:mod:`.ledger`). Delivery comes from a pluggable
+:class:`~allocator.platform.sandbox.ledger.DeliveryModel` advanced one day at a time; the
+account decides which ad groups may deliver (status, deleted, authorization) and with
+what daily budget.
 
 Simulated time: :attr:`SandboxAccount.today` is the day in progress; reports hold data for
 the days before it. :meth:`SandboxAccount.advance` delivers ``today`` with the budgets and
@@ -24,51 +26,31 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
 
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray
-
-__all__ = [
-    "METRIC_FIELDS",
-    "Ad",
-    "AdGroup",
-    "Campaign",
-    "DayDelivery",
-    "DeliveryModel",
-    "EditRecord",
-    "Ledger",
-    "RuleViolation",
-    "SandboxAccount",
-    "SparkPost",
-]
-
-BUDGET_MODE_DAY = "BUDGET_MODE_DAY"
-BUDGET_MODE_TOTAL = "BUDGET_MODE_TOTAL"
-BUDGET_MODE_INFINITE = "BUDGET_MODE_INFINITE"
-STATUS_ENABLE, STATUS_DISABLE, STATUS_DELETE, STATUS_FROZEN = (
-    "ENABLE",
-    "DISABLE",
-    "DELETE",
-    "FROZEN",
+from allocator.platform.sandbox.ledger import DeliveryModel, Ledger
+from allocator.platform.sandbox.objects import (
+    AUTH_AUTHORIZED,
+    AUTH_EXPIRED,
+    AUTH_REVOKED,
+    BUDGET_MODE_DAY,
+    BUDGET_MODE_INFINITE,
+    BUDGET_MODE_TOTAL,
+    STATUS_DELETE,
+    STATUS_DISABLE,
+    STATUS_ENABLE,
+    STATUS_FROZEN,
+    Ad,
+    AdGroup,
+    Campaign,
+    EditRecord,
+    SparkPost,
 )
-AUTH_AUTHORIZED, AUTH_EXPIRED, AUTH_REVOKED = "AUTHORIZED", "EXPIRED", "REVOKED"
 
-METRIC_FIELDS = (
-    "spend",
-    "impressions",
-    "clicks",
-    "conversions",
-    "value",
-    "video_watched_2s",
-    "video_watched_6s",
-)
-"""Quantities the ledger keeps per ad group and day (currency for spend and value)."""
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+__all__ = ["RuleViolation", "SandboxAccount"]
 
 
 class RuleViolation(Exception):
@@ -78,199 +60,6 @@ class RuleViolation(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class DayDelivery:
-    """What one simulated day delivered, per arm.
-
-    Attributes:
-        spend: currency spent, shape ``(K,)``.
-        impressions: impressions, shape ``(K,)``.
-        clicks: clicks, shape ``(K,)``.
-        video_watched_2s: 2-second video views, shape ``(K,)``.
-        video_watched_6s: 6-second video views, shape ``(K,)``.
-        conversions: conversions *reported during* this day, shape ``(K, L)``: column
-            ``l`` belongs to the day ``l`` days before this one (``l = 0``: this day), so
-            a model with conversion lag fills earlier days in as time passes.
-        value: conversion value reported during this day, currency, shape ``(K, L)``.
-    """
-
-    spend: FloatArray
-    impressions: FloatArray
-    clicks: FloatArray
-    video_watched_2s: FloatArray
-    video_watched_6s: FloatArray
-    conversions: FloatArray
-    value: FloatArray
-
-
-class DeliveryModel(Protocol):
-    """The dynamics behind the sandbox: one account (one replication), ``K`` arms."""
-
-    @property
-    def n_arms(self) -> int:
-        """Number of arms ``K``; arm ``k`` is the ad group with ``AdGroup.arm == k``."""
-        ...
-
-    def advance_day(self, budgets: FloatArray, enabled: BoolArray) -> DayDelivery:
-        """Deliver one day.
-
-        Args:
-            budgets: daily budget per arm, currency per day, shape ``(K,)``.
-            enabled: whether each arm may deliver today, shape ``(K,)``.
-
-        Returns:
-            The day's delivery; arms not enabled spend nothing.
-        """
-        ...
-
-
-@dataclass(slots=True)
-class Campaign:
-    """A campaign; with ``budget_optimize_on`` its ad groups share ``budget`` (CBO)."""
-
-    campaign_id: str
-    campaign_name: str
-    budget: float
-    budget_mode: str
-    budget_optimize_on: bool
-    operation_status: str
-    create_time: datetime
-
-
-@dataclass(slots=True)
-class AdGroup:
-    """An ad group: one arm of the delivery model (``arm``), one ad."""
-
-    adgroup_id: str
-    campaign_id: str
-    adgroup_name: str
-    budget: float
-    budget_mode: str
-    operation_status: str
-    arm: int
-    create_time: datetime
-    modify_time: datetime
-    schedule_start_time: datetime
-    schedule_end_time: datetime | None = None
-    deleted: bool = False
-
-
-@dataclass(slots=True)
-class Ad:
-    """An ad: a Spark post (``identity_type`` ``AUTH_CODE``) or a dark post."""
-
-    ad_id: str
-    adgroup_id: str
-    ad_name: str
-    identity_type: str
-    identity_id: str
-    tiktok_item_id: str | None
-    video_id: str | None
-    operation_status: str
-    create_time: datetime
-
-
-@dataclass(slots=True)
-class SparkPost:
-    """A creator's post bound (or about to be bound) to the account with an auth code.
-
-    ``status`` is ``AUTHORIZED``, ``EXPIRED`` or ``REVOKED``; ``bound`` is False until
-    ``/tt_video/authorize/`` applied a code for it.
-    """
-
-    item_id: str
-    auth_code: str
-    identity_id: str
-    tiktok_name: str
-    text: str
-    status: str
-    auth_start_time: datetime
-    auth_end_time: datetime
-    invite_start_time: datetime
-    bound: bool = True
-
-    def active_on(self, day: date) -> bool:
-        """True when the post may deliver on ``day`` (authorized at the day's start)."""
-        start = datetime.combine(day, time(), tzinfo=UTC)
-        return self.bound and self.status == AUTH_AUTHORIZED and self.auth_end_time > start
-
-
-@dataclass(frozen=True, slots=True)
-class EditRecord:
-    """One applied write to an ad group, as the sandbox recorded it.
-
-    ``changed`` is False when the write set the value it already had (still applied:
-    a duplicate send shows up here).
-    """
-
-    seq: int
-    time: str
-    sim_date: str
-    adgroup_id: str
-    field: str
-    from_value: float | str
-    to_value: float | str
-    changed: bool
-    request_id: str
-    endpoint: str
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON object with keys ``seq, time, sim_date, adgroup_id, field, from, to, ...``."""
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "sim_date": self.sim_date,
-            "adgroup_id": self.adgroup_id,
-            "field": self.field,
-            "from": self.from_value,
-            "to": self.to_value,
-            "changed": self.changed,
-            "request_id": self.request_id,
-            "endpoint": self.endpoint,
-        }
-
-
-@dataclass(slots=True)
-class Ledger:
-    """Reported delivery per arm and day since ``start``: arrays of shape ``(K, D)``."""
-
-    start: date
-    n_arms: int
-    data: dict[str, FloatArray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in METRIC_FIELDS:
-            self.data.setdefault(name, np.zeros((self.n_arms, 0)))
-
-    @property
-    def n_days(self) -> int:
-        """Days recorded ``D``."""
-        return int(self.data["spend"].shape[1])
-
-    def append(self, day: DayDelivery) -> None:
-        """Record a new day; lagged conversions and value land on the earlier days."""
-        for name in ("spend", "impressions", "clicks", "video_watched_2s", "video_watched_6s"):
-            column = np.asarray(getattr(day, name), dtype=float).reshape(self.n_arms, 1)
-            self.data[name] = np.concatenate([self.data[name], column], axis=1)
-        n_days = self.n_days
-        for name in ("conversions", "value"):
-            late = np.asarray(getattr(day, name), dtype=float).reshape(self.n_arms, -1)
-            grown = np.concatenate([self.data[name], np.zeros((self.n_arms, 1))], axis=1)
-            n_lag = min(late.shape[1], n_days)
-            # column l of `late` belongs to day index n_days - 1 - l
-            grown[:, n_days - n_lag :] += late[:, :n_lag][:, ::-1]
-            self.data[name] = grown
-
-    def window(self, first: date, last: date) -> tuple[list[date], dict[str, FloatArray]]:
-        """Days in ``[first, last]`` that have data, and each metric as ``(K, n)``."""
-        lo = max((first - self.start).days, 0)
-        hi = min((last - self.start).days + 1, self.n_days)
-        if hi <= lo:
-            return [], {name: np.zeros((self.n_arms, 0)) for name in METRIC_FIELDS}
-        days = [self.start + timedelta(days=i) for i in range(lo, hi)]
-        return days, {name: values[:, lo:hi] for name, values in self.data.items()}
 
 
 class SandboxAccount:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from allocator.platform.sandbox.account import TIME_FORMAT, SandboxAccount
+from allocator.platform.sandbox.account import SandboxAccount
 from allocator.platform.sandbox.faults import FaultRule
+from allocator.platform.sandbox.objects import TIME_FORMAT, AdGroup, Campaign, SparkPost
 from allocator.platform.sandbox.params import int_param, parse_body, parse_query
 from allocator.platform.sandbox.reads import ad_json, adgroup_json
 
@@ -84,45 +85,52 @@ def state_json(account: SandboxAccount) -> dict[str, Any]:
         "today": account.today.isoformat(),
         "history_start": account.ledger.start.isoformat(),
         "min_daily_budget": account.min_daily_budget,
-        "campaigns": [
-            {
-                "campaign_id": c.campaign_id,
-                "campaign_name": c.campaign_name,
-                "budget": c.budget,
-                "budget_mode": c.budget_mode,
-                "budget_optimize_on": c.budget_optimize_on,
-                "operation_status": c.operation_status,
-            }
-            for c in account.campaigns.values()
-        ],
+        "campaigns": [_campaign_json(c) for c in account.campaigns.values()],
         "adgroups": [
-            {
-                **adgroup_json(account, g),
-                "arm": g.arm,
-                "deleted": g.deleted,
-                "delivering": account.delivers(g),
-            }
+            _adgroup_state(account, g)
             for g in sorted(account.adgroups.values(), key=lambda g: g.adgroup_id)
         ],
         "ads": [ad_json(account, a) for a in sorted(account.ads.values(), key=lambda a: a.ad_id)],
-        "authorizations": [
-            {
-                "item_id": p.item_id,
-                "auth_code": p.auth_code,
-                "identity_id": p.identity_id,
-                "tiktok_name": p.tiktok_name,
-                "status": p.status,
-                "bound": p.bound,
-                "auth_start_time": p.auth_start_time.strftime(TIME_FORMAT),
-                "auth_end_time": p.auth_end_time.strftime(TIME_FORMAT),
-            }
-            for p in account.posts.values()
-        ],
+        "authorizations": [_authorization_json(p) for p in account.posts.values()],
         "pending_codes": [
             {"auth_code": code, "item_id": item_id, "days": days}
             for code, (item_id, days) in account.pending_codes.items()
         ],
         "n_edits": len(account.edits),
+    }
+
+
+def _campaign_json(c: Campaign) -> dict[str, Any]:
+    return {
+        "campaign_id": c.campaign_id,
+        "campaign_name": c.campaign_name,
+        "budget": c.budget,
+        "budget_mode": c.budget_mode,
+        "budget_optimize_on": c.budget_optimize_on,
+        "operation_status": c.operation_status,
+    }
+
+
+def _adgroup_state(account: SandboxAccount, g: AdGroup) -> dict[str, Any]:
+    """The ad group as ``/adgroup/get/`` shows it, with its arm and delivery flags."""
+    return {
+        **adgroup_json(account, g),
+        "arm": g.arm,
+        "deleted": g.deleted,
+        "delivering": account.delivers(g),
+    }
+
+
+def _authorization_json(p: SparkPost) -> dict[str, Any]:
+    return {
+        "item_id": p.item_id,
+        "auth_code": p.auth_code,
+        "identity_id": p.identity_id,
+        "tiktok_name": p.tiktok_name,
+        "status": p.status,
+        "bound": p.bound,
+        "auth_start_time": p.auth_start_time.strftime(TIME_FORMAT),
+        "auth_end_time": p.auth_end_time.strftime(TIME_FORMAT),
     }
 
 

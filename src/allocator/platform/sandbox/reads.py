@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from allocator.platform.sandbox.account import (
+from allocator.platform.sandbox.account import RuleViolation, SandboxAccount
+from allocator.platform.sandbox.objects import (
     BUDGET_MODE_TOTAL,
     TIME_FORMAT,
     Ad,
     AdGroup,
-    RuleViolation,
-    SandboxAccount,
     SparkPost,
 )
 from allocator.platform.sandbox.params import (

@@ -8,9 +8,8 @@ posts, one authorization expiring in 3 days, one revoked 4 days ago, one ad grou
 campaign budget optimisation (budget 0, ``BUDGET_MODE_INFINITE``) and one with
 ``BUDGET_MODE_TOTAL``, both of which clients must refuse to manage.
 
-Building (:func:`build_account`) draws the environment's world from the seed, creates the
-objects, and simulates ``history_days`` days with the configured budgets so reports have
-data; ``today`` (default: the current UTC date) is the first day not yet delivered.
+:func:`~allocator.platform.sandbox.build.build_account` turns a scenario into a live
+account with its history delivered.
 
 Example::
 
@@ -44,27 +43,14 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from allocator.errors import ConfigError
-from allocator.platform.sandbox.account import (
-    AUTH_AUTHORIZED,
-    AUTH_REVOKED,
-    Ad,
-    AdGroup,
-    Campaign,
-    SandboxAccount,
-    SparkPost,
-)
 from allocator.platform.sandbox.api import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, ApiSettings
-from allocator.platform.sandbox.delivery import EnvironmentDelivery
-from allocator.sim.environment import Environment
 from allocator.sim.scenario import Scenario
 
 __all__ = [
@@ -72,7 +58,6 @@ __all__ = [
     "AdGroupSpec",
     "CampaignSpec",
     "SandboxScenario",
-    "build_account",
     "default_scenario",
     "load_scenario",
 ]
@@ -158,6 +143,11 @@ class AdGroupSpec(_Strict):
             raise ValueError("revoked_days_ago applies to spark ad groups only")
         return self
 
+    def launch_offset(self, history_days: int) -> int:
+        """Day index (from the history's start) the ad group launched."""
+        ago = history_days if self.launched_days_ago is None else self.launched_days_ago
+        return history_days - ago
+
 
 class NewPostSpec(_Strict):
     """``[[new_posts]]``: a creator's post with a code issued but not yet applied."""
@@ -200,7 +190,7 @@ class SandboxScenario(_Strict):
 
     def simulator_scenario(self, start: date) -> Scenario:
         """The environment's scenario: one arm per ad group, in ad group order."""
-        launch = [_launch_offset(g, self.history_days) for g in self.adgroups]
+        launch = [g.launch_offset(self.history_days) for g in self.adgroups]
         creators = sorted({g.creator for g in self.adgroups})
         defaults = {
             "revocation_rate_per_day": 0.0,
@@ -241,37 +231,49 @@ DEFAULT_NEW_AUTH_CODE = "sandbox-new-code-0001"
 """An auth code of the default scenario ready for ``/tt_video/authorize/``."""
 
 _CREATORS = ("glowwithmia", "dermdaniel", "skinbyaya", "theroutinelab", "priya.glows")
+_CAMPAIGN_IDS = ("1800000000000000001", "1800000000000000002", "1800000000000000003")
 
 
 def default_scenario(seed: int = 0, today: date | None = None) -> SandboxScenario:
     """The default DTC account (see the module docstring)."""
-    camp = ("1800000000000000001", "1800000000000000002", "1800000000000000003")
-    groups: list[dict[str, Any]] = [  # Spark: five creators, three with a second post
-        {
-            "campaign_id": camp[0],
-            "name": f"Spark - {_CREATORS[i % 5]} - post {i // 5 + 1}",
-            "kind": "spark",
-            "creator": _CREATORS[i % 5],
-            "budget": (80.0, 60.0, 50.0, 45.0, 40.0, 35.0, 30.0, 30.0)[i],
-            "auth_days_left": (50, 3, 25, 340, 20, 45, 12, 60)[i],
-        }
-        for i in range(8)
-    ]
-    groups[6]["revoked_days_ago"] = 4
-    groups[7]["launched_days_ago"] = 10
-    for j, hook in enumerate(("problem-solution", "ugc-unboxing", "founder-story", "offer-15")):
-        groups.append(
-            {
-                "campaign_id": camp[1],
-                "name": f"Dark - {hook}",
-                "kind": "dark",
-                "creator": "brand",
-                "budget": (50.0, 40.0, 35.0, 30.0)[j],
-            }
-        )
+    return SandboxScenario(
+        seed=seed,
+        today=today,
+        campaigns=_default_campaigns(),
+        adgroups=tuple(AdGroupSpec.model_validate(g) for g in _default_adgroups()),
+        new_posts=(
+            NewPostSpec(
+                item_id="7300000000000000099",
+                creator="skinbyaya",
+                text="Aya - night routine",
+                auth_code=DEFAULT_NEW_AUTH_CODE,
+            ),
+        ),
+    )
+
+
+def _default_campaigns() -> tuple[CampaignSpec, ...]:
+    """Spark creators, dark-post concept tests, and one campaign under CBO."""
+    spark, dark, cbo = _CAMPAIGN_IDS
+    return (
+        CampaignSpec(campaign_id=spark, name="Spark - creators"),
+        CampaignSpec(campaign_id=dark, name="Dark - concept tests"),
+        CampaignSpec(
+            campaign_id=cbo,
+            name="CBO - evergreen",
+            budget_optimize_on=True,
+            budget=60.0,
+            budget_mode="BUDGET_MODE_DAY",
+        ),
+    )
+
+
+def _default_adgroups() -> list[dict[str, Any]]:
+    """The 12 ad groups' keys: 8 Spark, then 4 dark (the last two lifetime and CBO)."""
+    groups = _spark_groups(_CAMPAIGN_IDS[0]) + _dark_groups(_CAMPAIGN_IDS[1])
     groups[-1].update(
         {
-            "campaign_id": camp[2],
+            "campaign_id": _CAMPAIGN_IDS[2],
             "name": "CBO - evergreen",
             "budget": 0.0,
             "budget_mode": "BUDGET_MODE_INFINITE",
@@ -287,198 +289,36 @@ def default_scenario(seed: int = 0, today: date | None = None) -> SandboxScenari
     )
     for n, group in enumerate(groups, start=1):
         group["adgroup_id"] = f"18100000000000000{n:02d}"
-    return SandboxScenario(
-        seed=seed,
-        today=today,
-        campaigns=(
-            CampaignSpec(campaign_id=camp[0], name="Spark - creators"),
-            CampaignSpec(campaign_id=camp[1], name="Dark - concept tests"),
-            CampaignSpec(
-                campaign_id=camp[2],
-                name="CBO - evergreen",
-                budget_optimize_on=True,
-                budget=60.0,
-                budget_mode="BUDGET_MODE_DAY",
-            ),
-        ),
-        adgroups=tuple(AdGroupSpec.model_validate(g) for g in groups),
-        new_posts=(
-            NewPostSpec(
-                item_id="7300000000000000099",
-                creator="skinbyaya",
-                text="Aya - night routine",
-                auth_code=DEFAULT_NEW_AUTH_CODE,
-            ),
-        ),
-    )
+    return groups
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def _launch_offset(group: AdGroupSpec, history_days: int) -> int:
-    """Day index (from the history's start) the ad group launched."""
-    ago = history_days if group.launched_days_ago is None else group.launched_days_ago
-    return history_days - ago
-
-
-def build_account(
-    scenario: SandboxScenario,
-    *,
-    seed: int | None = None,
-    now: Callable[[], datetime] | None = None,
-) -> SandboxAccount:
-    """Create the account, draw its world and simulate its history.
-
-    Args:
-        scenario: the validated scenario.
-        seed: overrides ``scenario.seed`` (the CLI's ``--seed``).
-        now: wall clock ``() -> datetime`` (UTC) for edit times; default the real clock.
-
-    Returns:
-        The account at ``today`` with ``history_days`` days delivered.
-    """
-    today = scenario.today or datetime.now(UTC).date()
-    start = today - timedelta(days=scenario.history_days)
-    rng = np.random.default_rng(scenario.seed if seed is None else seed)
-    env = Environment.reset(scenario.simulator_scenario(start), 1, rng)
-    campaigns = [
-        Campaign(
-            c.campaign_id,
-            c.name,
-            c.budget,
-            c.budget_mode,
-            c.budget_optimize_on,
-            c.status,
-            _midnight(start),
-        )
-        for c in scenario.campaigns
+def _spark_groups(campaign_id: str) -> list[dict[str, Any]]:
+    """Spark: five creators, three with a second post; one revoked, one launched late."""
+    groups: list[dict[str, Any]] = [
+        {
+            "campaign_id": campaign_id,
+            "name": f"Spark - {_CREATORS[i % 5]} - post {i // 5 + 1}",
+            "kind": "spark",
+            "creator": _CREATORS[i % 5],
+            "budget": (80.0, 60.0, 50.0, 45.0, 40.0, 35.0, 30.0, 30.0)[i],
+            "auth_days_left": (50, 3, 25, 340, 20, 45, 12, 60)[i],
+        }
+        for i in range(8)
     ]
-    cbo = {c.campaign_id for c in scenario.campaigns if c.budget_optimize_on}
-    creators = sorted(
-        {g.creator for g in scenario.adgroups} | {p.creator for p in scenario.new_posts}
-    )
-    adgroups, ads, posts = [], [], []
-    for arm, g in enumerate(scenario.adgroups):
-        created = _midnight(start + timedelta(days=_launch_offset(g, scenario.history_days)))
-        mode = "BUDGET_MODE_INFINITE" if g.campaign_id in cbo else g.budget_mode
-        end = created + timedelta(days=g.total_days) if mode == "BUDGET_MODE_TOTAL" else None
-        budget = 0.0 if g.campaign_id in cbo else g.budget
-        adgroups.append(
-            AdGroup(
-                g.adgroup_id,
-                g.campaign_id,
-                g.name,
-                budget,
-                mode,
-                g.status,
-                arm,
-                created,
-                created,
-                created,
-                end,
-            )
-        )
-        ad_id, name = f"182{g.adgroup_id[3:]}", f"{g.name} - ad"
-        if g.kind == "dark":
-            identity = str(7_100_000_000_000_000_000 + arm)
-            video_id = f"v10{g.adgroup_id[3:]}"
-            ads.append(
-                Ad(
-                    ad_id,
-                    g.adgroup_id,
-                    name,
-                    "CUSTOMIZED_USER",
-                    identity,
-                    None,
-                    video_id,
-                    "ENABLE",
-                    created,
-                )
-            )
-            continue
-        post = _post(
-            f"730{g.adgroup_id[3:]}",
-            g.creator,
-            creators,
-            g.name,
-            created,
-            _midnight(today + timedelta(days=g.auth_days_left)),
-        )
-        posts.append(post)
-        ads.append(
-            Ad(
-                ad_id,
-                g.adgroup_id,
-                name,
-                "AUTH_CODE",
-                post.identity_id,
-                post.item_id,
-                None,
-                "ENABLE",
-                created,
-            )
-        )
-    unbound = [
-        _post(
-            p.item_id, p.creator, creators, p.text, _midnight(today), _midnight(today), p.auth_code
-        )
-        for p in scenario.new_posts
+    groups[6]["revoked_days_ago"] = 4
+    groups[7]["launched_days_ago"] = 10
+    return groups
+
+
+def _dark_groups(campaign_id: str) -> list[dict[str, Any]]:
+    """Dark posts from the brand, one per hook."""
+    return [
+        {
+            "campaign_id": campaign_id,
+            "name": f"Dark - {hook}",
+            "kind": "dark",
+            "creator": "brand",
+            "budget": (50.0, 40.0, 35.0, 30.0)[j],
+        }
+        for j, hook in enumerate(("problem-solution", "ugc-unboxing", "founder-story", "offer-15"))
     ]
-    account = SandboxAccount(
-        advertiser_id=scenario.advertiser.advertiser_id,
-        advertiser_name=scenario.advertiser.name,
-        currency=scenario.advertiser.currency,
-        today=start,
-        campaigns=campaigns,
-        adgroups=adgroups,
-        ads=ads,
-        posts=posts + unbound,
-        model=EnvironmentDelivery(env),
-        min_daily_budget=scenario.api.min_daily_budget,
-        **({} if now is None else {"now": now}),
-    )
-    for spec, post in zip(scenario.new_posts, unbound, strict=True):
-        post.bound = False
-        account.pending_codes[post.auth_code] = (post.item_id, spec.days)
-    _simulate_history(account, scenario, today)
-    return account
-
-
-def _post(
-    item_id: str,
-    creator: str,
-    creators: list[str],
-    text: str,
-    start: datetime,
-    end: datetime,
-    auth_code: str | None = None,
-) -> SparkPost:
-    return SparkPost(
-        item_id=item_id,
-        auth_code=auth_code or f"sandbox-auth-{item_id}",
-        identity_id=str(6_900_000_000_000_000_000 + creators.index(creator)),
-        tiktok_name=creator,
-        text=f"{text} #skincare",
-        status=AUTH_AUTHORIZED,
-        auth_start_time=start,
-        auth_end_time=end,
-        invite_start_time=start - timedelta(days=2),
-    )
-
-
-def _simulate_history(account: SandboxAccount, scenario: SandboxScenario, today: date) -> None:
-    """Deliver the history days; a revoked post delivers until its revocation day."""
-    revoke_on = {
-        f"730{g.adgroup_id[3:]}": today - timedelta(days=g.revoked_days_ago)
-        for g in scenario.adgroups
-        if g.revoked_days_ago is not None
-    }
-    while True:
-        for item_id, day in revoke_on.items():
-            if account.today >= day:
-                account.posts[item_id].status = AUTH_REVOKED
-        if account.today >= today:
-            break
-        account.advance(1)

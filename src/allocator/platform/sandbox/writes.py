@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from allocator.platform.sandbox.account import (
+from allocator.platform.sandbox.account import RuleViolation, SandboxAccount
+from allocator.platform.sandbox.objects import (
     STATUS_DELETE,
     STATUS_DISABLE,
     STATUS_ENABLE,
     AdGroup,
-    RuleViolation,
-    SandboxAccount,
 )
 from allocator.platform.sandbox.params import PARAM_ERROR, bool_param, id_list, required
 from allocator.platform.sandbox.reads import adgroup_json

@@ -188,29 +188,11 @@ class Transport:
 
     def _check(self, method: str, path: str, response: httpx.Response) -> Envelope:
         status = response.status_code
-        try:
-            body: object = response.json()
-        except ValueError:
-            body = None
-        envelope = body if isinstance(body, dict) else {}
+        envelope = _json_object(response)
         message = self._token.scrub(str(envelope.get("message") or "")) or f"HTTP {status}"
-        rid = envelope.get("request_id")
-        request_id = str(rid) if rid not in (None, "") else None
-        raw_code = envelope.get("code")
-        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        request_id, code = _request_id_and_code(envelope)
         where = f"{method} {path}: {message}"
-        if status == 429:
-            raise RateLimitedError(
-                where,
-                code=code if code not in (None, 0) else 429,
-                request_id=request_id,
-                http_status=status,
-                retry_after=_retry_after(response),
-            )
-        if status >= 500:
-            raise ServerError(where, code=code or status, request_id=request_id, http_status=status)
-        if code is None and status == 401:
-            raise AuthError(where, code=status, request_id=request_id, http_status=status)
+        _raise_for_http_status(where, response, code, request_id)
         if code is None:
             raise ApiStatusError(
                 f"{method} {path}: the answer is not a JSON envelope (HTTP {status})",
@@ -231,6 +213,43 @@ class Transport:
             )
         log.debug("%s %s -> code %d request_id=%s", method, path, code, request_id)
         return Envelope(data=data or {}, request_id=request_id, code=code)
+
+
+def _json_object(response: httpx.Response) -> JsonObject:
+    """The answer's body as a JSON object; ``{}`` when it is not JSON or not an object."""
+    try:
+        body: object = response.json()
+    except ValueError:
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
+def _request_id_and_code(envelope: JsonObject) -> tuple[str | None, int | None]:
+    """The envelope's ``request_id`` (``None`` if absent or empty) and integer ``code``."""
+    rid = envelope.get("request_id")
+    request_id = str(rid) if rid not in (None, "") else None
+    raw_code = envelope.get("code")
+    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    return request_id, code
+
+
+def _raise_for_http_status(
+    where: str, response: httpx.Response, code: int | None, request_id: str | None
+) -> None:
+    """Raise for HTTP 429, 5xx, and a 401 without an envelope code."""
+    status = response.status_code
+    if status == 429:
+        raise RateLimitedError(
+            where,
+            code=code if code not in (None, 0) else 429,
+            request_id=request_id,
+            http_status=status,
+            retry_after=_retry_after(response),
+        )
+    if status >= 500:
+        raise ServerError(where, code=code or status, request_id=request_id, http_status=status)
+    if code is None and status == 401:
+        raise AuthError(where, code=status, request_id=request_id, http_status=status)
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -202,36 +202,13 @@ class Writer:
             except AuthError:
                 raise
             except ApiError as exc:
-                if isinstance(exc, ApiStatusError) and _rejected_whole(exc, pending):
-                    results.update(self._one_by_one(pending, send, read_back, exc))
-                    return results
-                if not is_ambiguous_write_failure(exc):
-                    prefix = "not applied: " if is_not_applied(exc) else ""
-                    results.update(_failed(pending, _request_id(exc), f"{prefix}{exc}"))
+                settled = self._settle_unambiguous(exc, pending, send, read_back)
+                if settled is not None:
+                    results.update(settled)
                     return results
                 failure = exc
-            try:
-                current = read_back(pending)
-            except AuthError:
-                raise
-            except ApiError as read_exc:
-                error = f"outcome unknown: {failure}; reading the ad group back failed: {read_exc}"
-                results.update(_failed(pending, _request_id(failure), error))
-                return results
-            rid = _request_id(failure)
-            done = [i for i in pending if current.get(i.key) == i.value]
-            results.update({i.key: ChangeResult(i.key, ok=True, request_id=rid) for i in done})
-            pending = [i for i in pending if current.get(i.key) != i.value]
-            log.warning(
-                "ambiguous write failure (%s); read-back: %d of %d in effect, %d to resend "
-                "(send %d of %d)",
-                type(failure).__name__,
-                len(done),
-                len(done) + len(pending),
-                len(pending) if n_sent < self._config.max_sends else 0,
-                n_sent,
-                self._config.max_sends,
-            )
+            settled, pending = self._read_back_after(pending, failure, read_back, n_sent)
+            results.update(settled)
             if not pending:
                 return results
         error = (
@@ -239,6 +216,52 @@ class Writer:
         )
         results.update(_failed(pending, _request_id(failure), error))
         return results
+
+    def _settle_unambiguous(
+        self, exc: ApiError, pending: Sequence[Intent], send: SendFn, read_back: ReadBackFn
+    ) -> dict[str, ChangeResult] | None:
+        """Results for a send whose failure leaves no doubt; ``None`` when it is ambiguous.
+
+        A batch rejected as a whole is retried one by one; any other unambiguous failure
+        fails every change of the batch.
+        """
+        if isinstance(exc, ApiStatusError) and _rejected_whole(exc, pending):
+            return self._one_by_one(pending, send, read_back, exc)
+        if not is_ambiguous_write_failure(exc):
+            prefix = "not applied: " if is_not_applied(exc) else ""
+            return _failed(pending, _request_id(exc), f"{prefix}{exc}")
+        return None
+
+    def _read_back_after(
+        self, pending: Sequence[Intent], failure: ApiError, read_back: ReadBackFn, n_sent: int
+    ) -> tuple[dict[str, ChangeResult], list[Intent]]:
+        """After an ambiguous failure: results of the changes settled, and those to resend.
+
+        Changes the read-back finds in effect are applied; when the read-back itself
+        fails, every change is failed with its outcome unknown and none is resent.
+        """
+        try:
+            current = read_back(pending)
+        except AuthError:
+            raise
+        except ApiError as read_exc:
+            error = f"outcome unknown: {failure}; reading the ad group back failed: {read_exc}"
+            return _failed(pending, _request_id(failure), error), []
+        rid = _request_id(failure)
+        done = [i for i in pending if current.get(i.key) == i.value]
+        settled = {i.key: ChangeResult(i.key, ok=True, request_id=rid) for i in done}
+        rest = [i for i in pending if current.get(i.key) != i.value]
+        log.warning(
+            "ambiguous write failure (%s); read-back: %d of %d in effect, %d to resend "
+            "(send %d of %d)",
+            type(failure).__name__,
+            len(done),
+            len(done) + len(rest),
+            len(rest) if n_sent < self._config.max_sends else 0,
+            n_sent,
+            self._config.max_sends,
+        )
+        return settled, rest
 
     def _one_by_one(
         self, batch: Sequence[Intent], send: SendFn, read_back: ReadBackFn, exc: ApiStatusError

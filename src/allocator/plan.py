@@ -30,7 +30,7 @@ from allocator.core.decisions import Alert, explain
 from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
 from allocator.core.guardrails import Infeasibility
 from allocator.core.target import Target
-from allocator.data import EngineInputs, to_arrays
+from allocator.data.arrays import EngineInputs, to_arrays
 
 __all__ = ["Plan", "PlanAlert", "PlannedAdGroup", "make_plan", "plan_from_step"]
 

@@ -41,7 +41,8 @@ from allocator.core.arms import (
     Observation,
 )
 from allocator.core.lag import DEFAULT_LAG_PMF
-from allocator.data import write_adgroups, write_observations
+from allocator.data.adgroups import write_adgroups
+from allocator.data.observations import write_observations
 
 AS_OF = date(2026, 11, 20)
 N_DAYS = 30

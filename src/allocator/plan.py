@@ -30,7 +30,7 @@ from allocator.core.decisions import Alert, explain
 from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
 from allocator.core.guardrails import Infeasibility
 from allocator.core.target import Target
-from allocator.data import EngineInputs, to_arrays
+from allocator.data.arrays import EngineInputs, to_arrays
 
 __all__ = ["Plan", "PlanAlert", "PlannedAdGroup", "make_plan", "plan_from_step"]
 
@@ -193,47 +193,16 @@ def plan_from_step(
     run_id: str,
 ) -> Plan:
     """Turn an unbatched engine step into plan records (one per ad group, input order)."""
-    d = result.decisions
     rows: list[PlannedAdGroup] = []
     alerts: list[PlanAlert] = []
     for i, adgroup_id in enumerate(inputs.adgroup_ids):
         ag = adgroups[adgroup_id]
-        enabled = bool(result.enabled[i])
-        reason = explain(d, i, portfolio.currency, target)
-        if result.starved[i]:
-            reason = starved_reason(int(result.projection.binding[i])) + "; " + reason
-        elif result.frozen[i] and enabled:
-            reason = "learning phase: budget kept; " + reason
-        rows.append(
-            PlannedAdGroup(
-                adgroup_id=adgroup_id,
-                from_budget=round(ag.budget, 2),
-                to_budget=round(float(result.budget[i]), 2) if enabled else 0.0,
-                from_status=str(ag.status),
-                to_status=str(AdGroupStatus.ENABLE if enabled else AdGroupStatus.DISABLE),
-                stage=Stage(int(result.stage[i])).label,
-                p_best=round(float(d.p_best[i]), 4),
-                cpa_mean=_finite(float(d.cpa_mean[i])),
-                cpa_low=_finite(float(d.cpa_low[i])),
-                cpa_high=_finite(float(d.cpa_high[i])),
-                reason=reason,
-            )
-        )
+        rows.append(_planned_adgroup(result, i, adgroup_id, ag, portfolio, target))
         alerts.extend(_arm_alerts(result, i, adgroup_id))
     shortfall = round(float(result.projection.shortfall), 2)
-    code = Infeasibility(int(result.projection.infeasible))
-    if code is not Infeasibility.OK:
-        amount = float(result.projection.infeasible_amount)
-        alerts.append(
-            PlanAlert(
-                kind="shortfall" if shortfall > 0 else "infeasible",
-                adgroup_id=None,
-                message=(
-                    f"{amount:.2f} {portfolio.currency} of the {portfolio.daily_budget:.2f} "
-                    f"daily budget cannot be planned: {_SHORTFALL_CAUSES[code]}"
-                ),
-            )
-        )
+    account_alert = _shortfall_alert(result, portfolio, shortfall)
+    if account_alert is not None:
+        alerts.append(account_alert)
     return Plan(
         run_id=run_id,
         account=account,
@@ -243,6 +212,55 @@ def plan_from_step(
         adgroups=tuple(rows),
         alerts=tuple(alerts),
         shortfall=shortfall,
+    )
+
+
+def _planned_adgroup(
+    result: EngineStep,
+    i: int,
+    adgroup_id: str,
+    ag: AdGroup,
+    portfolio: Portfolio,
+    target: Target,
+) -> PlannedAdGroup:
+    """Arm ``i`` of the step as a plan row, its reason led by any budget constraint."""
+    d = result.decisions
+    enabled = bool(result.enabled[i])
+    reason = explain(d, i, portfolio.currency, target)
+    if result.starved[i]:
+        reason = starved_reason(int(result.projection.binding[i])) + "; " + reason
+    elif result.frozen[i] and enabled:
+        reason = "learning phase: budget kept; " + reason
+    return PlannedAdGroup(
+        adgroup_id=adgroup_id,
+        from_budget=round(ag.budget, 2),
+        to_budget=round(float(result.budget[i]), 2) if enabled else 0.0,
+        from_status=str(ag.status),
+        to_status=str(AdGroupStatus.ENABLE if enabled else AdGroupStatus.DISABLE),
+        stage=Stage(int(result.stage[i])).label,
+        p_best=round(float(d.p_best[i]), 4),
+        cpa_mean=_finite(float(d.cpa_mean[i])),
+        cpa_low=_finite(float(d.cpa_low[i])),
+        cpa_high=_finite(float(d.cpa_high[i])),
+        reason=reason,
+    )
+
+
+def _shortfall_alert(
+    result: EngineStep, portfolio: Portfolio, shortfall: float
+) -> PlanAlert | None:
+    """The account-level alert when part of the daily budget cannot be planned."""
+    code = Infeasibility(int(result.projection.infeasible))
+    if code is Infeasibility.OK:
+        return None
+    amount = float(result.projection.infeasible_amount)
+    return PlanAlert(
+        kind="shortfall" if shortfall > 0 else "infeasible",
+        adgroup_id=None,
+        message=(
+            f"{amount:.2f} {portfolio.currency} of the {portfolio.daily_budget:.2f} "
+            f"daily budget cannot be planned: {_SHORTFALL_CAUSES[code]}"
+        ),
     )
 
 

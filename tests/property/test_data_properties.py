@@ -18,14 +18,10 @@ from allocator.core.arms import (
     Observation,
     Stage,
 )
-from allocator.data import (
-    DataWarning,
-    read_adgroups,
-    read_observations,
-    to_arrays,
-    write_adgroups,
-    write_observations,
-)
+from allocator.data.adgroups import read_adgroups, write_adgroups
+from allocator.data.arrays import to_arrays
+from allocator.data.observations import read_observations, write_observations
+from allocator.data.table import DataWarning
 
 TODAY = date(2026, 11, 20)
 

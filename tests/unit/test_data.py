@@ -16,13 +16,10 @@ from allocator.core.arms import (
     Observation,
     Stage,
 )
-from allocator.data import (
-    DataWarning,
-    load_files,
-    read_adgroups,
-    read_observations,
-    to_arrays,
-)
+from allocator.data.adgroups import read_adgroups
+from allocator.data.arrays import to_arrays
+from allocator.data.observations import load_files, read_observations
+from allocator.data.table import DataWarning
 from allocator.errors import DataError
 
 TODAY = date(2026, 11, 20)

@@ -53,7 +53,7 @@ from allocator.core.arms import (
 from allocator.core.engine import EngineParams, EngineStep, step
 from allocator.core.lag import LagModel
 from allocator.core.target import Target
-from allocator.data import to_arrays
+from allocator.data.arrays import to_arrays
 from allocator.errors import DataError, InsufficientDataError
 
 __all__ = [

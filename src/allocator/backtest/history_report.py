@@ -36,7 +36,7 @@ from allocator.backtest.estimate import (
 from allocator.backtest.fit import FitParams, LagCheck, ScenarioFit, fit_scenario, lag_check
 from allocator.backtest.history import Thinning, panel_from_records, replay_decisions
 from allocator.config import FilesPlatform, JobConfig
-from allocator.data import load_files
+from allocator.data.observations import load_files
 from allocator.errors import ConfigError, DataError
 
 __all__ = ["HistoryBacktest", "run_history_backtest", "summary_markdown", "write_outputs"]

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from allocator.config import FilesPlatform, JobConfig, load_job_config
-from allocator.data import load_files
+from allocator.data.observations import load_files
 from allocator.errors import ConfigError
 from allocator.job.rebalance import account_today, plan_records, run_rebalance
 from allocator.job.report import render_plan

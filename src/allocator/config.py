@@ -2,9 +2,10 @@
 
 A job config names the account (``[account]``), where its data comes from (``[platform]``,
 a union picked by ``kind``: ``files``, ``sandbox`` or ``tiktok``) and, optionally, the
-engine's tuning (``[engine]``, ``[posterior]``, ``[decisions]``, ``[guardrails]``) whose
-keys and defaults mirror the core parameter dataclasses one to one, and how the scheduled
-job applies plans (``[job]``: store, cadence, kill switch, cap). Unknown keys are errors.
+engine's tuning (``[engine]``, ``[posterior]``, ``[decisions]``, ``[guardrails]``; their
+models live in :mod:`allocator.engine_config`) whose keys and defaults mirror the core
+parameter dataclasses one to one, and how the scheduled job applies plans (``[job]``:
+store, cadence, kill switch, cap). Unknown keys are errors.
 
 Access tokens are never config values: a platform names the environment variable
 (``token_env``) or the file (``token_file``) that holds it.
@@ -17,45 +18,48 @@ Relative paths in the file are relative to the file's directory.
 from __future__ import annotations
 
 import difflib
-import math
 import re
-import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 
+from allocator.config_base import (
+    Positive,
+    StrictModel,
+    cross_field_error,
+    dotted_key,
+    nested_model,
+    ranked_errors,
+    read_toml,
+)
 from allocator.core.arms import Objective, Portfolio
-from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams
-from allocator.core.evidence import PosteriorParams
-from allocator.core.guardrails import GuardrailParams
-from allocator.core.lag import LagModel
+from allocator.engine_config import (
+    DecisionsConfig,
+    EngineConfig,
+    GuardrailsConfig,
+    PosteriorConfig,
+    linear_if_unset,
+)
 from allocator.errors import ConfigError
 
 __all__ = [
     "AccountConfig",
-    "DecisionsConfig",
-    "EngineConfig",
     "FilesPlatform",
-    "GuardrailsConfig",
     "JobConfig",
     "JobSection",
     "PlatformConfig",
-    "PosteriorConfig",
     "SandboxPlatform",
     "TikTokPlatform",
     "load_job_config",
@@ -63,9 +67,6 @@ __all__ = [
 
 _SECRET_KEY = re.compile(r"token|secret|password|api_key|apikey|credential", re.IGNORECASE)
 
-Probability = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -77,23 +78,6 @@ def _id_text(value: object) -> object:
 AdvertiserId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1)]
 
 
-def _cross(key: str, reason: str) -> PydanticCustomError:
-    """A cross-field error that still names the offending dotted key."""
-    return PydanticCustomError("cross_field", "{reason}", {"key": key, "reason": reason})
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _core_accepts(section: str, build: Callable[[], object]) -> None:
-    """Surface any rule the core dataclass enforces beyond ours as an error on ``section``."""
-    try:
-        build()
-    except ValueError as exc:
-        raise _cross(section, str(exc)) from exc
-
-
 def _resolve(path: Path, info: ValidationInfo) -> Path:
     """A path from the file, made absolute against the config file's directory."""
     base = (info.context or {}).get("base_dir")
@@ -102,7 +86,7 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
     return path.expanduser().resolve()
 
 
-class AccountConfig(_Strict):
+class AccountConfig(StrictModel):
     """``[account]``: the portfolio the job manages.
 
     Attributes:
@@ -136,18 +120,22 @@ class AccountConfig(_Strict):
     def _target_matches_objective(self) -> Self:
         if self.objective is Objective.CPA:
             if self.target_cpa is None:
-                raise _cross("account.target_cpa", "objective 'cpa' needs target_cpa")
+                raise cross_field_error("account.target_cpa", "objective 'cpa' needs target_cpa")
             if self.target_roas is not None:
-                raise _cross("account.target_roas", "target_roas is set but objective is 'cpa'")
+                raise cross_field_error(
+                    "account.target_roas", "target_roas is set but objective is 'cpa'"
+                )
         else:
             if self.target_roas is None:
-                raise _cross("account.target_roas", "objective 'roas' needs target_roas")
+                raise cross_field_error("account.target_roas", "objective 'roas' needs target_roas")
             if self.target_cpa is not None:
-                raise _cross("account.target_cpa", "target_cpa is set but objective is 'roas'")
+                raise cross_field_error(
+                    "account.target_cpa", "target_cpa is set but objective is 'roas'"
+                )
         return self
 
 
-class FilesPlatform(_Strict):
+class FilesPlatform(StrictModel):
     """``[platform] kind = "files"``: two CSV files (plan only, nothing is applied).
 
     Attributes:
@@ -165,7 +153,7 @@ class FilesPlatform(_Strict):
         return _resolve(value, info)
 
 
-class _ApiPlatform(_Strict):
+class _ApiPlatform(StrictModel):
     advertiser_id: AdvertiserId
 
     @field_validator("base_url", check_fields=False)
@@ -224,146 +212,7 @@ PlatformConfig = Annotated[
 """``[platform]``: one of the platform models, picked by ``kind``."""
 
 
-class EngineConfig(_Strict):
-    """``[engine]``: sampling and data window.
-
-    Attributes:
-        n_draws: posterior draws per decision (``S``).
-        seed: seed of the run's ``numpy.random.Generator`` (same seed, same plan).
-        lookback_days: most days of history the engine reads.
-        half_saturation_spend: daily spend at which an ad group's average conversion
-            rate halves (diminishing returns), currency per day; unset = linear response.
-    """
-
-    n_draws: int = Field(default=1000, ge=10, le=100_000)
-    seed: int = Field(default=0, ge=0)
-    lookback_days: int = Field(default=60, ge=1, le=366)
-    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-
-
-class PosteriorConfig(_Strict):
-    """``[posterior]``: mirrors ``PosteriorParams`` (lag given as ``lag_pmf``).
-
-    Attributes:
-        half_life_days: time-discount half-life, days (``inf`` disables discounting).
-        prior_strength: pooled prior's weight, in conversions of evidence.
-        lag_pmf: share of a day's eventual conversions reported 0, 1, ... days later
-            (sums to 1; its length is the attribution window); ``None`` = the default.
-        pool_by_creator: pool priors by kind, then creators shrink to their kind.
-        value_shape: shape of the per-conversion value distribution (ROAS objective);
-            ``value_shape * prior_strength`` must exceed 1.
-    """
-
-    half_life_days: float = Field(default=14.0, gt=0.0)
-    prior_strength: Positive = 2.0
-    lag_pmf: tuple[NonNegative, ...] | None = Field(default=None, min_length=1, max_length=90)
-    pool_by_creator: bool = True
-    value_shape: Positive = 2.0
-
-    @field_validator("half_life_days")
-    @classmethod
-    def _not_nan(cls, value: float) -> float:
-        if math.isnan(value):
-            raise ValueError("must be a number of days (inf disables discounting)")
-        return value
-
-    @field_validator("lag_pmf")
-    @classmethod
-    def _sums_to_one(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        if value is not None and not math.isclose(math.fsum(value), 1.0, abs_tol=1e-6):
-            raise ValueError(f"must sum to 1 (sums to {math.fsum(value):.6g})")
-        return value
-
-    @model_validator(mode="after")
-    def _finite_prior_value(self) -> Self:
-        if self.value_shape * self.prior_strength <= 1.0:
-            raise _cross(
-                "posterior.value_shape",
-                "value_shape x prior_strength must exceed 1 (else the prior mean value "
-                "per conversion is infinite)",
-            )
-        _core_accepts("posterior", self.params)
-        return self
-
-    def params(self) -> PosteriorParams:
-        """The core's :class:`~allocator.core.evidence.PosteriorParams`."""
-        lag = LagModel.default() if self.lag_pmf is None else LagModel(np.array(self.lag_pmf))
-        return PosteriorParams(
-            half_life_days=self.half_life_days,
-            prior_strength=self.prior_strength,
-            lag=lag,
-            pool_by_creator=self.pool_by_creator,
-            value_shape=self.value_shape,
-        )
-
-
-class DecisionsConfig(_Strict):
-    """``[decisions]``: mirrors ``DecisionParams`` (names, defaults and units)."""
-
-    p_best_to_scale: Probability = 0.95
-    value_remaining_to_scale: NonNegative = 0.01
-    value_remaining_quantile: Probability = 0.95
-    min_conversions_to_scale: NonNegative = 10.0
-    min_spend_to_stop: NonNegative = 10.0
-    min_spend_to_kill: NonNegative = 3.0
-    p_best_to_stop: Probability = 0.01
-    p_meets_target_to_keep: Probability = 0.1
-    kill_cpa_multiple: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
-    kill_probability: Probability = 0.9
-    fatigue_drop: Probability = 0.3
-    fatigue_probability: Probability = 0.9
-    fatigue_half_life_days: Positive = 3.0
-    min_remaining_days: NonNegative = 3.0
-    renew_warning_days: NonNegative = 7.0
-    cpa_interval: Probability = 0.90
-
-    @model_validator(mode="after")
-    def _warning_before_block(self) -> Self:
-        if self.renew_warning_days < self.min_remaining_days:
-            raise _cross(
-                "decisions.renew_warning_days",
-                "must be >= min_remaining_days (warn before an arm is blocked)",
-            )
-        _core_accepts("decisions", self.params)
-        return self
-
-    def params(self) -> DecisionParams:
-        """The core's :class:`~allocator.core.decisions.DecisionParams`."""
-        return DecisionParams(**self.model_dump())
-
-
-class GuardrailsConfig(_Strict):
-    """``[guardrails]``: mirrors ``GuardrailParams`` (budgets in currency per day)."""
-
-    platform_min_budget: Positive = 20.01
-    max_budget_share: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_step_up: NonNegative = 0.3
-    max_step_down: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
-    learning_days: NonNegative = 3.0
-    learning_conversions: NonNegative = 50.0
-    learning_max_days: NonNegative = 14.0
-    large_edit_fraction: NonNegative = 0.3
-    test_budget: Positive | None = None
-    new_arm_budget: Positive | None = None
-    exploration_share: float = Field(default=0.5, ge=0.0, lt=1.0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.learning_max_days < self.learning_days:
-            raise _cross("guardrails.learning_max_days", "must be >= learning_days")
-        for key in ("test_budget", "new_arm_budget"):
-            value = getattr(self, key)
-            if value is not None and value < self.platform_min_budget:
-                raise _cross(f"guardrails.{key}", "must be >= platform_min_budget")
-        _core_accepts("guardrails", self.params)
-        return self
-
-    def params(self) -> GuardrailParams:
-        """The core's :class:`~allocator.core.guardrails.GuardrailParams`."""
-        return GuardrailParams(**self.model_dump())
-
-
-class JobSection(_Strict):
+class JobSection(StrictModel):
     """``[job]``: how the scheduled rebalancing job records and applies plans.
 
     Attributes:
@@ -392,7 +241,7 @@ class JobSection(_Strict):
         return None if value is None else _resolve(value, info)
 
 
-class JobConfig(_Strict):
+class JobConfig(StrictModel):
     """A whole job config file.
 
     Attributes:
@@ -425,13 +274,13 @@ class JobConfig(_Strict):
     def _budget_fits(self) -> Self:
         budget, rails = self.account.daily_budget, self.guardrails
         if budget < rails.platform_min_budget:
-            raise _cross(
+            raise cross_field_error(
                 "account.daily_budget",
                 f"{budget:g} is below guardrails.platform_min_budget "
                 f"({rails.platform_min_budget:g})",
             )
         if rails.max_budget_share * budget < rails.platform_min_budget:
-            raise _cross(
+            raise cross_field_error(
                 "guardrails.max_budget_share",
                 "max_budget_share x daily_budget is below platform_min_budget: "
                 "no ad group could run",
@@ -439,9 +288,11 @@ class JobConfig(_Strict):
         for key in ("test_budget", "new_arm_budget"):
             value = getattr(rails, key)
             if value is not None and value > budget:
-                raise _cross(f"guardrails.{key}", f"{value:g} exceeds account.daily_budget")
+                raise cross_field_error(
+                    f"guardrails.{key}", f"{value:g} exceeds account.daily_budget"
+                )
         if self.job.report_md is not None and self.job.report_md == self.job.store:
-            raise _cross("job.report_md", "must not be the store file")
+            raise cross_field_error("job.report_md", "must not be the store file")
         return self
 
     def engine_params(self) -> EngineParams:
@@ -460,69 +311,55 @@ class JobConfig(_Strict):
         return Portfolio(a.currency, a.daily_budget, a.objective, a.target_cpa, a.target_roas)
 
 
-def linear_if_unset(value: float | None) -> float:
-    """The engine's ``half_saturation_spend``: unset means a linear response (``inf``)."""
-    return math.inf if value is None else value
-
-
 # --------------------------------------------------------------------------- loading
 
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+_KIND_TO_PLATFORM: dict[str, type[BaseModel]] = {
+    "files": FilesPlatform,
+    "sandbox": SandboxPlatform,
+    "tiktok": TikTokPlatform,
+}
 
 
 def _model_at(loc: tuple[int | str, ...], data: object) -> type[BaseModel] | None:
     """The model class that holds the key at ``loc`` (for "did you mean" hints)."""
-    model: type[BaseModel] = JobConfig
-    for part in loc:
-        if part == "platform" and model is JobConfig:
-            kind = data.get("platform", {}).get("kind") if isinstance(data, dict) else None
-            models: dict[str, type[BaseModel]] = {
-                "files": FilesPlatform,
-                "sandbox": SandboxPlatform,
-                "tiktok": TikTokPlatform,
-            }
-            if kind not in models:
-                return None
-            model = models[kind]
-            continue
-        field = model.model_fields.get(str(part))
-        nested = field.annotation if field is not None else None
-        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
-            return None
-        model = nested
-    return model
+    if loc[:1] != ("platform",):
+        return nested_model(JobConfig, map(str, loc))
+    kind = data.get("platform", {}).get("kind") if isinstance(data, dict) else None
+    if kind not in _KIND_TO_PLATFORM:
+        return None
+    return nested_model(_KIND_TO_PLATFORM[kind], map(str, loc[1:]))
+
+
+def _unknown_key(loc: tuple[int | str, ...], data: object) -> str:
+    """Why the key at ``loc`` is refused: a secret, or unknown (with a close match)."""
+    name = str(loc[-1])
+    if _SECRET_KEY.search(name):
+        return (
+            "secrets are never config values: put the token in the environment variable "
+            "named by token_env (or a file named by token_file)"
+        )
+    model = _model_at(loc[:-1], data)
+    close = difflib.get_close_matches(name, list(model.model_fields), n=1) if model else []
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key{hint}"
 
 
 def _explain(error: ErrorDetails, data: object) -> tuple[str, str]:
     """``(dotted key, reason)`` for one pydantic error, never echoing the input value."""
     loc = tuple(error["loc"])
-    if loc[:1] == ("platform",) and len(loc) > 1 and loc[1] in ("files", "sandbox", "tiktok"):
+    if loc[:1] == ("platform",) and len(loc) > 1 and loc[1] in _KIND_TO_PLATFORM:
         loc = loc[:1] + loc[2:]
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "cross_field":
         return str(ctx["key"]), str(ctx["reason"])
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return _dotted((*loc, "kind")), "must be one of 'files', 'sandbox', 'tiktok'"
+        return dotted_key((*loc, "kind")), "must be one of 'files', 'sandbox', 'tiktok'"
     if kind == "missing":
-        return _dotted(loc), "required key is missing"
+        return dotted_key(loc), "required key is missing"
     if kind == "extra_forbidden":
-        name = str(loc[-1])
-        if _SECRET_KEY.search(name):
-            return _dotted(loc), (
-                "secrets are never config values: put the token in the environment variable "
-                "named by token_env (or a file named by token_file)"
-            )
-        model = _model_at(loc[:-1], data)
-        close = difflib.get_close_matches(name, list(model.model_fields), n=1) if model else []
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return _dotted(loc), f"unknown key{hint}"
-    return _dotted(loc), error["msg"]
+        return dotted_key(loc), _unknown_key(loc, data)
+    return dotted_key(loc), error["msg"]
 
 
 def load_job_config(path: str | Path) -> JobConfig:
@@ -540,20 +377,11 @@ def load_job_config(path: str | Path) -> JobConfig:
             the dotted key, e.g. ``account.daily_budget``).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError("file not found", path=path) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file ({exc.__class__.__name__})", path=path) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", path=path) from exc
+    data = read_toml(path)
     try:
         return JobConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        # An unknown key usually explains a "missing" one (a typo): report it first.
-        errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+        errors = ranked_errors(exc)
         key, reason = _explain(errors[0], data)
         n_more = len(errors) - 1
         more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import math
 import tomllib
 from pathlib import Path
@@ -9,21 +8,16 @@ import pydantic
 import pytest
 
 from allocator.config import (
-    DecisionsConfig,
     FilesPlatform,
-    GuardrailsConfig,
     JobConfig,
     JobSection,
-    PosteriorConfig,
     SandboxPlatform,
     TikTokPlatform,
     load_job_config,
 )
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
-from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrails import GuardrailParams
-from allocator.core.lag import DEFAULT_LAG_PMF
 from allocator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -302,25 +296,6 @@ def test_configs_are_frozen(tmp_path: Path) -> None:
 def test_infinite_half_life_disables_discounting(tmp_path: Path) -> None:
     config = _load(tmp_path, ACCOUNT + FILES + "[posterior]\nhalf_life_days = inf\n")
     assert math.isinf(config.engine_params().posterior.half_life_days)
-
-
-@pytest.mark.parametrize(
-    ("section", "core"),
-    [(DecisionsConfig, DecisionParams), (GuardrailsConfig, GuardrailParams)],
-)
-def test_sections_mirror_the_core_dataclasses(
-    section: type[pydantic.BaseModel], core: type
-) -> None:
-    assert section().model_dump() == dataclasses.asdict(core())
-
-
-def test_posterior_section_mirrors_posterior_params() -> None:
-    core = PosteriorParams()
-    section = PosteriorConfig()
-    fields = {f.name for f in dataclasses.fields(core)} - {"lag"} | {"lag_pmf"}
-    assert set(PosteriorConfig.model_fields) == fields
-    assert section.params() == core
-    assert PosteriorConfig(lag_pmf=DEFAULT_LAG_PMF).params() == core
 
 
 def test_half_saturation_spend_is_linear_unless_set(tmp_path: Path) -> None:

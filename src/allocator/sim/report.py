@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from allocator._types import FloatArray
-from allocator.sim.experiment import ENGINE_KINDS
+from allocator.sim.policy_configs import ENGINE_KINDS
 from allocator.sim.runner import ExperimentResult
 
 __all__ = [

@@ -33,9 +33,10 @@ import pandas as pd
 
 from allocator._types import FloatArray, IntArray
 from allocator.sim.environment import Environment, ReplicationBlock, replication_blocks
-from allocator.sim.experiment import ExperimentConfig, PolicyConfig
+from allocator.sim.experiment import ExperimentConfig
 from allocator.sim.metrics import RESULT_COLUMNS, MetricsAccumulator, compare_to_oracle
 from allocator.sim.policies import PolicyContext
+from allocator.sim.policy_configs import PolicyConfig
 
 __all__ = [
     "ID_COLUMNS",

@@ -5,14 +5,9 @@ from pathlib import Path
 import pytest
 
 from allocator.errors import ConfigError
-from allocator.sim.experiment import (
-    ExperimentConfig,
-    OracleConfig,
-    RulesConfig,
-    ThompsonConfig,
-    expand_grid,
-    load_experiment,
-)
+from allocator.sim.experiment import ExperimentConfig, load_experiment
+from allocator.sim.grid import expand_grid
+from allocator.sim.policy_configs import OracleConfig, RulesConfig, ThompsonConfig
 from allocator.sim.thompson import ThompsonPolicy
 
 ROOT = Path(__file__).resolve().parents[3]

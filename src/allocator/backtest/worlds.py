@@ -31,10 +31,12 @@ import numpy as np
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.backtest.fit import FatigueDraw, ScenarioFit
 from allocator.core.arms import ArmState, History
-from allocator.sim.environment import DayReport, Environment, World
+from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator, PolicyMetrics, compare_to_oracle
-from allocator.sim.policies import Action, Policy, PolicyContext
+from allocator.sim.policy import Action, Policy, PolicyContext
 from allocator.sim.scenario import Scenario
+from allocator.sim.truth import DayReport
+from allocator.sim.world import World
 
 __all__ = [
     "FittedEnvironment",

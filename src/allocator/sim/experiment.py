@@ -68,17 +68,12 @@ from allocator.config import (
 )
 from allocator.core.engine import EngineParams
 from allocator.errors import ConfigError
-from allocator.sim.policies import (
-    UCB1,
-    EpsilonGreedy,
-    EvenSplit,
-    FixedSplit,
-    Greedy,
-    Oracle,
-    Policy,
-    Rules,
-)
+from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import Policy
+from allocator.sim.rules import Rules
 from allocator.sim.scenario import Scenario
+from allocator.sim.splits import EvenSplit, FixedSplit
 from allocator.sim.thompson import ThompsonPolicy
 
 __all__ = [

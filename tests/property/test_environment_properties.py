@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator.sim.environment import Environment
-from allocator.sim.policies import optimal_allocation
+from allocator.sim.oracle import optimal_allocation
 from allocator.sim.scenario import Scenario
 
 scenarios = st.builds(

@@ -42,7 +42,10 @@ from allocator.core.engine import EngineParams
 from allocator.core.lag import LagModel
 from allocator.sim.environment import Environment
 from allocator.sim.metrics import PolicyMetrics
-from allocator.sim.policies import EvenSplit, Oracle, Policy, Rules
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import Policy
+from allocator.sim.rules import Rules
+from allocator.sim.splits import EvenSplit
 from allocator.sim.thompson import ThompsonPolicy
 
 __all__ = [

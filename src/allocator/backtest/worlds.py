@@ -3,7 +3,7 @@
 A :class:`~allocator.backtest.fit.ScenarioFit` of one history (per-arm fields ``(K,)``)
 and the account's :class:`Layout` (launches, authorizations, the logged budgets) map onto
 the simulator: each replication draws the arms' rates ``lambda`` and fatigue (floor, half-life)
-from the fit's posterior and becomes a :class:`~allocator.sim.environment.World` with
+from the fit's posterior and becomes a :class:`~allocator.sim.world.World` with
 the fitted CPM and CTR and ``cvr = lambda * cpm / (1000 * ctr)`` (so the world's
 ``base_rate`` is exactly the drawn ``lambda``).
 
@@ -31,10 +31,12 @@ import numpy as np
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.backtest.fit import FatigueDraw, ScenarioFit
 from allocator.core.arms import ArmState, History
-from allocator.sim.environment import DayReport, Environment, World
+from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator, PolicyMetrics, compare_to_oracle
-from allocator.sim.policies import Action, Policy, PolicyContext
+from allocator.sim.policy import Action, Policy, PolicyContext
 from allocator.sim.scenario import Scenario
+from allocator.sim.truth import DayReport
+from allocator.sim.world import World
 
 __all__ = [
     "FittedEnvironment",

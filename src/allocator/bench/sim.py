@@ -20,9 +20,10 @@ import numpy as np
 
 from allocator.bench import print_report
 from allocator.core.engine import EngineParams
-from allocator.sim.environment import Environment, replication_blocks
+from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator
-from allocator.sim.policies import PolicyContext
+from allocator.sim.policy import PolicyContext
+from allocator.sim.replication import replication_blocks
 from allocator.sim.scenario import Scenario
 from allocator.sim.thompson import ThompsonPolicy
 

@@ -34,7 +34,7 @@ bits per element, so vectorizing over seeds needs one generator per batch): bloc
 holds seeds ``i * block_size .. (i + 1) * block_size - 1`` and uses
 ``SeedSequence(base_seed, spawn_key=(1, i))``. A seed's Thompson path therefore depends on
 ``(base_seed, block_size, s)`` only; a partial last block runs at full size and is
-truncated (as :func:`allocator.sim.environment.replication_blocks` does).
+truncated (as :func:`allocator.sim.replication.replication_blocks` does).
 """
 
 from __future__ import annotations

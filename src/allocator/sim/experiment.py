@@ -161,7 +161,7 @@ class ExperimentConfig(StrictModel):
         scenario: the scenario, with the top-level horizon and budget applied.
         seeds: replications (independent worlds) per policy, >= 1.
         seed: base seed of the experiment (see
-            :class:`~allocator.sim.environment.ReplicationBlock`).
+            :class:`~allocator.sim.replication.ReplicationBlock`).
         block_size: replications per block: the unit of work, of resuming and of
             randomness (changing it changes the numbers).
         horizon_days: days simulated (overrides ``scenario.horizon_days``).

@@ -1,6 +1,6 @@
 """Per-replication outcomes of a policy run, and its comparison with the oracle.
 
-:class:`MetricsAccumulator` consumes one :class:`~allocator.sim.environment.DayReport`
+:class:`MetricsAccumulator` consumes one :class:`~allocator.sim.truth.DayReport`
 per simulated day (memory ``O(R K)`` plus ``(T, R)`` daily totals for plots) and
 :meth:`MetricsAccumulator.finalize` returns :class:`PolicyMetrics`: arrays of shape
 ``(R,)``, one value per replication, vectorized throughout.
@@ -32,7 +32,7 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import Stage
-from allocator.sim.environment import DayReport
+from allocator.sim.truth import DayReport
 
 __all__ = ["RESULT_COLUMNS", "MetricsAccumulator", "PolicyMetrics", "compare_to_oracle"]
 

@@ -22,16 +22,11 @@ from allocator.engine_config import (
     PosteriorConfig,
     linear_if_unset,
 )
-from allocator.sim.policies import (
-    UCB1,
-    EpsilonGreedy,
-    EvenSplit,
-    FixedSplit,
-    Greedy,
-    Oracle,
-    Policy,
-    Rules,
-)
+from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import Policy
+from allocator.sim.rules import Rules
+from allocator.sim.splits import EvenSplit, FixedSplit
 from allocator.sim.thompson import ThompsonPolicy
 
 __all__ = [
@@ -68,7 +63,7 @@ class _PolicyBase(StrictModel):
 
 
 class EvenConfig(_PolicyBase):
-    """``kind = "even"``: :class:`~allocator.sim.policies.EvenSplit`."""
+    """``kind = "even"``: :class:`~allocator.sim.splits.EvenSplit`."""
 
     kind: Literal["even"]
 
@@ -78,7 +73,7 @@ class EvenConfig(_PolicyBase):
 
 
 class FixedConfig(_PolicyBase):
-    """``kind = "fixed"``: :class:`~allocator.sim.policies.FixedSplit` (one weight per arm)."""
+    """``kind = "fixed"``: :class:`~allocator.sim.splits.FixedSplit` (one weight per arm)."""
 
     kind: Literal["fixed"]
     weights: tuple[NonNegative, ...] = Field(min_length=1)
@@ -95,7 +90,7 @@ class FixedConfig(_PolicyBase):
 
 
 class GreedyConfig(_PolicyBase):
-    """``kind = "greedy"``: :class:`~allocator.sim.policies.Greedy`."""
+    """``kind = "greedy"``: :class:`~allocator.sim.bandits.Greedy`."""
 
     kind: Literal["greedy"]
     min_test_multiple: NonNegative = 2.0
@@ -106,7 +101,7 @@ class GreedyConfig(_PolicyBase):
 
 
 class EpsilonGreedyConfig(_PolicyBase):
-    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.policies.EpsilonGreedy`."""
+    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.bandits.EpsilonGreedy`."""
 
     kind: Literal["epsilon_greedy"]
     epsilon: float = Field(default=0.1, ge=0.0, lt=1.0)
@@ -118,7 +113,7 @@ class EpsilonGreedyConfig(_PolicyBase):
 
 
 class UCB1Config(_PolicyBase):
-    """``kind = "ucb1"``: :class:`~allocator.sim.policies.UCB1`."""
+    """``kind = "ucb1"``: :class:`~allocator.sim.bandits.UCB1`."""
 
     kind: Literal["ucb1"]
     n_slots: int = Field(default=10, ge=1, le=1000)
@@ -130,7 +125,7 @@ class UCB1Config(_PolicyBase):
 
 
 class RulesConfig(_PolicyBase):
-    """``kind = "rules"``: :class:`~allocator.sim.policies.Rules` (ad manager rules).
+    """``kind = "rules"``: :class:`~allocator.sim.rules.Rules` (ad manager rules).
 
     Attributes:
         pause_cpa_multiple: pause when CPA > this x target CPA ...
@@ -159,7 +154,7 @@ class RulesConfig(_PolicyBase):
 
 
 class OracleConfig(_PolicyBase):
-    """``kind = "oracle"``: :class:`~allocator.sim.policies.Oracle` (always run)."""
+    """``kind = "oracle"``: :class:`~allocator.sim.oracle.Oracle` (always run)."""
 
     kind: Literal["oracle"]
 

@@ -1,6 +1,6 @@
 """Run an experiment: every policy on the same worlds, block by block, resumable.
 
-The work is cut into :class:`~allocator.sim.environment.ReplicationBlock` s (fixed-size
+The work is cut into :class:`~allocator.sim.replication.ReplicationBlock` s (fixed-size
 blocks of replications, each with its own seeds). :func:`simulate_block` runs every
 policy of the experiment, the oracle first, on the same block: each policy faces a fresh
 environment reset from the block's environment generator, so all policies see the same
@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 from allocator._types import FloatArray, IntArray
-from allocator.sim.environment import Environment, ReplicationBlock, replication_blocks
+from allocator.sim.environment import Environment
 from allocator.sim.experiment import ExperimentConfig
 from allocator.sim.metrics import RESULT_COLUMNS, MetricsAccumulator, compare_to_oracle
-from allocator.sim.policies import PolicyContext
+from allocator.sim.policy import PolicyContext
 from allocator.sim.policy_configs import PolicyConfig
+from allocator.sim.replication import ReplicationBlock, replication_blocks
 
 __all__ = [
     "ID_COLUMNS",

@@ -28,7 +28,7 @@ from allocator._types import IntArray
 from allocator.core.arms import ArmState, History, Objective
 from allocator.core.engine import EngineParams, EngineStep, step
 from allocator.core.target import Target
-from allocator.sim.policies import Action, PolicyContext
+from allocator.sim.policy import Action, PolicyContext
 
 __all__ = ["ThompsonPolicy"]
 

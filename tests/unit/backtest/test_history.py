@@ -33,10 +33,13 @@ from allocator.core.arms import (
 )
 from allocator.core.engine import EngineParams
 from allocator.core.lag import LagModel
-from allocator.sim.environment import Environment, World
-from allocator.sim.policies import EvenSplit, FixedSplit, Oracle, Policy
+from allocator.sim.environment import Environment
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import Policy
 from allocator.sim.scenario import Scenario
+from allocator.sim.splits import EvenSplit, FixedSplit
 from allocator.sim.thompson import ThompsonPolicy
+from allocator.sim.world import World
 
 LAG = LagModel.default()
 

@@ -5,12 +5,10 @@ import pytest
 
 from allocator.core.arms import Stage
 from allocator.errors import ConfigError
-from allocator.sim.environment import (
-    DayReport,
-    Environment,
-    replication_blocks,
-)
+from allocator.sim.environment import Environment
+from allocator.sim.replication import replication_blocks
 from allocator.sim.scenario import Scenario
+from allocator.sim.truth import DayReport
 
 R, K = 50, 6
 

@@ -4,14 +4,18 @@ import numpy as np
 import pytest
 
 from allocator.core.arms import Stage
-from allocator.sim.environment import DayReport, Environment
+from allocator.sim.environment import Environment
 from allocator.sim.metrics import (
     RESULT_COLUMNS,
     MetricsAccumulator,
     compare_to_oracle,
 )
-from allocator.sim.policies import EvenSplit, Oracle, PolicyContext, Rules
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import PolicyContext
+from allocator.sim.rules import Rules
 from allocator.sim.scenario import Scenario
+from allocator.sim.splits import EvenSplit
+from allocator.sim.truth import DayReport
 
 
 def report(day: int, budget: object, conv: object, **kw: object) -> DayReport:

@@ -9,21 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from allocator.core.arms import ArmState, History
+from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
 from allocator.sim.environment import Environment
-from allocator.sim.policies import (
-    UCB1,
-    EpsilonGreedy,
-    EvenSplit,
-    FixedSplit,
-    Greedy,
-    Oracle,
-    Policy,
-    PolicyContext,
-    Rules,
-    optimal_allocation,
-    proportional_budgets,
-)
+from allocator.sim.oracle import Oracle, optimal_allocation
+from allocator.sim.policy import Policy, PolicyContext, proportional_budgets
+from allocator.sim.rules import Rules
 from allocator.sim.scenario import Scenario
+from allocator.sim.splits import EvenSplit, FixedSplit
 
 K = 6
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from allocator.errors import ConfigError
-from allocator.sim.environment import ReplicationBlock
 from allocator.sim.executors import LocalExecutor, make_executor
 from allocator.sim.experiment import ExperimentConfig
 from allocator.sim.metrics import RESULT_COLUMNS
+from allocator.sim.replication import ReplicationBlock
 from allocator.sim.runner import (
     ID_COLUMNS,
     BlockResult,

@@ -12,7 +12,8 @@ from allocator.core.guardrails import GuardrailParams
 from allocator.core.target import Target
 from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator, compare_to_oracle
-from allocator.sim.policies import Oracle, Policy, PolicyContext
+from allocator.sim.oracle import Oracle
+from allocator.sim.policy import Policy, PolicyContext
 from allocator.sim.scenario import Scenario
 from allocator.sim.thompson import ThompsonPolicy
 

@@ -1,9 +1,14 @@
 """The scheduled rebalancing job: its SQLite store, idempotency and the account lock.
 
 ``store`` records runs, plans, intended changes and their results, decisions, alerts and
-authorizations; ``lock`` keeps one applier per account; ``migrations`` holds the schema;
-``records`` the typed values the store returns; ``queries`` its read side; ``secrets``
-keeps access tokens out of it.
+authorizations, building on ``connection`` (opening, locks, transactions), ``changes``
+(per-change writes and settlement) and ``queries`` (the read side); ``lock`` keeps one
+applier per account; ``migrations`` holds the schema; ``records`` the typed values the
+store returns; ``secrets`` keeps access tokens out of it.
+
+``rebalance`` is the job's entry point: ``client`` reads the platform, ``reconcile``
+records a dry run or applies under the lock, ``apply`` sends the changes write-ahead,
+``report`` and ``logs`` show what happened; ``demo`` runs the job on the local sandbox.
 """
 
 from __future__ import annotations

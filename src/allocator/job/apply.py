@@ -163,38 +163,53 @@ def apply_pending(
                 "not sent (they would run the account above its daily budget)",
                 open_run=False,
             )
+        stop = _apply_batch(store, platform, batch)
+        if stop is not None:
+            return stop
+    return None
+
+
+def _apply_batch(store: Store, platform: AdPlatform, batch: Sequence[Change]) -> ApplyStop | None:
+    """Mark one phase's changes attempted, send them in one call, record the answers."""
+    for change in batch:
+        store.mark_attempted(change.id)
+    ids = ", ".join(c.adgroup_id for c in batch)
+    log.info("sending %d %s change(s): %s", len(batch), batch[0].kind, ids)
+    try:
+        results = _send(platform, batch)
+    except (InvalidChangeError, ConfigError) as exc:  # refused before sending
         for change in batch:
-            store.mark_attempted(change.id)
-        ids = ", ".join(c.adgroup_id for c in batch)
-        log.info("sending %d %s change(s): %s", len(batch), batch[0].kind, ids)
-        try:
-            results = _send(platform, batch)
-        except (InvalidChangeError, ConfigError) as exc:  # refused before sending
-            for change in batch:
-                store.record_change_result(change.id, False, None, f"not sent: {exc}")
+            store.record_change_result(change.id, False, None, f"not sent: {exc}")
+        return None
+    except ApiError as exc:
+        return ApplyStop(
+            f"the platform did not answer for {len(batch)} {batch[0].kind} change(s) "
+            f"({exc.__class__.__name__}: {exc}); their outcome is unknown: run the job "
+            "again to resume (it re-reads the live state first)",
+            open_run=True,
+        )
+    return _record_results(store, batch, results)
+
+
+def _record_results(
+    store: Store, batch: Sequence[Change], results: Sequence[ChangeResult]
+) -> ApplyStop | None:
+    """Record each answer; a change whose outcome is unknown stays pending and stops."""
+    unknown = []
+    for change, result in zip(batch, results, strict=True):
+        if outcome_unknown(result):
+            unknown.append(change.adgroup_id)  # stays pending: settled on resume
             continue
-        except ApiError as exc:
-            return ApplyStop(
-                f"the platform did not answer for {len(batch)} {batch[0].kind} change(s) "
-                f"({exc.__class__.__name__}: {exc}); their outcome is unknown: run the job "
-                "again to resume (it re-reads the live state first)",
-                open_run=True,
-            )
-        unknown = []
-        for change, result in zip(batch, results, strict=True):
-            if outcome_unknown(result):
-                unknown.append(change.adgroup_id)  # stays pending: settled on resume
-                continue
-            store.record_change_result(change.id, result.ok, result.request_id, result.error)
-            if not result.ok:
-                log.warning("change rejected: ad group %s: %s", change.adgroup_id, result.error)
-        if unknown:
-            return ApplyStop(
-                f"the outcome of {len(unknown)} {batch[0].kind} change(s) is unknown (no answer "
-                f"and the read-back failed: {', '.join(unknown)}): run the job again to resume "
-                "(it re-reads the live state first)",
-                open_run=True,
-            )
+        store.record_change_result(change.id, result.ok, result.request_id, result.error)
+        if not result.ok:
+            log.warning("change rejected: ad group %s: %s", change.adgroup_id, result.error)
+    if unknown:
+        return ApplyStop(
+            f"the outcome of {len(unknown)} {batch[0].kind} change(s) is unknown (no answer "
+            f"and the read-back failed: {', '.join(unknown)}): run the job again to resume "
+            "(it re-reads the live state first)",
+            open_run=True,
+        )
     return None
 
 

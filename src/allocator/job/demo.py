@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 
-from allocator.config import load_job_config
-from allocator.job.rebalance import ClientTuning, run_rebalance
+from allocator.config import JobConfig, load_job_config
+from allocator.job.client import ClientTuning
+from allocator.job.rebalance import run_rebalance
 from allocator.job.records import budget_text
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import (
@@ -289,56 +290,24 @@ def _run(
         serve_in_thread(even_api) as even_url,
         httpx.Client() as http,
     ):
-        if True:
-            path = work / "job.toml"
-            path.write_text(
-                demo_config_text(job_url, daily_budget, target_cpa, work / "demo.sqlite"),
-                encoding="utf-8",
-            )
-            config = load_job_config(path)
-            job_client, even_client = _client(http, job_url), _client(http, even_url)
-            names = {g["adgroup_id"]: g["adgroup_name"] for g in _state(http, job_url)["adgroups"]}
-            plans: list[dict[str, Any]] = []
-            records: list[DemoDay] = []
-            for i in range(days):
-                day = start + timedelta(days=i)
-                out = io.StringIO()
-                code = run_rebalance(
-                    config,
-                    path,
-                    as_of=day,
-                    apply=True,
-                    as_json=True,
-                    today=today,
-                    out=out,
-                    err=io.StringIO(),
-                    environ={TOKEN_ENV: DEFAULT_TOKEN},
-                    tuning=ClientTuning(),
-                )
-                plan = json.loads(out.getvalue())
-                plans.append(plan)
-                budgets = {
-                    a["adgroup_id"]: float(a["to_budget"]) if a["to_status"] == "enable" else 0.0
-                    for a in plan["adgroups"]
-                }
-                records.append(DemoDay(day, budgets, code, plan["apply"]["outcome"]))
-                _even_split(even_client, daily_budget)
-                for url in (job_url, even_url):
-                    _control(http, url, "POST", "/_sandbox/advance", {"days": 1})
-                if progress is not None:
-                    progress(i, day, code)
-            last = start + timedelta(days=days - 1)
-            managed = set(records[0].budgets)
-            mine = _delivered(job_client, start, last, managed)
-            even = _delivered(even_client, start, last, managed)
-            n_edits = len(_control(http, job_url, "GET", "/_sandbox/edits")["edits"])
-    filled = tuple(
-        DemoDay(
-            d.day, d.budgets, d.exit_code, d.outcome,
-            *mine.get(d.day, (0.0, 0.0)), *even.get(d.day, (0.0, 0.0)),
-        )
-        for d in records
-    )  # fmt: skip
+        path = _write_config(work, job_url, daily_budget, target_cpa)
+        config = load_job_config(path)
+        job_client, even_client = _client(http, job_url), _client(http, even_url)
+        names = {g["adgroup_id"]: g["adgroup_name"] for g in _state(http, job_url)["adgroups"]}
+        plans: list[dict[str, Any]] = []
+        records: list[DemoDay] = []
+        for i in range(days):
+            day = start + timedelta(days=i)
+            code, plan = _job_day(config, path, day, today)
+            plans.append(plan)
+            records.append(DemoDay(day, _budgets(plan), code, plan["apply"]["outcome"]))
+            _even_split(even_client, daily_budget)
+            for url in (job_url, even_url):
+                _control(http, url, "POST", "/_sandbox/advance", {"days": 1})
+            if progress is not None:
+                progress(i, day, code)
+        filled = _with_delivery(records, job_client, even_client)
+        n_edits = len(_control(http, job_url, "GET", "/_sandbox/edits")["edits"])
     return DemoResult(
         days=filled,
         alerts=_collect_alerts(plans),
@@ -347,10 +316,66 @@ def _run(
         currency="USD",
         seed=seed,
         n_edits=n_edits,
-        n_store_changes=sum(
-            1 for p in plans for c in p["apply"]["changes"] if c["state"] == "applied"
-        ),
+        n_store_changes=_n_applied(plans),
     )
+
+
+def _write_config(work: Path, job_url: str, daily_budget: float, target_cpa: float) -> Path:
+    """Write the demo's job config into ``work``; its path."""
+    path = work / "job.toml"
+    path.write_text(
+        demo_config_text(job_url, daily_budget, target_cpa, work / "demo.sqlite"),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _job_day(config: JobConfig, path: Path, day: date, today: date) -> tuple[int, dict[str, Any]]:
+    """Run the job with ``--apply --json`` for ``day``: its exit code and printed plan."""
+    out = io.StringIO()
+    code = run_rebalance(
+        config,
+        path,
+        as_of=day,
+        apply=True,
+        as_json=True,
+        today=today,
+        out=out,
+        err=io.StringIO(),
+        environ={TOKEN_ENV: DEFAULT_TOKEN},
+        tuning=ClientTuning(),
+    )
+    return code, json.loads(out.getvalue())
+
+
+def _budgets(plan: dict[str, Any]) -> dict[str, float]:
+    """The plan's budget per ad group, currency per day (0 when paused)."""
+    return {
+        a["adgroup_id"]: float(a["to_budget"]) if a["to_status"] == "enable" else 0.0
+        for a in plan["adgroups"]
+    }
+
+
+def _with_delivery(
+    records: list[DemoDay], job_client: TikTokClient, even_client: TikTokClient
+) -> tuple[DemoDay, ...]:
+    """``records`` with each day's spend and conversions of both policies filled in."""
+    first, last = records[0].day, records[-1].day
+    managed = set(records[0].budgets)
+    mine = _delivered(job_client, first, last, managed)
+    even = _delivered(even_client, first, last, managed)
+    return tuple(
+        DemoDay(
+            d.day, d.budgets, d.exit_code, d.outcome,
+            *mine.get(d.day, (0.0, 0.0)), *even.get(d.day, (0.0, 0.0)),
+        )
+        for d in records
+    )  # fmt: skip
+
+
+def _n_applied(plans: list[dict[str, Any]]) -> int:
+    """Changes the job's store recorded as applied, over every day's printed plan."""
+    return sum(1 for p in plans for c in p["apply"]["changes"] if c["state"] == "applied")
 
 
 def _control(

@@ -39,29 +39,20 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from allocator.core.arms import AdGroup
 from allocator.errors import StateError
-from allocator.job.lock import AccountLock, default_owner, lock_path
-from allocator.job.migrations import migrate, schema_version
-from allocator.job.queries import StoreQueries, change_from_row
+from allocator.job.changes import StoreChanges
 from allocator.job.records import (
-    Change,
     ChangeState,
     Disposition,
     Outcome,
     Run,
-    Settlement,
     intended_changes,
     parse_plan,
 )
-from allocator.job.secrets import Revealable, SecretGuard
 
 __all__ = ["Store"]
 
@@ -73,146 +64,15 @@ def _fingerprint(account: str, period: str, config_hash: str, inputs_hash: str |
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-class Store(StoreQueries):
+class Store(StoreChanges):
     """The job's SQLite store. Open with :meth:`open`; close (or use as a context manager).
 
-    Args:
-        conn: an autocommit connection at the latest schema (use :meth:`open`).
-        path: the database file.
-        guard: the secrets filter.
-        clock: UTC clock for timestamps.
+    Opening, locks and transactions come from
+    :class:`~allocator.job.connection.StoreConnection`, the per-change writes from
+    :class:`~allocator.job.changes.StoreChanges` and the reads from
+    :class:`~allocator.job.queries.StoreQueries`; this class begins and finishes runs
+    and records alerts and authorizations.
     """
-
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        path: Path,
-        guard: SecretGuard,
-        clock: Callable[[], datetime],
-    ) -> None:
-        super().__init__(conn, path)
-        self._guard = guard
-        self._clock = clock
-        self._locks: dict[str, AccountLock] = {}
-
-    # ------------------------------------------------------------------ open / close
-
-    @classmethod
-    def open(
-        cls,
-        path: str | Path,
-        *,
-        secrets: Iterable[str | Revealable] = (),
-        clock: Callable[[], datetime] | None = None,
-        busy_timeout: float = 10.0,
-    ) -> Self:
-        """Open (creating and migrating as needed) the store at ``path``.
-
-        Args:
-            path: the SQLite file (its directory is created if missing).
-            secrets: access tokens (strings or objects with ``reveal()``) never to store.
-            clock: UTC clock for timestamps (default: the system clock).
-            busy_timeout: seconds to wait for another process's write transaction.
-
-        Raises:
-            StateError: the file is not a SQLite database or not an allocator store, or its
-                schema is newer than this code.
-            ConfigError: a secret is too short to guard.
-        """
-        guard = SecretGuard(secrets)
-        db = Path(path).expanduser().resolve()
-        db.parent.mkdir(parents=True, exist_ok=True)
-        clock = clock or (lambda: datetime.now(UTC))
-        conn = sqlite3.connect(db, isolation_level=None, timeout=busy_timeout)
-        conn.row_factory = sqlite3.Row
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, now=clock().astimezone(UTC).isoformat(timespec="microseconds"))
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StateError(f"{db}: cannot use as the job store ({exc})") from exc
-        except StateError as exc:
-            conn.close()
-            raise StateError(f"{db}: {exc}") from exc
-        return cls(conn, db, guard, clock)
-
-    @property
-    def schema_version(self) -> int:
-        """The database's schema version (the latest once open)."""
-        return schema_version(self._conn)
-
-    def close(self) -> None:
-        """Release held locks and close the connection."""
-        for lock in list(self._locks.values()):
-            lock.release()
-        self._locks.clear()
-        self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # ---------------------------------------------------------------------- locking
-
-    @contextmanager
-    def lock(self, account: str, *, owner: str | None = None, wait: float = 0.0) -> Iterator[None]:
-        """Hold the account's apply lock for the ``with`` block (see :mod:`.lock`).
-
-        Args:
-            account: the account.
-            owner: name shown to a refused invocation (default ``pid N@host``).
-            wait: seconds to keep retrying while another invocation holds it.
-
-        Raises:
-            StateError: the lock is held elsewhere; the message names the holder.
-        """
-        name = owner or default_owner()
-        self._guard.refuse("account", account)  # it names the lock file
-        self._guard.refuse("the lock owner", name)
-        if account in self._locks:
-            raise StateError(f"account {account!r} is already locked by this store")
-        held = AccountLock(
-            lock_path(self.path, account), account, owner=name, wait=wait, clock=self._clock
-        )
-        held.acquire()
-        self._locks[account] = held
-        try:
-            yield
-        finally:
-            del self._locks[account]
-            held.release()
-
-    def _require_lock(self, account: str) -> str:
-        held = self._locks.get(account)
-        if held is None or not held.held:
-            raise StateError(
-                f"account {account!r} is not locked: call this inside store.lock({account!r})"
-            )
-        return held.owner
-
-    # ------------------------------------------------------------------ transactions
-
-    def _now(self) -> str:
-        return self._clock().astimezone(UTC).isoformat(timespec="microseconds")
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     # ----------------------------------------------------------------- begin a run
 
@@ -324,120 +184,6 @@ class Store(StoreQueries):
         tx.executemany(
             "INSERT INTO alerts (run_id, kind, adgroup_id, message) VALUES (?, ?, ?, ?)",
             [(run_id, a.kind, a.adgroup_id, a.message) for a in alerts],
-        )
-
-    # ------------------------------------------------------------- change results
-
-    def _change_row(self, change_id: int) -> sqlite3.Row:
-        row = self._conn.execute(
-            "SELECT c.*, r.account, r.finished FROM changes c JOIN runs r ON r.id = c.run_id "
-            "WHERE c.id = ?",
-            (change_id,),
-        ).fetchone()
-        if row is None:
-            raise StateError(f"no change with id {change_id} in the store {self.path}")
-        self._require_lock(row["account"])
-        if row["finished"] is not None:
-            raise StateError(f"change {change_id} belongs to run {row['run_id']}, finished")
-        return row  # type: ignore[no-any-return]
-
-    def mark_attempted(self, change_id: int) -> Change:
-        """Record that a pending change is about to be sent (call BEFORE sending).
-
-        Raises:
-            StateError: the change is not pending, its run is finished, or not locked.
-        """
-        with self._tx() as tx:
-            row = self._change_row(change_id)
-            if row["state"] != ChangeState.PENDING:
-                raise StateError(f"change {change_id} is {row['state']}, not pending")
-            tx.execute("UPDATE changes SET attempted_at = ? WHERE id = ?", (self._now(), change_id))
-        return self.change(change_id)
-
-    def record_change_result(
-        self, change_id: int, ok: bool, request_id: str | None = None, error: str | None = None
-    ) -> Change:
-        """Record the platform's answer to a pending change: ``applied`` or ``failed``.
-
-        Recording the same answer twice is allowed (a retried record after a crash);
-        changing a settled answer is not.
-
-        Args:
-            change_id: the change.
-            ok: the platform confirmed it.
-            request_id: the platform's request id (refused if it contains a token).
-            error: why it failed; required when not ``ok`` (tokens redacted).
-
-        Raises:
-            StateError: contradicts an earlier answer, the run is finished, or not locked.
-        """
-        if ok and error is not None:
-            raise ValueError("a successful change carries no error")
-        if not ok and not error:
-            raise ValueError("a failed change needs an error text")
-        self._guard.refuse("request_id", request_id)
-        error = self._guard.redact(error)
-        target = ChangeState.APPLIED if ok else ChangeState.FAILED
-        with self._tx() as tx:
-            row = self._change_row(change_id)
-            if row["state"] == target and row["request_id"] == request_id:
-                return change_from_row(row)
-            if row["state"] != ChangeState.PENDING:
-                raise StateError(
-                    f"change {change_id} is already {row['state']}; cannot record it {target}"
-                )
-            now = self._now()
-            tx.execute(
-                "UPDATE changes SET state = ?, request_id = ?, error = ?, "
-                "attempted_at = COALESCE(attempted_at, ?), applied_at = ? WHERE id = ?",
-                (target.value, request_id, error, now, now if ok else None, change_id),
-            )
-        return self.change(change_id)
-
-    def settle_pending(
-        self, run_id: int, live_state: Mapping[str, tuple[float, bool]]
-    ) -> Settlement:
-        """Settle pending changes against the platform's live state (resume after a crash).
-
-        A pending change whose target the live ad group already shows becomes ``applied``
-        if it was attempted (the send landed before the crash) or ``skipped`` if it never
-        was (someone else made it; it is not ours to claim). The rest stay pending, to be
-        sent again; ad groups missing from ``live_state`` stay pending too.
-
-        Args:
-            run_id: the run being resumed.
-            live_state: ``adgroup_id -> (daily budget in currency per day, enabled)``.
-
-        Raises:
-            StateError: the run is finished or not locked.
-        """
-        applied, skipped, pending = [], [], []
-        with self._tx() as tx:
-            run = self._run_row(run_id)
-            self._require_lock(run["account"])
-            if run["finished"] is not None:
-                raise StateError(f"run {run_id} is finished; nothing to settle")
-            now = self._now()
-            for change in self.pending_changes(run_id):
-                live = live_state.get(change.adgroup_id)
-                if live is None or not change.reached(*live):
-                    pending.append(change)
-                elif change.attempted_at is not None:
-                    tx.execute(
-                        "UPDATE changes SET state = 'applied', applied_at = ? WHERE id = ?",
-                        (now, change.id),
-                    )
-                    applied.append(change.id)
-                else:
-                    tx.execute(
-                        "UPDATE changes SET state = 'skipped', error = ? WHERE id = ?",
-                        ("already at target when the run resumed; not sent", change.id),
-                    )
-                    skipped.append(change.id)
-        return Settlement(
-            applied=tuple(self.change(i) for i in applied),
-            skipped=tuple(self.change(i) for i in skipped),
-            pending=tuple(pending),
         )
 
     # ------------------------------------------------------------------ finish a run

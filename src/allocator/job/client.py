@@ -1,0 +1,89 @@
+"""The job's side of the platform API: the token, a tuned client, and what it reads.
+
+:func:`load_job_token` reads the access token the config names (from the environment or
+a file; never printed or stored); :func:`make_client` builds the TikTok API client with
+the config's advertiser, base URL and minimum budget (currency per day) and any
+:class:`ClientTuning`; :func:`fetch_records` reads the ad groups and the observations of
+the ``engine.lookback_days`` days before the planning day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from allocator.config import JobConfig, SandboxPlatform, TikTokPlatform
+from allocator.core.arms import AdGroup, Observation
+from allocator.errors import ConfigError
+from allocator.platform.tiktok import RetryPolicy, Secret, TikTokClient, TikTokConfig, load_token
+
+__all__ = ["ClientTuning", "fetch_records", "load_job_token", "make_client"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTuning:
+    """Overrides of the API client's timeouts and retries (tests, the local demo).
+
+    Attributes:
+        timeout: HTTP timeout, seconds (``None``: the client's defaults).
+        read_retry: retry policy of reads.
+        write_retry: retry policy of writes.
+        sleep: how retries wait, seconds (``time.sleep``).
+    """
+
+    timeout: float | None = None
+    read_retry: RetryPolicy | None = None
+    write_retry: RetryPolicy | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+def load_job_token(
+    platform: SandboxPlatform | TikTokPlatform,
+    environ: Mapping[str, str] | None,
+    config_path: Path | None = None,
+) -> Secret:
+    """The access token named by the config; a missing one names the file and key."""
+    file = platform.token_file if isinstance(platform, TikTokPlatform) else None
+    try:
+        return load_token(platform.token_env, file=file, environ=environ)
+    except ConfigError as exc:
+        key = "platform.token_file" if file is not None else "platform.token_env"
+        raise ConfigError(exc.reason, path=config_path, key=key) from None
+
+
+def make_client(
+    http: httpx.Client,
+    config: JobConfig,
+    platform: SandboxPlatform | TikTokPlatform,
+    token: Secret,
+    tuning: ClientTuning,
+) -> TikTokClient:
+    """The API client for the config's platform, with ``tuning``'s overrides applied."""
+    settings = TikTokConfig(
+        advertiser_id=platform.advertiser_id,
+        base_url=platform.base_url,
+        min_budget=config.guardrails.platform_min_budget,
+    )
+    if tuning.timeout is not None:
+        settings = replace(settings, timeout=httpx.Timeout(tuning.timeout))
+    if tuning.read_retry is not None:
+        settings = replace(settings, read_retry=tuning.read_retry)
+    if tuning.write_retry is not None:
+        settings = replace(settings, write_retry=tuning.write_retry)
+    return TikTokClient(http, settings, token, sleep=tuning.sleep)
+
+
+def fetch_records(
+    client: TikTokClient, config: JobConfig, as_of: date
+) -> tuple[list[AdGroup], list[Observation]]:
+    """The ad groups, and the observations of the lookback days before ``as_of`` (theirs)."""
+    adgroups = client.list_adgroups()
+    start = as_of - timedelta(days=config.engine.lookback_days)
+    observations = client.fetch_observations(start, as_of - timedelta(days=1))
+    known = {g.adgroup_id for g in adgroups}
+    return adgroups, [o for o in observations if o.adgroup_id in known]

@@ -33,8 +33,9 @@ from allocator.backtest.estimate import (
     layout_from_records,
     summarize,
 )
-from allocator.backtest.fit import FitParams, LagCheck, ScenarioFit, fit_scenario, lag_check
+from allocator.backtest.fit import FitParams, LagCheck, fit_scenario, lag_check
 from allocator.backtest.history import Thinning, panel_from_records, replay_decisions
+from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.config import FilesPlatform, JobConfig
 from allocator.data import load_files
 from allocator.errors import ConfigError, DataError

@@ -19,8 +19,8 @@ from allocator.backtest.history import (
     DECISION_COLUMNS,
     panel_from_records,
     replay_decisions,
-    reported_as_of,
 )
+from allocator.backtest.reported import reported_as_of
 from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.backtest.worlds import Layout, LoggedSchedule, WarmStart, run_policies
 from allocator.core.arms import (

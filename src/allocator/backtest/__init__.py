@@ -4,6 +4,7 @@
 * :mod:`allocator.backtest.target_policy`: the target policy as probabilities per
   (action, position), from CSV or built from logs.
 * :mod:`allocator.backtest.ope`: IPS, SNIPS and doubly robust estimators with intervals.
+* :mod:`allocator.backtest.reward_model`: the cross-fitted reward model of doubly robust.
 * :mod:`allocator.backtest.replay`: the replay method for uniformly random logs.
 """
 

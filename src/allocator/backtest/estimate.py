@@ -2,11 +2,12 @@
 
 :func:`layout_from_records` fixes what the history tells about the account (launches,
 authorizations, the logged budgets); :func:`estimate_policies` draws ``R`` worlds from
-the :class:`~allocator.backtest.fit.ScenarioFit` and runs the engine (``thompson``), the
-baselines (``even``, ``rules``), the ``oracle`` and the ``logged`` allocation replayed,
-on the same worlds with the same daily noise; :func:`summarize` turns each policy's
-``R`` outcomes into a mean and an equal-tailed interval (parameter uncertainty and
-delivery noise together), plus the paired difference with the logged allocation.
+the :class:`~allocator.backtest.scenario_fit.ScenarioFit` and runs the engine
+(``thompson``), the baselines (``even``, ``rules``), the ``oracle`` and the ``logged``
+allocation replayed, on the same worlds with the same daily noise; :func:`summarize` turns
+each policy's ``R`` outcomes into a mean and an equal-tailed interval (parameter
+uncertainty and delivery noise together), plus the paired difference with the logged
+allocation.
 :func:`actual_outcome` is what the logged allocation actually earned in the export.
 
 Conversions are the expected conversions given the budgets set (the simulator's
@@ -26,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from allocator._types import FloatArray
-from allocator.backtest.fit import ScenarioFit
 from allocator.backtest.history import Panel
+from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.backtest.worlds import (
     FittedEnvironment,
     Layout,

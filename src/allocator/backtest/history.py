@@ -9,11 +9,8 @@ engine exactly as the job would have run that morning:
 * **conversions as reported then**: the export holds conversions as reported on the
   export date ``E`` (complete for old days, partial for the last ``W - 1`` days of a
   ``W``-day attribution window). Day ``t``'s count as reported on ``d`` is rebuilt with the
-  lag model's reported fraction ``c``: in ``expected`` mode ``y * c(d - t) / c(E - t)``
-  (its expected value given the export; fractional counts); in ``sampled`` mode each
-  row's whole conversions are split once over the lags visible by ``E`` (multinomial with
-  the lag pmf cut at ``E - t`` days, from a generator seeded by the seed and the row's
-  date) and the lags visible on ``d`` are summed, so counts only grow from day to day;
+  lag model's reported fraction, by expectation or by one sampled split of each row
+  (:mod:`allocator.backtest.reported`);
 * **the engine's memory carried day to day** ("shadow mode", as if the engine had run the
   account from the first planning day): its stages (``prev_stage``), its own budgets and
   statuses as the current ones (the step caps and learning freezes act on its own
@@ -35,23 +32,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from allocator._types import BoolArray, FloatArray, IntArray
+from allocator.backtest.reported import Thinning, lag_splits, reported_as_of
 from allocator.core.arms import (
     AdGroup,
     AdGroupStatus,
+    ArmState,
     AuthStatus,
     Observation,
     Portfolio,
     Stage,
 )
 from allocator.core.engine import EngineParams, EngineStep, step
-from allocator.core.lag import LagModel
 from allocator.core.target import Target
 from allocator.data.arrays import to_arrays
 from allocator.errors import DataError, InsufficientDataError
@@ -59,13 +56,9 @@ from allocator.errors import DataError, InsufficientDataError
 __all__ = [
     "DECISION_COLUMNS",
     "Panel",
-    "Thinning",
     "panel_from_records",
     "replay_decisions",
-    "reported_as_of",
 ]
-
-Thinning = Literal["expected", "sampled"]
 
 DECISION_COLUMNS: tuple[str, ...] = (
     "date",
@@ -140,79 +133,6 @@ def panel_from_records(adgroups: Sequence[AdGroup], observations: Sequence[Obser
     )  # fmt: skip
 
 
-# ----------------------------------------------------------------- reported counts
-def _lag_splits(
-    observations: Sequence[Observation], export_date: date, lag: LagModel, seed: int
-) -> dict[tuple[date, str], FloatArray]:
-    """Each whole-count row's conversions split over the lags visible on the export date.
-
-    One generator per row date (seeded by ``seed`` and the date), rows of a date in
-    ad group id order: a row's split never depends on rows of other dates.
-    """
-    by_date: dict[date, list[Observation]] = {}
-    for o in observations:
-        if float(o.conversions).is_integer():
-            by_date.setdefault(o.date, []).append(o)
-    splits: dict[tuple[date, str], FloatArray] = {}
-    for day, rows in by_date.items():
-        age = (export_date - day).days
-        pvals = lag.pmf[: max(age, 1)].copy()
-        pvals = pvals / pvals.sum() if pvals.sum() > 0 else np.eye(1, pvals.size)[0]
-        rows = sorted(rows, key=lambda o: o.adgroup_id)
-        counts = np.array([int(o.conversions) for o in rows], dtype=np.int64)
-        rng = np.random.default_rng([seed, day.toordinal()])
-        drawn = rng.multinomial(counts, pvals).astype(np.float64)
-        for o, split in zip(rows, drawn, strict=True):
-            splits[(o.date, o.adgroup_id)] = split
-    return splits
-
-
-def reported_as_of(
-    observations: Sequence[Observation],
-    as_of: date,
-    export_date: date,
-    lag: LagModel,
-    *,
-    thinning: Thinning = "expected",
-    splits: dict[tuple[date, str], FloatArray] | None = None,
-    seed: int = 0,
-) -> list[Observation]:
-    """The rows dated before ``as_of``, conversions (and value) as reported on ``as_of``.
-
-    Args:
-        observations: the export's rows (conversions as reported on ``export_date``).
-        as_of: the planning day (``<= export_date``).
-        export_date: the day the export was taken (every row is dated before it).
-        lag: the conversion-lag model.
-        thinning: ``expected`` or ``sampled`` (see the module docstring); rows with
-            fractional counts are always thinned by expectation.
-        splits: precomputed lag splits for ``sampled`` (computed if missing).
-        seed: seed of the ``sampled`` splits.
-
-    Returns:
-        New observations, in input order; value is scaled with the conversions.
-    """
-    if thinning == "sampled" and splits is None:
-        splits = _lag_splits(observations, export_date, lag, seed)
-    rows = [o for o in observations if o.date < as_of]
-    ages_now = np.array([(as_of - o.date).days for o in rows], dtype=np.float64)
-    ages_export = np.array([(export_date - o.date).days for o in rows], dtype=np.float64)
-    seen_now = lag.reported_fraction(ages_now)
-    seen_export = lag.reported_fraction(ages_export)
-    ratio = np.divide(seen_now, seen_export, out=np.ones_like(seen_now), where=seen_export > 0)
-    out = []
-    for o, r, age in zip(rows, np.minimum(ratio, 1.0), ages_now, strict=True):
-        split = None if splits is None else splits.get((o.date, o.adgroup_id))
-        if split is not None:
-            conv = float(split[: int(age)].sum())
-            share = conv / o.conversions if o.conversions > 0 else 1.0
-        else:
-            conv, share = o.conversions * float(r), float(r)
-        value = None if o.value is None else o.value * share
-        out.append(dataclasses.replace(o, conversions=conv, value=value))
-    return out
-
-
 # ----------------------------------------------------------------- snapshot as of d
 def _adgroups_as_of(
     adgroups: Sequence[AdGroup],
@@ -260,6 +180,27 @@ class _Shadow:
     enabled: BoolArray
     days_since_edit: FloatArray
     stage: IntArray
+
+    @classmethod
+    def start(cls, panel: Panel) -> _Shadow:
+        """The first planning day: the actual budgets of the day before, every arm testing."""
+        n_arms = len(panel.adgroup_ids)
+        return cls(
+            budget=panel.spend[:, 0].copy(),
+            enabled=panel.spend[:, 0] > 0,
+            days_since_edit=np.full(n_arms, np.inf),
+            stage=np.full(n_arms, int(Stage.TESTING), dtype=np.int64),
+        )
+
+    def arms(self, arms: ArmState) -> ArmState:
+        """``arms`` with the engine's own budgets, statuses, edits and stages as current."""
+        return dataclasses.replace(
+            arms,
+            budget=np.where(self.enabled, self.budget, 0.0),
+            enabled=self.enabled.copy(),
+            days_since_edit=self.days_since_edit.copy(),
+            prev_stage=self.stage.copy(),
+        )
 
     def advance(self, budget: FloatArray, enabled: BoolArray, stage: IntArray, frac: float) -> None:
         """Adopt the day's plan; a change above ``frac`` of the budget restarts learning."""
@@ -312,41 +253,21 @@ def replay_decisions(
             column="date",
         )
     lag = params.posterior.lag
-    splits = _lag_splits(observations, export_date, lag, seed) if thinning == "sampled" else None
-    first_row = {
-        a: panel.dates[int(np.argmax(row))]
-        for a, row in zip(panel.adgroup_ids, panel.observed, strict=True)
-        if row.any()
-    }
+    splits = lag_splits(observations, export_date, lag, seed) if thinning == "sampled" else None
+    first_row = _first_rows(panel)
     target = Target.from_portfolio(portfolio)
-    n_arms = len(adgroups)
-    day0 = panel.dates[0] + timedelta(days=1)
-    shadow = _Shadow(
-        budget=panel.spend[:, 0].copy(),
-        enabled=panel.spend[:, 0] > 0,
-        days_since_edit=np.full(n_arms, np.inf),
-        stage=np.full(n_arms, int(Stage.TESTING), dtype=np.int64),
-    )
+    shadow = _Shadow.start(panel)
     frames = []
     end = export_date if last_day is None else min(last_day, export_date)
-    day = day0
+    day = panel.dates[0] + timedelta(days=1)
     while day <= end:
-        t_prev = (day - panel.dates[0]).days - 1
-        delivered = {
-            a for a, s in zip(panel.adgroup_ids, panel.spend[:, t_prev], strict=True) if s > 0
-        }
+        delivered = _delivered_before(panel, day)
         snapshot = _adgroups_as_of(adgroups, day, timezone, delivered, first_row, export_date)
         rows = reported_as_of(observations, day, export_date, lag, thinning=thinning, splits=splits)
         inputs = to_arrays(
             snapshot, rows, as_of=day, today=day, timezone=timezone, lookback_days=lookback_days
         )
-        arms = dataclasses.replace(
-            inputs.arms,
-            budget=np.where(shadow.enabled, shadow.budget, 0.0),
-            enabled=shadow.enabled.copy(),
-            days_since_edit=shadow.days_since_edit.copy(),
-            prev_stage=shadow.stage.copy(),
-        )
+        arms = shadow.arms(inputs.arms)
         rng = np.random.default_rng([seed, day.toordinal()])
         result = step(arms, inputs.history, target, portfolio.daily_budget, params, rng)
         frames.append(_day_frame(day, panel, adgroups, result, export_date))
@@ -355,6 +276,21 @@ def replay_decisions(
         )
         day += timedelta(days=1)
     return pd.concat(frames, ignore_index=True)
+
+
+def _first_rows(panel: Panel) -> dict[str, date]:
+    """Each ad group's first dated row (ad groups without rows left out)."""
+    return {
+        a: panel.dates[int(np.argmax(row))]
+        for a, row in zip(panel.adgroup_ids, panel.observed, strict=True)
+        if row.any()
+    }
+
+
+def _delivered_before(panel: Panel, day: date) -> set[str]:
+    """Ad groups with spend on the day before ``day``."""
+    t_prev = (day - panel.dates[0]).days - 1
+    return {a for a, s in zip(panel.adgroup_ids, panel.spend[:, t_prev], strict=True) if s > 0}
 
 
 def _day_frame(

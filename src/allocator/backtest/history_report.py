@@ -17,6 +17,7 @@ each policy would have earned on worlds drawn from it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,9 +34,13 @@ from allocator.backtest.estimate import (
     layout_from_records,
     summarize,
 )
-from allocator.backtest.fit import FitParams, LagCheck, ScenarioFit, fit_scenario, lag_check
-from allocator.backtest.history import Thinning, panel_from_records, replay_decisions
+from allocator.backtest.fit import FitParams, LagCheck, fit_scenario, lag_check
+from allocator.backtest.history import Panel, panel_from_records, replay_decisions
+from allocator.backtest.reported import Thinning
+from allocator.backtest.scenario_fit import ScenarioFit
+from allocator.backtest.worlds import Layout
 from allocator.config import FilesPlatform, JobConfig
+from allocator.core.arms import AdGroup, Observation
 from allocator.data.observations import load_files
 from allocator.errors import ConfigError, DataError
 
@@ -139,17 +144,7 @@ def run_history_backtest(
         ConfigError: the platform is not ``files``.
         DataError: invalid files, or rows dated on or after ``export_date``.
     """
-    platform = config.platform
-    if not isinstance(platform, FilesPlatform):
-        raise ConfigError(
-            f"the history backtest reads the 'files' platform, not {platform.kind!r}",
-            key="platform.kind",
-        )
-    adgroups, observations = load_files(platform.adgroups, platform.observations, today=today)
-    panel = panel_from_records(adgroups, observations)
-    export = panel.dates[-1] + timedelta(days=1) if export_date is None else export_date
-    if export <= panel.dates[-1]:
-        raise DataError(f"--export-date {export} is not after the last row ({panel.dates[-1]})")
+    adgroups, observations, panel, export = _read_history(config, today, export_date)
     params, seed = config.engine_params(), config.engine.seed
     decisions = replay_decisions(
         adgroups,
@@ -167,14 +162,7 @@ def run_history_backtest(
         panel.spend, panel.impressions, panel.clicks, panel.conversions, panel.value, ages,
         FitParams(lag=params.posterior.lag),
     )  # fmt: skip
-    layout = layout_from_records(
-        adgroups,
-        panel,
-        daily_budget=config.account.daily_budget,
-        platform_min_budget=params.guardrails.platform_min_budget,
-        target_cpa=config.account.target_cpa or 1.0 / config.portfolio().daily_budget,
-        timezone=config.account.timezone,
-    )
+    layout = _layout(config, adgroups, panel, params.guardrails.platform_min_budget)
     policies = history_policies(params, config.engine.lookback_days, layout)
     metrics = estimate_policies(fit, layout, policies, n_worlds=n_worlds, seed=seed)
     return HistoryBacktest(
@@ -189,6 +177,43 @@ def run_history_backtest(
         fit=fit,
         level=level,
         thinning=thinning,
+    )
+
+
+def _read_history(
+    config: JobConfig, today: date, export_date: date | None
+) -> tuple[list[AdGroup], list[Observation], Panel, date]:
+    """The ``files`` platform's records, their panel and the export date.
+
+    Raises:
+        ConfigError: the platform is not ``files``.
+        DataError: invalid files, or rows dated on or after ``export_date``.
+    """
+    platform = config.platform
+    if not isinstance(platform, FilesPlatform):
+        raise ConfigError(
+            f"the history backtest reads the 'files' platform, not {platform.kind!r}",
+            key="platform.kind",
+        )
+    adgroups, observations = load_files(platform.adgroups, platform.observations, today=today)
+    panel = panel_from_records(adgroups, observations)
+    export = panel.dates[-1] + timedelta(days=1) if export_date is None else export_date
+    if export <= panel.dates[-1]:
+        raise DataError(f"--export-date {export} is not after the last row ({panel.dates[-1]})")
+    return adgroups, observations, panel, export
+
+
+def _layout(
+    config: JobConfig, adgroups: Sequence[AdGroup], panel: Panel, platform_min_budget: float
+) -> Layout:
+    """The account's layout for the policies: launches, authorizations, logged budgets."""
+    return layout_from_records(
+        adgroups,
+        panel,
+        daily_budget=config.account.daily_budget,
+        platform_min_budget=platform_min_budget,
+        target_cpa=config.account.target_cpa or 1.0 / config.portfolio().daily_budget,
+        timezone=config.account.timezone,
     )
 
 
@@ -215,12 +240,53 @@ def _estimate_lines(result: HistoryBacktest) -> list[str]:
     return lines
 
 
+def _fit_lines(result: HistoryBacktest) -> list[str]:
+    """The fitted scenario: saturation, the lag check and the per-ad-group table."""
+    lag, fit = result.lag, result.fit
+    h_note = "fitted from the CPM slope" if bool(fit.half_saturation_fitted) else "default"
+    lines = [
+        f"Half-saturation spend {float(fit.half_saturation):.0f} {result.currency}/day "
+        f"({h_note}); lag model from the config. Incomplete days: {lag.reported:.0f} "
+        f"conversions reported vs {lag.expected:.1f} expected (ratio {lag.ratio:.2f}, "
+        f"90% interval [{lag.ratio_low:.2f}, {lag.ratio_high:.2f}]).",
+        "Fatigue: the share of each ad group's starting rate left after its impressions in "
+        "the history (1 = none; floor and half-life pooled across the ad groups).",
+        "",
+        "| ad group | spend | conversions | CPA at start (interval) "
+        "| rate left at the end (interval) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result.arms.itertuples(index=False):
+        fat = f"{r.rate_left_mean:.2f} [{r.rate_left_low:.2f}, {r.rate_left_high:.2f}]"
+        lines.append(
+            f"| {r.adgroup_id} | {r.spend:,.0f} | {r.conversions:.0f} | {r.cpa_mean:.2f} "
+            f"[{r.cpa_low:.2f}, {r.cpa_high:.2f}] | {fat} |"
+        )
+    return lines
+
+
+def _decision_lines(result: HistoryBacktest) -> list[str]:
+    """The engine's recommendations on the export date next to the actual budgets."""
+    last = result.decisions[result.decisions["date"] == result.export_date.isoformat()]
+    lines = [
+        f"## What the engine would have done (conversions thinned: {result.thinning})",
+        "",
+        f"Decided each morning from the data available then; on {result.export_date}:",
+        "",
+        "| ad group | recommended | stage | actual budget |",
+        "|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r.adgroup_id} | {r.recommended_budget:.2f} | {r.stage} | {r.actual_budget:.2f} |"
+        for r in last.itertuples(index=False)
+    )
+    return lines
+
+
 def summary_markdown(result: HistoryBacktest) -> str:
     """The ``summary.md`` text."""
-    a, lag, fit = result.actual, result.lag, result.fit
+    a = result.actual
     n_worlds = int(result.estimates["n_worlds"].iloc[0]) if len(result.estimates) else 0
-    last = result.decisions[result.decisions["date"] == result.export_date.isoformat()]
-    h_note = "fitted from the CPM slope" if bool(fit.half_saturation_fitted) else "default"
     lines = [
         f"# History backtest: {result.account}",
         "",
@@ -239,37 +305,13 @@ def summary_markdown(result: HistoryBacktest) -> str:
         "",
         "## The fitted scenario",
         "",
-        f"Half-saturation spend {float(fit.half_saturation):.0f} {result.currency}/day "
-        f"({h_note}); lag model from the config. Incomplete days: {lag.reported:.0f} "
-        f"conversions reported vs {lag.expected:.1f} expected (ratio {lag.ratio:.2f}, "
-        f"90% interval [{lag.ratio_low:.2f}, {lag.ratio_high:.2f}]).",
-        "Fatigue: the share of each ad group's starting rate left after its impressions in "
-        "the history (1 = none; floor and half-life pooled across the ad groups).",
+        *_fit_lines(result),
         "",
-        "| ad group | spend | conversions | CPA at start (interval) "
-        "| rate left at the end (interval) |",
-        "|---|---|---|---|---|",
+        *_decision_lines(result),
+        "",
+        "Files: decisions.csv, estimates.csv, arms.csv, shares.png, estimates.png.",
+        "",
     ]
-    for r in result.arms.itertuples(index=False):
-        fat = f"{r.rate_left_mean:.2f} [{r.rate_left_low:.2f}, {r.rate_left_high:.2f}]"
-        lines.append(
-            f"| {r.adgroup_id} | {r.spend:,.0f} | {r.conversions:.0f} | {r.cpa_mean:.2f} "
-            f"[{r.cpa_low:.2f}, {r.cpa_high:.2f}] | {fat} |"
-        )
-    lines += [
-        "",
-        f"## What the engine would have done (conversions thinned: {result.thinning})",
-        "",
-        f"Decided each morning from the data available then; on {result.export_date}:",
-        "",
-        "| ad group | recommended | stage | actual budget |",
-        "|---|---|---|---|",
-    ]
-    for r in last.itertuples(index=False):
-        lines.append(
-            f"| {r.adgroup_id} | {r.recommended_budget:.2f} | {r.stage} | {r.actual_budget:.2f} |"
-        )
-    lines += ["", "Files: decisions.csv, estimates.csv, arms.csv, shares.png, estimates.png.", ""]
     return "\n".join(lines)
 
 

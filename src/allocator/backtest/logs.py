@@ -38,6 +38,7 @@ __all__ = [
 StrArray = npt.NDArray[np.str_]
 _RowError = Callable[[int], DataError]
 _ReasonError = Callable[[str, int], DataError]
+_ColumnError = Callable[[str, int, str], DataError]  # (reason, row, logical column)
 
 
 class LogFormat(StrEnum):
@@ -148,11 +149,7 @@ def logs_from_frame(
     fmt = LogFormat(log_format)
     cols = _COLUMNS[fmt]
     where = None if path is None else Path(path)
-    for logical, name in cols.items():
-        if logical not in _OPTIONAL and name not in frame.columns:
-            raise DataError(f"missing column {name!r}", path=where, column=name)
-    if len(frame) == 0:
-        raise DataError("no logged rows", path=where)
+    _require_columns(frame, cols, where)
     line = np.arange(first_line, first_line + len(frame), dtype=np.int64)
 
     def fail(reason: str, row: int, logical: str) -> DataError:
@@ -164,18 +161,8 @@ def logs_from_frame(
         position = label_values(
             frame[cols["position"]], lambda r: fail("missing position", r, "position")
         )
-    reward = _numbers(frame[cols["reward"]], lambda reason, r: fail(reason, r, "reward"))
-    if fmt is LogFormat.OBD:
-        raise_first(
-            ~np.isin(reward, (0.0, 1.0)), lambda r: fail("click must be 0 or 1", r, "reward")
-        )
-    propensity = _numbers(
-        frame[cols["propensity"]], lambda reason, r: fail(reason, r, "propensity")
-    )
-    raise_first(
-        (propensity <= 0.0) | (propensity > 1.0),
-        lambda r: fail(f"propensity must be in (0, 1], got {propensity[r]!r}", r, "propensity"),
-    )
+    reward = _rewards(frame[cols["reward"]], fmt, fail)
+    propensity = _propensities(frame[cols["propensity"]], fail)
     known = set(cols.values()) | _DROPPED[fmt]
     context = frame[[c for c in frame.columns if c not in known]].reset_index(drop=True)
     return BanditLogs(
@@ -188,6 +175,35 @@ def logs_from_frame(
         path=where,
         columns=dict(cols),
     )
+
+
+def _require_columns(frame: pd.DataFrame, cols: Mapping[str, str], where: Path | None) -> None:
+    """Raise at the first required column missing from ``frame``, or when it has no rows."""
+    for logical, name in cols.items():
+        if logical not in _OPTIONAL and name not in frame.columns:
+            raise DataError(f"missing column {name!r}", path=where, column=name)
+    if len(frame) == 0:
+        raise DataError("no logged rows", path=where)
+
+
+def _rewards(column: pd.Series, fmt: LogFormat, fail: _ColumnError) -> FloatArray:
+    """Finite rewards; clicks of the Open Bandit layout must be 0 or 1."""
+    reward = _numbers(column, lambda reason, r: fail(reason, r, "reward"))
+    if fmt is LogFormat.OBD:
+        raise_first(
+            ~np.isin(reward, (0.0, 1.0)), lambda r: fail("click must be 0 or 1", r, "reward")
+        )
+    return reward
+
+
+def _propensities(column: pd.Series, fail: _ColumnError) -> FloatArray:
+    """Logging propensities, each in ``(0, 1]``."""
+    propensity = _numbers(column, lambda reason, r: fail(reason, r, "propensity"))
+    raise_first(
+        (propensity <= 0.0) | (propensity > 1.0),
+        lambda r: fail(f"propensity must be in (0, 1], got {propensity[r]!r}", r, "propensity"),
+    )
+    return propensity
 
 
 def raise_first(bad: npt.NDArray[np.bool_], make: _RowError) -> None:

@@ -15,7 +15,7 @@ click logs) had the target policy filled the logged positions.
 * IPS: ``mean(w_i r_i)``.
 * SNIPS: ``sum(w_i r_i) / sum(w_i)``.
 * DR: ``mean(sum_a pi_e(a | p_i) q(a, p_i) + w_i (r_i - q(a_i, p_i)))`` with ``q`` the
-  cross-fitted reward model of :func:`fit_reward_model`.
+  cross-fitted reward model of :func:`~allocator.backtest.reward_model.fit_reward_model`.
 
 Intervals: ``clt`` is the analytic normal interval on the per-row terms (for SNIPS the
 delta-method influence terms ``w_i (r_i - V) / mean(w)``); ``bootstrap`` is the percentile
@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 
 from allocator._types import FloatArray, IntArray
+from allocator.backtest.reward_model import assign_folds, dr_reward_terms, fit_reward_model
 from allocator.errors import InsufficientDataError
 
 __all__ = [
@@ -42,13 +43,10 @@ __all__ = [
     "BatchEstimate",
     "Estimate",
     "IntervalMethod",
-    "assign_folds",
     "bootstrap_means",
     "clt_estimate",
     "doubly_robust",
-    "dr_reward_terms",
     "evaluate",
-    "fit_reward_model",
     "importance_weights",
     "ips",
     "snips",
@@ -203,123 +201,6 @@ def doubly_robust(
     return clt_estimate(terms, terms.mean(axis=-1), level)
 
 
-def assign_folds(shape: tuple[int, ...], n_folds: int, rng: np.random.Generator) -> IntArray:
-    """Balanced random fold labels in ``[0, n_folds)``, shape ``shape`` (folds on the last axis)."""
-    n = shape[-1]
-    base = np.broadcast_to(np.arange(n, dtype=np.int64) % n_folds, shape)
-    return np.asarray(rng.permuted(base, axis=-1), dtype=np.int64)
-
-
-def fit_reward_model(
-    action: IntArray,
-    position: IntArray,
-    reward: FloatArray,
-    fold: IntArray,
-    *,
-    n_actions: int,
-    n_positions: int,
-    n_folds: int,
-) -> FloatArray:
-    """Cross-fitted mean reward per (action, position), shrunk toward the position mean.
-
-    For each fold ``k`` the model is fitted on the rows outside ``k`` only, so a row's
-    prediction never uses its own reward (this keeps DR unbiased). Within each position, the
-    per-action mean reward is shrunk toward the position's mean reward by a one-way
-    random-effects (empirical-Bayes) rule: ``q = mu + n_j rho / (n_j rho + 1 - rho) (ybar_j -
-    mu)``, where ``rho`` (between-action share of the reward variance) is the method-of-moments
-    estimate, clipped to ``[0, 1]``. For 0/1 rewards this is the posterior mean under a
-    Beta prior centred on the position CTR whose strength ``(1 - rho) / rho`` is fitted by
-    moments (beta-binomial). Cells with no training rows get the position mean.
-
-    Args:
-        action: action indices, shape ``(..., n)``.
-        position: position indices, shape ``(..., n)``.
-        reward: rewards, shape ``(..., n)``.
-        fold: fold labels in ``[0, n_folds)``, shape ``(..., n)``.
-        n_actions: number of actions ``A``.
-        n_positions: number of positions ``P``.
-        n_folds: number of folds ``K``.
-
-    Returns:
-        Predicted reward per fold, shape ``(..., K, A, P)``; row ``i`` uses ``[fold_i]``.
-    """
-    lead = action.shape[:-1]
-    n = action.shape[-1]
-    n_batch = int(np.prod(lead, dtype=np.int64))
-    k, a, p = n_folds, n_actions, n_positions
-    batch = np.arange(n_batch, dtype=np.int64)[:, None]
-    cell = (
-        ((batch * k + fold.reshape(n_batch, n)) * a + action.reshape(n_batch, n)) * p
-        + position.reshape(n_batch, n)
-    ).ravel()
-    r = reward.reshape(n_batch, n).ravel()
-    size = n_batch * k * a * p
-
-    def per_cell(weights: FloatArray | None) -> FloatArray:
-        by_fold = np.bincount(cell, weights=weights, minlength=size).reshape(n_batch, k, a, p)
-        return np.asarray(by_fold.sum(axis=1, keepdims=True) - by_fold, dtype=np.float64)
-
-    count, total, total_sq = per_cell(None), per_cell(r), per_cell(r * r)
-    q = _shrink(count, total, total_sq)
-    return q.reshape((*lead, k, a, p))
-
-
-def _shrink(count: FloatArray, total: FloatArray, total_sq: FloatArray) -> FloatArray:
-    """Empirical-Bayes cell means; inputs ``(B, K, A, P)`` sums over training rows."""
-    n_pos = count.sum(axis=2, keepdims=True)
-    overall = total.sum(axis=(2, 3), keepdims=True) / np.maximum(
-        count.sum(axis=(2, 3), keepdims=True), 1.0
-    )
-    mu = np.where(n_pos > 0, total.sum(axis=2, keepdims=True) / np.maximum(n_pos, 1.0), overall)
-    seen = count > 0
-    cell_mean = np.where(seen, total / np.where(seen, count, 1.0), mu)
-    variance = total_sq.sum(axis=2, keepdims=True) / np.maximum(n_pos, 1.0) - mu**2
-    between = (count * (cell_mean - mu) ** 2).sum(axis=2, keepdims=True)
-    n_cells = seen.sum(axis=2, keepdims=True)
-    denom = n_pos - n_cells - (count**2).sum(axis=2, keepdims=True) / np.maximum(n_pos, 1.0) + 1
-    ok = (variance > 1e-300) & (denom > 0)
-    rho = np.where(
-        ok,
-        (between / np.where(ok, variance, 1.0) - (n_cells - 1)) / np.where(ok, denom, 1.0),
-        0.0,
-    )
-    rho = np.clip(rho, 0.0, 1.0)
-    pull = count * rho
-    gain = np.where(pull > 0, pull / np.maximum(pull + 1.0 - rho, 1e-300), 0.0)
-    return np.asarray(mu + gain * (cell_mean - mu), dtype=np.float64)
-
-
-def dr_reward_terms(
-    model: FloatArray,
-    target: FloatArray,
-    action: IntArray,
-    position: IntArray,
-    fold: IntArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Modelled rewards DR needs, from a cross-fitted model.
-
-    Args:
-        model: predictions of :func:`fit_reward_model`, shape ``(..., K, A, P)``.
-        target: target probabilities ``pi_e(a | p)``, shape ``(A, P)``.
-        action: action indices, shape ``(..., n)``.
-        position: position indices, shape ``(..., n)``.
-        fold: fold labels, shape ``(..., n)``.
-
-    Returns:
-        ``(q_logged, q_target)``, each of shape ``(..., n)``: the model's reward for the logged
-        (action, position) and its target-weighted mean at the logged position.
-    """
-    lead = action.shape[:-1]
-    n = action.shape[-1]
-    n_batch = int(np.prod(lead, dtype=np.int64))
-    k, a, p = model.shape[-3:]
-    m = model.reshape(n_batch, k, a, p)
-    expected = np.einsum("bkap,ap->bkp", m, target)  # (B, K, P)
-    b = np.arange(n_batch)[:, None]
-    f, act, pos = (x.reshape(n_batch, n) for x in (fold, action, position))
-    return m[b, f, act, pos].reshape(action.shape), expected[b, f, pos].reshape(action.shape)
-
-
 def bootstrap_means(columns: FloatArray, rng: np.random.Generator, n_boot: int) -> FloatArray:
     """Column means of ``n_boot`` nonparametric bootstrap resamples of the rows.
 
@@ -399,6 +280,27 @@ def evaluate(
         raise InsufficientDataError(
             "the target policy gives probability 0 to every logged (action, position)"
         )
+    q_logged, q_target = _reward_model_terms(logs, rng, n_folds)
+    results = {
+        "ips": ips(logs.reward, weight, level=level),
+        "snips": snips(logs.reward, weight, level=level),
+        "dr": doubly_robust(logs.reward, weight, q_logged, q_target, level=level),
+    }
+    if interval == "clt":
+        return {name: _from_batch(name, r) for name, r in results.items()}
+    dr_terms = q_target + weight * (logs.reward - q_logged)
+    boots = _bootstrap_draws(weight * logs.reward, weight, dr_terms, rng, n_boot)
+    return {
+        name: _from_bootstrap(name, float(results[name].estimate), boots[name], n, level)
+        for name in ESTIMATORS
+    }
+
+
+def _reward_model_terms(
+    logs: AlignedLogs, rng: np.random.Generator, n_folds: int
+) -> tuple[FloatArray, FloatArray]:
+    """DR's ``(q_logged, q_target)`` per row from a reward model cross-fitted on ``logs``."""
+    n = logs.action.shape[0]
     n_actions, n_positions = logs.target.shape
     folds = min(n_folds, n)
     fold = assign_folds((n,), folds, rng)
@@ -411,21 +313,22 @@ def evaluate(
         n_positions=n_positions,
         n_folds=folds,
     )
-    q_logged, q_target = dr_reward_terms(model, logs.target, logs.action, logs.position, fold)
-    results = {
-        "ips": ips(logs.reward, weight, level=level),
-        "snips": snips(logs.reward, weight, level=level),
-        "dr": doubly_robust(logs.reward, weight, q_logged, q_target, level=level),
-    }
-    if interval == "clt":
-        return {name: _from_batch(name, r) for name, r in results.items()}
-    wr = weight * logs.reward
-    dr_terms = q_target + weight * (logs.reward - q_logged)
-    boot = bootstrap_means(np.column_stack([wr, weight, dr_terms]), rng, n_boot)
+    return dr_reward_terms(model, logs.target, logs.action, logs.position, fold)
+
+
+def _bootstrap_draws(
+    weighted_reward: FloatArray,
+    weight: FloatArray,
+    dr_terms: FloatArray,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> dict[str, FloatArray]:
+    """Each estimator's value on ``n_boot`` resamples of the rows (the reward model fixed).
+
+    SNIPS is the ratio of the resampled means of ``w r`` and ``w`` (NaN where the
+    resample's weights are all zero).
+    """
+    boot = bootstrap_means(np.column_stack([weighted_reward, weight, dr_terms]), rng, n_boot)
     with np.errstate(invalid="ignore", divide="ignore"):
         boot_snips = np.where(boot[:, 1] > 0, boot[:, 0] / boot[:, 1], np.nan)
-    boots = {"ips": boot[:, 0], "snips": boot_snips, "dr": boot[:, 2]}
-    return {
-        name: _from_bootstrap(name, float(results[name].estimate), boots[name], n, level)
-        for name in ESTIMATORS
-    }
+    return {"ips": boot[:, 0], "snips": boot_snips, "dr": boot[:, 2]}

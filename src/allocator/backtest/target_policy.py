@@ -101,6 +101,17 @@ def load_target_policy(path: str | Path) -> TargetPolicy:
             raise DataError(f"missing column {name!r}", path=path, column=name)
     if len(frame) == 0:
         raise DataError("no rows", path=path)
+    action, position, prob = _policy_rows(frame, path)
+    return _policy_table(action, position, prob, path)
+
+
+def _policy_rows(frame: pd.DataFrame, path: Path) -> tuple[StrArray, StrArray, FloatArray]:
+    """Validated ``(action, position, probability)`` per row of a target-policy file.
+
+    Raises:
+        DataError: a missing label, a probability outside ``[0, 1]`` or a repeated pair,
+            naming the file line.
+    """
     line = np.arange(2, 2 + len(frame))
 
     def fail(column: str, reason: Callable[[int], str]) -> Callable[[int], DataError]:
@@ -123,6 +134,17 @@ def load_target_policy(path: str | Path) -> TargetPolicy:
         pairs.duplicated().to_numpy(dtype=np.bool_),
         fail("action", lambda r: f"repeated pair ({str(action[r])!r}, {str(position[r])!r})"),
     )
+    return action, position, prob
+
+
+def _policy_table(
+    action: StrArray, position: StrArray, prob: FloatArray, path: Path
+) -> TargetPolicy:
+    """The ``(A, P)`` probability table of validated rows; pairs left out get 0.
+
+    Raises:
+        DataError: a position whose probabilities do not sum to 1.
+    """
     actions, positions = sort_labels(list(action)), sort_labels(list(position))
     table = np.zeros((len(actions), len(positions)))
     a_idx = _index_of(actions, action)

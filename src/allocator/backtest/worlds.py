@@ -1,11 +1,12 @@
 """Simulated worlds drawn from a fitted history, and policies run side by side on them.
 
-A :class:`~allocator.backtest.fit.ScenarioFit` of one history (per-arm fields ``(K,)``)
-and the account's :class:`Layout` (launches, authorizations, the logged budgets) map onto
-the simulator: each replication draws the arms' rates ``lambda`` and fatigue (floor, half-life)
-from the fit's posterior and becomes a :class:`~allocator.sim.world.World` with
-the fitted CPM and CTR and ``cvr = lambda * cpm / (1000 * ctr)`` (so the world's
-``base_rate`` is exactly the drawn ``lambda``).
+A :class:`~allocator.backtest.scenario_fit.ScenarioFit` of one history (per-arm fields
+``(K,)``) and the account's :class:`Layout` (launches, authorizations, the logged budgets)
+map onto the simulator: each replication draws the arms' rates ``lambda`` and fatigue
+(floor, half-life) from the fit's posterior and becomes a
+:class:`~allocator.sim.world.World` with the fitted CPM and CTR and
+``cvr = lambda * cpm / (1000 * ctr)`` (so the world's ``base_rate`` is exactly the drawn
+``lambda``).
 
 The environment's own fatigue curve is one scenario setting shared by all arms; the
 fit's is drawn per world, with a half-life per arm. :class:`FittedEnvironment` is the
@@ -29,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.backtest.fit import FatigueDraw, ScenarioFit
+from allocator.backtest.fatigue import FatigueDraw
+from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.core.arms import ArmState, History
 from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator, PolicyMetrics, compare_to_oracle

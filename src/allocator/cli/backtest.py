@@ -24,11 +24,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from allocator.backtest.history import Thinning
 from allocator.backtest.history_report import run_history_backtest, write_outputs
 from allocator.backtest.logs import LogFormat, read_logs
 from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
 from allocator.backtest.replay import ThompsonReplay, replay_adaptive
+from allocator.backtest.reported import Thinning
 from allocator.backtest.target_policy import align_logs, load_target_policy
 from allocator.config import load_job_config
 from allocator.errors import ConfigError

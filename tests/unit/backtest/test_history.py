@@ -14,13 +14,14 @@ from allocator.backtest.estimate import (
     layout_from_records,
     summarize,
 )
-from allocator.backtest.fit import FitParams, ScenarioFit, fit_scenario
+from allocator.backtest.fit import FitParams, fit_scenario
 from allocator.backtest.history import (
     DECISION_COLUMNS,
     panel_from_records,
     replay_decisions,
-    reported_as_of,
 )
+from allocator.backtest.reported import reported_as_of
+from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.backtest.worlds import Layout, LoggedSchedule, WarmStart, run_policies
 from allocator.core.arms import (
     AdGroup,

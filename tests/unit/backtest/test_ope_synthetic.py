@@ -14,16 +14,14 @@ import pytest
 from allocator.backtest.ope import (
     AlignedLogs,
     BatchEstimate,
-    assign_folds,
     doubly_robust,
-    dr_reward_terms,
     evaluate,
-    fit_reward_model,
     importance_weights,
     ips,
     snips,
 )
 from allocator.backtest.replay import replay
+from allocator.backtest.reward_model import assign_folds, dr_reward_terms, fit_reward_model
 
 N_SEEDS = 400
 

@@ -41,7 +41,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.posterior import LagModel, PosteriorParams
 from allocator.errors import ConfigError
 
@@ -358,7 +358,7 @@ class GuardrailsConfig(_Strict):
         return self
 
     def params(self) -> GuardrailParams:
-        """The core's :class:`~allocator.core.guardrails.GuardrailParams`."""
+        """The core's :class:`~allocator.core.guardrail_params.GuardrailParams`."""
         return GuardrailParams(**self.model_dump())
 
 

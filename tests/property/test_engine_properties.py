@@ -38,7 +38,8 @@ from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams, EngineStep, start_budget, step
-from allocator.core.guardrails import GuardrailParams, Infeasibility
+from allocator.core.guardrail_params import GuardrailParams
+from allocator.core.guardrails import Infeasibility
 from allocator.core.posterior import PosteriorParams
 from allocator.core.target import Target
 

@@ -21,7 +21,7 @@ from allocator.config import (
 )
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.posterior import DEFAULT_LAG_PMF, PosteriorParams
 from allocator.errors import ConfigError
 

@@ -24,7 +24,7 @@ from allocator.config_base import (
 )
 from allocator.core.decisions import DecisionParams
 from allocator.core.evidence import PosteriorParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.lag import LagModel
 
 __all__ = [
@@ -111,7 +111,7 @@ class PosteriorConfig(StrictModel):
         return self
 
     def params(self) -> PosteriorParams:
-        """The core's :class:`~allocator.core.posterior.PosteriorParams`."""
+        """The core's :class:`~allocator.core.evidence.PosteriorParams`."""
         lag = LagModel.default() if self.lag_pmf is None else LagModel(np.array(self.lag_pmf))
         return PosteriorParams(
             half_life_days=self.half_life_days,
@@ -184,5 +184,5 @@ class GuardrailsConfig(StrictModel):
         return self
 
     def params(self) -> GuardrailParams:
-        """The core's :class:`~allocator.core.guardrails.GuardrailParams`."""
+        """The core's :class:`~allocator.core.guardrail_params.GuardrailParams`."""
         return GuardrailParams(**self.model_dump())

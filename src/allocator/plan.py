@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from allocator.core.alerts import Alert
 from allocator.core.arms import AdGroup, AdGroupStatus, Observation, Portfolio, Stage
-from allocator.core.decisions import Alert, explain
 from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
+from allocator.core.explain import explain
 from allocator.core.guardrails import Infeasibility
 from allocator.core.target import Target
 from allocator.data.arrays import EngineInputs, to_arrays

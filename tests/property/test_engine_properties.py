@@ -39,7 +39,8 @@ from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams, EngineStep, start_budget, step
 from allocator.core.evidence import PosteriorParams
-from allocator.core.guardrails import GuardrailParams, Infeasibility
+from allocator.core.guardrail_params import GuardrailParams
+from allocator.core.guardrails import Infeasibility
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)

@@ -17,7 +17,7 @@ from allocator.config import (
 )
 from allocator.core.arms import Objective, Portfolio
 from allocator.core.decisions import DecisionParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

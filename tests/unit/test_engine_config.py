@@ -7,7 +7,7 @@ import pytest
 
 from allocator.core.decisions import DecisionParams
 from allocator.core.evidence import PosteriorParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.lag import DEFAULT_LAG_PMF
 from allocator.engine_config import DecisionsConfig, GuardrailsConfig, PosteriorConfig
 

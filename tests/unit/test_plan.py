@@ -21,7 +21,7 @@ from allocator.core.arms import (
     Portfolio,
 )
 from allocator.core.engine import EngineParams
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.plan import Plan, make_plan, plan_json
 from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
 

@@ -20,7 +20,8 @@ Ties: arms whose sampled rewards are exactly equal in a draw share that draw's m
 proportion to their room, so the result does not depend on the order of the arms.
 
 The guardrail projection that turns this wish into platform budgets lives in
-:mod:`allocator.core.guardrails` and is re-exported here.
+:mod:`allocator.core.guardrails` (settings in :mod:`allocator.core.guardrail_params`)
+and is re-exported here.
 """
 
 from __future__ import annotations
@@ -28,14 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.core.guardrails import (
-    Binding,
-    GuardrailParams,
-    Infeasibility,
-    Projection,
-    in_learning,
-    project,
-)
+from allocator.core.guardrail_params import GuardrailParams, in_learning
+from allocator.core.guardrails import Binding, Infeasibility, Projection, project
 
 __all__ = [
     "Binding",
@@ -178,9 +173,24 @@ def _greedy_extra(
                 return np.where(saturated[:, None], room, _top_arm_extra(top, room, remaining))
             if room.shape[-1] >= 2:  # rows without room: the tied-share arithmetic below
                 return np.where(saturated[:, None], room, _top_arm_shared(top, room, remaining))
+    extra = _prefix_extra(draws, room, remaining, positive, n_keep)
+    return np.where(saturated[:, None], room, extra)
+
+
+def _prefix_extra(
+    draws: FloatArray, room: FloatArray, remaining: FloatArray, positive: BoolArray, n_keep: int
+) -> FloatArray:
+    """:func:`_greedy_extra`'s general fill over each draw's top ``n_keep`` arms with room.
+
+    Finds each draw's marginal arm along the ranking by sampled reward; without ties at
+    the marginal arm, the arms above it get their room and the marginal arm the rest
+    (:func:`_untied_extra`), else the tied arms share the rest (:func:`_tied_share`).
+    Shapes as in :func:`_greedy_extra`; ``positive`` = ``room > 0`` ``(B, K)``.
+    Saturated rows come out arbitrary; the caller replaces them.
+    """
     keys = draws if positive.all() else np.where(positive[:, None, :], draws, -np.inf)
     order = _top_order(keys, n_keep)
-    n_rows, n_draws, n_arms = keys.shape
+    n_rows, _, n_arms = keys.shape
     flat_order = order + (np.arange(n_rows) * n_arms)[:, None, None]
     cum = np.cumsum(room.ravel()[flat_order], axis=-1)
     marginal = (cum < remaining[:, None, None]).sum(axis=-1, keepdims=True)
@@ -191,22 +201,48 @@ def _greedy_extra(
     at_or_above = keys >= cut
     only_marginal = at_or_above.sum(axis=-1, keepdims=True) == marginal + 1
     if (clear_above & only_marginal).all():  # no arm ties with the marginal one
-        room_sorted = room.ravel()[flat_order]
-        before = np.take_along_axis(cum - room_sorted, marginal, axis=-1)[..., 0]
-        arm = np.take_along_axis(flat_order, marginal, axis=-1)[..., 0]  # (B, S)
-        money = np.maximum(remaining[:, None] - before, 0.0)  # <= room of the marginal arm
-        fix = np.bincount(
-            arm.ravel(),
-            weights=(money - room.ravel()[arm]).ravel() / n_draws,
-            minlength=n_rows * n_arms,
-        )
-        extra = room * at_or_above.mean(axis=-2) + fix.reshape(n_rows, n_arms)
-    else:
-        above = keys > cut
-        extra = room * above.mean(axis=-2) + _tied_share(
-            at_or_above & ~above, above, room, remaining
-        )
-    return np.where(saturated[:, None], room, extra)
+        return _untied_extra(room, remaining, flat_order, cum, marginal, at_or_above)
+    above = keys > cut
+    share: FloatArray = room * above.mean(axis=-2) + _tied_share(
+        at_or_above & ~above, above, room, remaining
+    )
+    return share
+
+
+def _untied_extra(
+    room: FloatArray,
+    remaining: FloatArray,
+    flat_order: IntArray,
+    cum: FloatArray,
+    marginal: IntArray,
+    at_or_above: BoolArray,
+) -> FloatArray:
+    """Mean extra money ``(B, K)`` when no arm ties with any draw's marginal arm.
+
+    Every arm at or above the marginal one gets its full room, plus, for the marginal
+    arm, the signed difference between the money left for it and its room.
+
+    Args:
+        room: cap minus floor per arm, currency per day, ``(B, K)``.
+        remaining: money left after the floors, currency per day, ``(B,)``.
+        flat_order: each draw's ranked arms as flat ``(B * K)`` indices, ``(B, S, n)``.
+        cum: running sum of the ranked arms' rooms, ``(B, S, n)``.
+        marginal: position of each draw's marginal arm in the ranking, ``(B, S, 1)``.
+        at_or_above: arms ranked at or above the marginal arm, ``(B, S, K)``.
+    """
+    n_rows, n_draws, _ = flat_order.shape
+    n_arms = room.shape[-1]
+    room_sorted = room.ravel()[flat_order]
+    before = np.take_along_axis(cum - room_sorted, marginal, axis=-1)[..., 0]
+    arm = np.take_along_axis(flat_order, marginal, axis=-1)[..., 0]  # (B, S)
+    money = np.maximum(remaining[:, None] - before, 0.0)  # <= room of the marginal arm
+    fix = np.bincount(
+        arm.ravel(),
+        weights=(money - room.ravel()[arm]).ravel() / n_draws,
+        minlength=n_rows * n_arms,
+    )
+    extra: FloatArray = room * at_or_above.mean(axis=-2) + fix.reshape(n_rows, n_arms)
+    return extra
 
 
 def _top_arm(

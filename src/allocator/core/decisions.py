@@ -1,14 +1,10 @@
-"""Per-arm decisions from the posterior: P(best), value remaining, CPA, stage, alerts.
+"""Per-arm decisions from the posterior: stage, reason, alerts and the summaries behind them.
 
-Everything is vectorised over arms ``K`` and any leading batch axes. The Monte Carlo part
-makes one argmax pass over the ``(..., S, K)`` reward draws for each draw's best arm, then
-works through cache-sized blocks of arms (gap, its mean, the relative gap and one
-partition for the value-remaining quantile) without any ``(..., S, K)`` temporary; CPA
-and ROAS intervals, P(meets target), the kill test and the fatigue test are exact
-functions of the conjugate posteriors (regularised incomplete gamma and beta functions).
-
-Ties in the draws (equal rewards, e.g. zeros) share the win equally among the tied arms,
-the expectation of breaking them uniformly at random: no arm is favoured by position.
+Vectorised over arms ``K`` and any leading batch axes. The Monte Carlo statistics (P(best),
+expected loss, value remaining) come from :mod:`allocator.core.draw_stats`; the CPA and
+ROAS intervals, P(meets target), the kill test and the fatigue test are exact
+(:mod:`allocator.core.exact_stats`); the alert flags come from :mod:`allocator.core.alerts`.
+:mod:`allocator.core.explain` words the result.
 
 Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
 
@@ -27,32 +23,34 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
   when its CPA is credibly above the kill threshold.
 
 Fatigue: the recent posterior (half-life ``fatigue_half_life_days``) against the earlier
-one (see :func:`allocator.core.evidence.fatigue_evidence`);
+one (see :func:`allocator.core.exact_stats.fatigue_test`);
 ``P(lambda_recent < (1 - fatigue_drop) * lambda_earlier) >= fatigue_probability``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
-from enum import IntEnum, IntFlag
+from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.core.arms import ArmState, History, Objective, Stage
-from allocator.core.evidence import fatigue_evidence
+from allocator.core.alerts import alerts
+from allocator.core.arms import ArmState, History, Stage
+from allocator.core.draw_stats import DrawStats, draw_stats
+from allocator.core.exact_stats import ExactStats, exact_stats, fatigue_test
 from allocator.core.families import GammaPosterior
-from allocator.core.posterior import ArmModel, update
+from allocator.core.posterior import ArmModel
 from allocator.core.target import Target
 
-__all__ = ["Alert", "DecisionParams", "Decisions", "Reason", "alert_labels", "decide", "explain"]
+__all__ = ["DecisionParams", "Decisions", "Reason", "decide"]
 
 
 class Reason(IntEnum):
-    """Why an arm is in its stage (one code per arm; see :func:`explain`)."""
+    """Why an arm is in its stage (one code per arm; worded by :mod:`allocator.core.explain`)."""
 
     TESTING_NEEDS_EVIDENCE = 0
     TESTING_UNDECIDED = 1
@@ -67,15 +65,6 @@ class Reason(IntEnum):
     PAUSED_KEPT = 10
     BLOCKED_LAPSED = 11
     BLOCKED_EXPIRING = 12
-
-
-class Alert(IntFlag):
-    """Alert bit flags per arm (combine with ``|``)."""
-
-    AUTH_EXPIRING = 1
-    AUTH_LAPSED = 2
-    FATIGUED = 4
-    DATA_MISSING = 8
 
 
 _PROBABILITIES = (
@@ -186,7 +175,7 @@ class Decisions:
         p_kill: P(CPA > kill multiple x target) or P(ROAS < target / kill multiple).
         p_fatigue: P(recent rate < (1 - fatigue_drop) x earlier rate).
         fatigued: ``p_fatigue >= fatigue_probability``.
-        alerts: :class:`Alert` bit flags.
+        alerts: :class:`~allocator.core.alerts.Alert` bit flags.
         conversions: raw reported conversions (undiscounted).
         spend: raw spend, currency.
         auth_days_left: days until the authorization lapses (copied from the arm state).
@@ -215,218 +204,30 @@ class Decisions:
     interval: float
 
 
-_BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
-_MIN_BLOCK_ARMS = 16
+class _Tests(NamedTuple):
+    """The stage machine's per-arm tests (module docstring), boolean ``(..., K)``."""
+
+    blocked: BoolArray  # authorization lapses within min_remaining_days (NaN: blocked)
+    lapsed: BoolArray  # authorization already lapsed
+    needs_evidence: BoolArray  # fewer than min_conversions_to_scale conversions
+    best: BoolArray  # enough evidence and P(best) >= p_best_to_scale
+    settled: BoolArray  # enough evidence and value remaining <= value_remaining_to_scale
+    kill: BoolArray  # spent min_spend_to_kill, CPA credibly above the kill threshold
+    lose: BoolArray  # spent min_spend_to_stop, a clear loser, almost surely unprofitable
+    worn_out: BoolArray  # fatigued, and a loser or recently unprofitable
 
 
-@dataclass(frozen=True, slots=True)
-class _DrawStats:
-    p_best: FloatArray
-    expected_loss: FloatArray
-    value_remaining: FloatArray
-
-
-def _draw_stats(
-    draws: FloatArray, eligible: BoolArray, quantile: float, top_hint: IntArray | None = None
-) -> _DrawStats:
-    """P(best), expected loss and value remaining from reward draws ``(..., S, K)``.
-
-    One pass finds each draw's best eligible arm; the rest runs block by block (a few
-    dozen arms of a few batch rows, about :data:`_BLOCK` draws at a time, copied arm-major
-    so every arm's draws are contiguous) so that the gaps, their sums, the relative gaps
-    and their quantile stay in cache and no ``(..., S, K)`` temporary is ever allocated.
-    ``top_hint``, when given, is ``argmax(draws, axis=-1)`` ``(..., S)`` (not modified).
-    """
-    *batch, n_draws, n_arms = draws.shape
-    n_rows = math.prod(batch)
-    eligible = eligible | ~eligible.any(axis=-1, keepdims=True)  # all-ineligible rows: all
-    mask = np.broadcast_to(eligible, (*batch, n_arms)).reshape(n_rows, n_arms)
-    values = draws.reshape(n_rows, n_draws, n_arms)
-    hint = None if top_hint is None else np.asarray(top_hint).reshape(n_rows, n_draws)
-    top = _best_arm(values, mask, hint)  # (B, S)
-    at = top.ravel() + np.arange(0, n_rows * n_draws * n_arms, n_arms)  # flat (B * S)
-    best = np.ravel(values)[at].reshape(n_rows, 1, n_draws)  # values[b, s, top[b, s]]
-    # Where every draw's best is positive, a zero gap (the arm is the best) divides to 0
-    # as it is; otherwise the division must skip zero gaps (0 / 0).
-    skip_zero = not bool((best > 0.0).all())
-    kth = min(max(math.ceil(quantile * n_draws) - 1, 0), n_draws - 1)
-    expected_loss = np.empty((n_rows, n_arms))
-    value_remaining = np.empty((n_rows, n_arms))
-    n_zero = 0  # zero gaps: one per draw (its best arm) unless some arm ties it
-    for rows, arms in _blocks(n_rows, n_draws, n_arms):
-        sub = values[rows, :, arms].transpose(0, 2, 1).copy()  # (b, k, S), arm-major
-        gap = best[rows] - sub  # >= 0 for eligible arms
-        n_zero += int(np.count_nonzero(gap == 0.0))
-        expected_loss[rows, arms] = gap.mean(axis=-1)
-        with np.errstate(divide="ignore", over="ignore"):  # x / 0 and x / tiny: inf
-            if skip_zero:
-                np.divide(gap, sub, out=gap, where=gap != 0.0)  # relative gap, in place
-            else:
-                np.divide(gap, sub, out=gap)
-        gap.partition(kth, axis=-1)  # in place: gap is ours
-        value_remaining[rows, arms] = gap[..., kth]
-    if n_zero == n_rows * n_draws and np.isfinite(best).all():
-        flat = (top + (n_arms * np.arange(n_rows))[:, None]).ravel()
-        p_best = np.bincount(flat, minlength=n_rows * n_arms) / n_draws
-    else:  # exact ties share the win: uniform tie-breaking in expectation
-        p_best = _shared_wins(values, best, mask) / n_draws
-    shape = (*batch, n_arms)
-    return _DrawStats(
-        p_best.reshape(shape),
-        expected_loss.reshape(shape),
-        value_remaining.reshape(shape),
-    )
-
-
-def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = None) -> IntArray:
-    """Index of each draw's best arm among ``mask`` (the first if tied), ``(B, S)``.
-
-    Shapes: ``values`` ``(B, S, K)``, ``mask`` ``(B, K)``. The best arm over all arms is
-    the answer wherever it is eligible; only the other draws are searched again, with
-    the ineligible arms masked, a block of draws at a time. ``top_hint`` is that overall
-    argmax when the caller has it (copied before any change).
-    """
-    n_arms = values.shape[-1]
-    if mask.all():
-        return np.argmax(values, axis=-1) if top_hint is None else top_hint
-    top: IntArray = np.argmax(values, axis=-1) if top_hint is None else top_hint.copy()
-    rows, draws = np.nonzero(~np.take_along_axis(mask, top, axis=-1))
-    step = max(1, _BLOCK // n_arms)
-    for start in range(0, rows.size, step):
-        r, d = rows[start : start + step], draws[start : start + step]
-        top[r, d] = np.argmax(np.where(mask[r], values[r, d], -np.inf), axis=-1)
-    return top
-
-
-def _blocks(n_rows: int, n_draws: int, n_arms: int) -> list[tuple[slice, slice]]:
-    """Blocks ``(batch rows, arms)`` of about :data:`_BLOCK` draws, arms evenly split.
-
-    A block holds at least :data:`_MIN_BLOCK_ARMS` arms (or all of them), so the
-    number of blocks never grows with the arms faster than the work does.
-    """
-    width = max(_BLOCK // n_draws, _MIN_BLOCK_ARMS)
-    n_splits = max(1, -(-n_arms // width))
-    edges = [i * n_arms // n_splits for i in range(n_splits + 1)]
-    depth = max(1, _BLOCK // (n_draws * n_arms)) if n_splits == 1 else 1
-    return [
-        (slice(r, min(r + depth, n_rows)), slice(lo, hi))
-        for r in range(0, n_rows, depth)
-        for lo, hi in itertools.pairwise(edges)
-    ]
-
-
-def _shared_wins(values: FloatArray, best: FloatArray, mask: BoolArray) -> FloatArray:
-    """Wins when draws tie for the best: each tied arm gets ``1 / n_tied``, ``(B, K)``.
-
-    Shapes: ``values`` ``(B, S, K)``, ``best`` ``(B, 1, S)``, ``mask`` ``(B, K)``.
-    """
-    is_max = (best.transpose(0, 2, 1) - values) == 0.0
-    is_max &= mask[:, None, :]
-    n_max = np.count_nonzero(is_max, axis=-1)  # (B, S)
-    wins: FloatArray = (is_max / np.maximum(n_max, 1)[..., None]).sum(axis=-2)
-    return wins
-
-
-@dataclass(frozen=True, slots=True)
-class _Exact:
-    cpa_mean: FloatArray
-    cpa_low: FloatArray
-    cpa_high: FloatArray
-    roas_mean: FloatArray
-    roas_low: FloatArray
-    roas_high: FloatArray
-    p_meets_target: FloatArray
-    p_kill: FloatArray
-    stop_unit: FloatArray  # spend unit of the stop rules: target CPA or break-even CPA
-
-
-def _exact_stats(model: ArmModel, target: Target, params: DecisionParams) -> _Exact:
-    """Analytic CPA/ROAS summaries of the conjugate posteriors, ``(..., K)``."""
-    a, b = model.rate.shape, model.rate.rate
-    tail = (1.0 - params.cpa_interval) / 2.0
-    with np.errstate(divide="ignore"):
-        cpa_mean = np.where(a > 1.0, b / np.maximum(a - 1.0, 1e-300), np.inf)
-        cpa_low = b / special.gammaincinv(a, 1.0 - tail)
-        cpa_high = b / special.gammaincinv(a, tail)
-    nan = np.full(a.shape, np.nan)
-    if target.objective is Objective.CPA:
-        assert target.target_cpa is not None
-        t = target.target_cpa
-        return _Exact(
-            cpa_mean,
-            cpa_low,
-            cpa_high,
-            nan,
-            nan.copy(),
-            nan.copy(),
-            p_meets_target=special.gammaincc(a, b / t),
-            p_kill=special.gammainc(a, b / (params.kill_cpa_multiple * t)),
-            stop_unit=np.full(a.shape, t),
-        )
-    if model.value is None or target.target_roas is None:
-        raise ValueError("a ROAS target needs a model fitted for ROAS (with a value model)")
-    # ROAS = s * G1 / G2 with G1 ~ Gamma(a), G2 ~ Gamma(av): G1 / (G1 + G2) ~ Beta(a, av).
-    av, scale = model.value.shape, model.value.value_shape * model.value.rate / b
-
-    def below(roas: float) -> FloatArray:
-        ratio = roas / scale
-        out: FloatArray = special.betainc(a, av, ratio / (1.0 + ratio))
-        return out
-
-    def quantile(q: float) -> FloatArray:
-        x = special.betaincinv(a, av, q)
-        with np.errstate(divide="ignore"):
-            out: FloatArray = scale * x / (1.0 - x)
-        return out
-
-    roas_mean = np.where(av > 1.0, scale * a / np.maximum(av - 1.0, 1e-300), np.inf)
-    return _Exact(
-        cpa_mean,
-        cpa_low,
-        cpa_high,
-        roas_mean,
-        quantile(tail),
-        quantile(1.0 - tail),
-        p_meets_target=1.0 - below(target.target_roas),
-        p_kill=below(target.target_roas / params.kill_cpa_multiple),
-        stop_unit=model.value.mean() / target.target_roas,
-    )
-
-
-def _fatigue(
-    model: ArmModel, history: History, params: DecisionParams
-) -> tuple[FloatArray, GammaPosterior]:
-    """P(recent rate < (1 - drop) x earlier rate), ``(..., K)``, exact (beta function).
-
-    Also returns the recent posterior, which judges whether a fatigued arm still pays.
-    """
-    recent_ev, earlier_ev = fatigue_evidence(history, model.params, params.fatigue_half_life_days)
-    recent, earlier = update(model.prior, recent_ev), update(model.prior, earlier_ev)
-    ratio = (1.0 - params.fatigue_drop) * recent.rate / earlier.rate
-    out: FloatArray = special.betainc(recent.shape, earlier.shape, ratio / (1.0 + ratio))
-    return out, recent
-
-
-def _observed_yesterday(history: History) -> BoolArray:
-    yesterday = np.asarray(history.age_days) == 1.0
-    return np.asarray(history.observed[..., yesterday].any(axis=-1), dtype=np.bool_)
-
-
-def _stages(
+def _tests(
     arms: ArmState,
-    stats: _DrawStats,
-    exact: _Exact,
+    stats: DrawStats,
+    exact: ExactStats,
     fatigued: BoolArray,
     recent: GammaPosterior,
     model: ArmModel,
     params: DecisionParams,
-) -> tuple[IntArray, IntArray]:
-    prev = np.asarray(arms.prev_stage)
-    if prev.size and (prev.min() < Stage.TESTING or prev.max() > Stage.BLOCKED):
-        raise ValueError(f"prev_stage codes must be Stage values 0..3, got {np.unique(prev)}")
+) -> _Tests:
+    """Evaluate every test of the stage machine."""
     days = arms.auth_days_left
-    blocked = ~(days >= params.min_remaining_days)  # NaN counts as blocked
-    lapsed = ~(days > 0.0)
     enough = model.evidence.conversions_total >= params.min_conversions_to_scale
     spend = model.evidence.spend_total
     spent = spend >= params.min_spend_to_stop * exact.stop_unit
@@ -434,37 +235,53 @@ def _stages(
         exact.p_kill >= params.kill_probability
     )
     loser = spent & (stats.p_best < params.p_best_to_stop)
-    lose = loser & (exact.p_meets_target < params.p_meets_target_to_keep)
     # a fatigued arm is judged on its recent days: it stops when it lost the lead or when
     # its recent rate is credibly below break-even, even if the discounted average pays
     recent_unprofitable = (
         special.gammainc(recent.shape, recent.rate / exact.stop_unit) >= params.kill_probability
     )
-    worn_out = fatigued & (loser | recent_unprofitable)
-    scaling = prev == Stage.SCALING
+    return _Tests(
+        blocked=~(days >= params.min_remaining_days),  # NaN counts as blocked
+        lapsed=~(days > 0.0),
+        needs_evidence=~enough,
+        best=enough & (stats.p_best >= params.p_best_to_scale),
+        settled=enough & (stats.value_remaining <= params.value_remaining_to_scale),
+        kill=kill,
+        lose=loser & (exact.p_meets_target < params.p_meets_target_to_keep),
+        worn_out=fatigued & (loser | recent_unprofitable),
+    )
+
+
+def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArray, IntArray]:
+    """Stage and :class:`Reason` codes per arm: the first rule that holds, in order."""
+    t, scaling = tests, prev == Stage.SCALING
     rules: list[tuple[BoolArray, Stage, Reason]] = [
-        (blocked & lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
-        (blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
+        (t.blocked & t.lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
+        (t.blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
         (prev == Stage.PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
-        (scaling & kill, Stage.PAUSED, Reason.PAUSED_KILL),
-        (scaling & worn_out, Stage.PAUSED, Reason.PAUSED_FATIGUED),
+        (scaling & t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
+        (scaling & t.worn_out, Stage.PAUSED, Reason.PAUSED_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
         (scaling, Stage.SCALING, Reason.SCALING_KEPT),
         (prev == Stage.BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),
-        (kill, Stage.PAUSED, Reason.PAUSED_KILL),
-        (enough & (stats.p_best >= params.p_best_to_scale), Stage.SCALING, Reason.SCALING_P_BEST),
-        (
-            enough & (stats.value_remaining <= params.value_remaining_to_scale),
-            Stage.SCALING,
-            Reason.SCALING_VALUE_REMAINING,
-        ),
-        (lose, Stage.PAUSED, Reason.PAUSED_LOSER),
-        (~enough, Stage.TESTING, Reason.TESTING_NEEDS_EVIDENCE),
+        (t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
+        (t.best, Stage.SCALING, Reason.SCALING_P_BEST),
+        (t.settled, Stage.SCALING, Reason.SCALING_VALUE_REMAINING),
+        (t.lose, Stage.PAUSED, Reason.PAUSED_LOSER),
+        (t.needs_evidence, Stage.TESTING, Reason.TESTING_NEEDS_EVIDENCE),
     ]
     first = _first_rule([c for c, _, _ in rules], prev.shape)
     stages = np.array([*(int(s) for _, s, _ in rules), int(Stage.TESTING)], dtype=np.int64)
     reasons = [*(int(r) for _, _, r in rules), int(Reason.TESTING_UNDECIDED)]
     return stages[first], np.array(reasons, dtype=np.int64)[first]
+
+
+def _prev_stage(arms: ArmState) -> IntArray:
+    """The previous stage codes, checked to be :class:`~allocator.core.arms.Stage` values."""
+    prev = np.asarray(arms.prev_stage)
+    if prev.size and (prev.min() < Stage.TESTING or prev.max() > Stage.BLOCKED):
+        raise ValueError(f"prev_stage codes must be Stage values 0..3, got {np.unique(prev)}")
+    return prev
 
 
 def _first_rule(conditions: list[BoolArray], shape: tuple[int, ...]) -> IntArray:
@@ -474,29 +291,6 @@ def _first_rule(conditions: list[BoolArray], shape: tuple[int, ...]) -> IntArray
         holds[index] = condition
     holds[-1] = True
     return np.asarray(holds.argmax(axis=0))
-
-
-def _alerts(
-    arms: ArmState, history: History, fatigued: BoolArray, params: DecisionParams
-) -> IntArray:
-    days = arms.auth_days_left
-    lapsed = ~(days > 0.0)
-    live = ~lapsed & (np.asarray(arms.prev_stage) != Stage.PAUSED)
-    expiring = (days > 0.0) & (days <= params.renew_warning_days)
-    missing = (
-        arms.enabled
-        & (arms.budget > 0.0)
-        & (arms.days_since_launch >= 2.0)
-        & ~lapsed
-        & ~_observed_yesterday(history)
-    )
-    alerts = (
-        expiring * int(Alert.AUTH_EXPIRING)
-        + lapsed * int(Alert.AUTH_LAPSED)
-        + (fatigued & live) * int(Alert.FATIGUED)
-        + missing * int(Alert.DATA_MISSING)
-    )
-    return np.asarray(alerts, dtype=np.int64)
 
 
 def decide(
@@ -525,18 +319,18 @@ def decide(
     Returns:
         :class:`Decisions` of shape ``(..., K)``.
     """
-    batch_k = arms.budget.shape
-    if draws.ndim != len(batch_k) + 1 or draws.shape[:-2] + draws.shape[-1:] != batch_k:
-        raise ValueError(f"draws {draws.shape} do not match arms {batch_k} as (..., S, K)")
-    if draws.shape[-2] < 1:
-        raise ValueError("draws need at least one posterior draw (S >= 1)")
+    _check_draws(draws, arms)
     blocked = ~(arms.auth_days_left >= params.min_remaining_days)
     eligible = ~blocked & (np.asarray(arms.prev_stage) != Stage.PAUSED)
-    stats = _draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
-    exact = _exact_stats(model, target, params)
-    p_fatigue, recent = _fatigue(model, history, params)
+    stats = draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
+    exact = exact_stats(model, target, params.cpa_interval, params.kill_cpa_multiple)
+    p_fatigue, recent = fatigue_test(
+        model, history, params.fatigue_drop, params.fatigue_half_life_days
+    )
     fatigued = p_fatigue >= params.fatigue_probability
-    stage, reason = _stages(arms, stats, exact, fatigued, recent, model, params)
+    prev = _prev_stage(arms)
+    tests = _tests(arms, stats, exact, fatigued, recent, model, params)
+    stage, reason = _stages(prev, tests, fatigued)
     return Decisions(
         stage=stage,
         reason=reason,
@@ -553,7 +347,7 @@ def decide(
         p_kill=exact.p_kill,
         p_fatigue=p_fatigue,
         fatigued=fatigued,
-        alerts=_alerts(arms, history, fatigued, params),
+        alerts=alerts(arms, history, fatigued, params.renew_warning_days),
         conversions=model.evidence.conversions_total,
         spend=model.evidence.spend_total,
         auth_days_left=np.asarray(arms.auth_days_left, dtype=np.float64),
@@ -561,86 +355,10 @@ def decide(
     )
 
 
-def alert_labels(flags: int, auth_days_left: float = math.inf) -> list[str]:
-    """Human labels of an alert bit set (for one arm)."""
-    labels: list[str] = []
-    if flags & Alert.AUTH_EXPIRING:
-        labels.append(f"authorization expires in {auth_days_left:.1f} days: renew it")
-    if flags & Alert.AUTH_LAPSED:
-        labels.append("authorization lapsed (expired, revoked or post deleted)")
-    if flags & Alert.FATIGUED:
-        labels.append("creative fatigued")
-    if flags & Alert.DATA_MISSING:
-        labels.append("no data reported for yesterday")
-    return labels
-
-
-def _num(x: float, fmt: str = ".2f") -> str:
-    return format(x, fmt) if math.isfinite(x) else "n/a"
-
-
-def _metric(d: Decisions, i: int | tuple[int, ...], currency: str, target: Target) -> str:
-    pct = f"{100 * d.interval:g}%"
-    if target.objective is Objective.CPA:
-        low, high = float(d.cpa_low[i]), float(d.cpa_high[i])
-        return (
-            f"CPA {_num(float(d.cpa_mean[i]))} {currency} ({pct} {_num(low)}-{_num(high)}) "
-            f"vs target {_num(target.target_cpa or math.nan)}"
-        )
-    low, high = float(d.roas_low[i]), float(d.roas_high[i])
-    return (
-        f"ROAS {_num(float(d.roas_mean[i]))} ({pct} {_num(low)}-{_num(high)}) "
-        f"vs target {_num(target.target_roas or math.nan)}"
-    )
-
-
-def explain(
-    decisions: Decisions, index: int | tuple[int, ...], currency: str, target: Target
-) -> str:
-    """One-line human reason for one arm.
-
-    Args:
-        decisions: the decisions, ``(..., K)``.
-        index: the arm, as an index into the ``(..., K)`` arrays (an int when unbatched).
-        currency: account currency code, e.g. ``"USD"``.
-        target: the target the decisions were made against.
-
-    Returns:
-        e.g. ``"scaling: P(best) 0.97 after 42 conversions; CPA 18.20 USD (90%
-        15.10-22.40) vs target 25.00"``.
-    """
-    d, i = decisions, index
-    p, conv = float(d.p_best[i]), float(d.conversions[i])
-    spend, days = float(d.spend[i]), float(d.auth_days_left[i])
-    texts = {
-        Reason.TESTING_NEEDS_EVIDENCE: f"testing: {conv:.0f} conversions so far, P(best) {p:.2f}",
-        Reason.TESTING_UNDECIDED: (
-            f"testing: P(best) {p:.2f} after {conv:.0f} conversions, no clear winner or loser"
-        ),
-        Reason.TESTING_RENEWED: "testing: authorization renewed, testing again",
-        Reason.SCALING_P_BEST: f"scaling: P(best) {p:.2f} after {conv:.0f} conversions",
-        Reason.SCALING_VALUE_REMAINING: (
-            f"scaling: value remaining {float(d.value_remaining[i]):.1%} "
-            f"after {conv:.0f} conversions"
-        ),
-        Reason.SCALING_KEPT: f"scaling: kept, P(best) {p:.2f}",
-        Reason.SCALING_FATIGUED: (
-            f"scaling: recent rate down (P {float(d.p_fatigue[i]):.2f}), not yet a loser"
-        ),
-        Reason.PAUSED_LOSER: f"paused: P(best) {p:.3f} after {spend:.2f} {currency} spent",
-        Reason.PAUSED_KILL: (
-            f"paused: P(below kill threshold) {float(d.p_kill[i]):.2f} "
-            f"after {spend:.2f} {currency} spent"
-        ),
-        Reason.PAUSED_FATIGUED: (
-            f"paused: fatigued (P {float(d.p_fatigue[i]):.2f}) and P(best) {p:.3f}"
-        ),
-        Reason.PAUSED_KEPT: "paused: stays paused until a person re-enables it",
-        Reason.BLOCKED_LAPSED: "blocked: authorization expired, revoked or post deleted",
-        Reason.BLOCKED_EXPIRING: f"blocked: authorization lapses in {days:.1f} days",
-    }
-    parts = [texts[Reason(int(d.reason[i]))], _metric(d, i, currency, target)]
-    labels = alert_labels(int(d.alerts[i]), days)
-    if labels:
-        parts.append("alerts: " + ", ".join(labels))
-    return "; ".join(parts)
+def _check_draws(draws: FloatArray, arms: ArmState) -> None:
+    """Raise unless ``draws`` is ``(..., S, K)`` with ``S >= 1`` over the arms ``(..., K)``."""
+    batch_k = arms.budget.shape
+    if draws.ndim != len(batch_k) + 1 or draws.shape[:-2] + draws.shape[-1:] != batch_k:
+        raise ValueError(f"draws {draws.shape} do not match arms {batch_k} as (..., S, K)")
+    if draws.shape[-2] < 1:
+        raise ValueError("draws need at least one posterior draw (S >= 1)")

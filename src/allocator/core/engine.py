@@ -35,7 +35,8 @@ from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.decisions import DecisionParams, Decisions, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
-from allocator.core.guardrails import Binding, GuardrailParams, Projection, in_learning, project
+from allocator.core.guardrail_params import GuardrailParams, in_learning
+from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.target import Target

@@ -48,11 +48,9 @@ The rules, in the order they apply (``today`` = the arm's current daily budget):
    first, then start budgets, then learning, then the ``max`` share; ``SHORTFALL_NO_ARMS``
    when no arm may run.
 
-Learning phase (:func:`in_learning`): an arm is in learning while it runs and both fewer
-than ``learning_days`` days have passed since its launch or last large edit and it has
-fewer than ``learning_conversions`` conversions since then. ``learning_max_days`` is a
-hard ceiling on ``learning_days``: whatever the configuration, an arm whose small test
-budget never reaches the conversion count is released after ``learning_max_days``.
+:class:`~allocator.core.guardrail_params.GuardrailParams` holds the limits (and the
+learning window of :func:`~allocator.core.guardrail_params.in_learning`); the exact level
+and the rounding of rule 5 are in :mod:`allocator.core.box_projection`.
 """
 
 from __future__ import annotations
@@ -66,17 +64,10 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState
+from allocator.core.box_projection import cents_down, cents_up, solve_cents
+from allocator.core.guardrail_params import GuardrailParams
 
-__all__ = [
-    "Binding",
-    "GuardrailParams",
-    "Infeasibility",
-    "Projection",
-    "in_learning",
-    "project",
-]
-
-_CENT_NOISE = 1e-6  # cents; float noise tolerated when snapping to whole cents
+__all__ = ["Binding", "Infeasibility", "Projection", "project"]
 
 
 class Binding(IntEnum):
@@ -113,76 +104,6 @@ class Infeasibility(IntEnum):
 
 
 @dataclass(frozen=True)
-class GuardrailParams:
-    """Guardrails of the projection; money in currency per day, days in days.
-
-    Attributes:
-        platform_min_budget: smallest daily budget the platform accepts for an ad group
-            (TikTok: a daily budget must exceed 20 USD, so 20.01 in whole cents).
-        max_budget_share: cap per arm as a share of the total daily budget, in (0, 1].
-        max_step_up: largest relative budget increase per run (0.3 = +30%: no more than
-            ``large_edit_fraction``, so ramping a winner never restarts its learning).
-        max_step_down: largest relative budget cut per run (0.5 = -50%); pausing is not
-            a step.
-        learning_days: protected days after launch or a large edit.
-        learning_conversions: conversions since launch or edit that end learning early.
-        learning_max_days: hard ceiling on the learning window, whatever
-            ``learning_days`` says.
-        large_edit_fraction: a relative budget change above this restarts learning.
-        test_budget: floor for testing arms; ``None`` = the platform minimum.
-        exploration_share: share of the daily budget the engine spreads evenly over the
-            arms it runs as the testing arms' floor (their exploration budget); the rest
-            follows the Thompson allocation. ``test_budget`` stays a lower bound.
-        new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
-    """
-
-    platform_min_budget: float = 20.01
-    max_budget_share: float = 1.0
-    max_step_up: float = 0.3
-    max_step_down: float = 0.5
-    learning_days: float = 3.0
-    learning_conversions: float = 50.0
-    learning_max_days: float = 14.0
-    large_edit_fraction: float = 0.3
-    test_budget: float | None = None
-    new_arm_budget: float | None = None
-    exploration_share: float = 0.5
-
-    def __post_init__(self) -> None:
-        checks = {
-            "platform_min_budget": self.platform_min_budget >= 0,
-            "max_budget_share": 0 < self.max_budget_share <= 1,
-            "max_step_up": self.max_step_up >= 0,
-            "max_step_down": 0 <= self.max_step_down <= 1,
-            "learning_days": self.learning_days >= 0,
-            "learning_conversions": self.learning_conversions >= 0,
-            "learning_max_days": self.learning_max_days >= 0,
-            "large_edit_fraction": self.large_edit_fraction >= 0,
-            "test_budget": self.test_budget is None or self.test_budget >= 0,
-            "new_arm_budget": self.new_arm_budget is None or self.new_arm_budget >= 0,
-            "exploration_share": 0 <= self.exploration_share < 1,
-        }
-        for name, ok in checks.items():
-            value = getattr(self, name)
-            if not ok or (value is not None and math.isnan(value)):
-                raise ValueError(f"GuardrailParams.{name} out of range: {value!r}")
-
-    @property
-    def test_floor(self) -> float:
-        """Exploration floor of a testing arm, currency per day."""
-        if self.test_budget is None:
-            return self.platform_min_budget
-        return max(self.test_budget, self.platform_min_budget)
-
-    @property
-    def start_budget(self) -> float:
-        """Budget an arm gets on the run that enables it, currency per day."""
-        if self.new_arm_budget is None:
-            return self.test_floor
-        return max(self.new_arm_budget, self.platform_min_budget)
-
-
-@dataclass(frozen=True)
 class Projection:
     """Budgets after the guardrails, with the reasons.
 
@@ -209,31 +130,6 @@ class Projection:
     large_edit: BoolArray
 
 
-def in_learning(
-    arms: ArmState, conversions_since_edit: FloatArray, params: GuardrailParams
-) -> BoolArray:
-    """Which arms are in the platform's learning phase and keep their budget.
-
-    Args:
-        arms: arm state, fields of shape ``(..., K)``.
-        conversions_since_edit: conversions since launch or the last large edit,
-            shape ``(..., K)``.
-        params: the learning window (``learning_days``, ``learning_conversions``,
-            ``learning_max_days``).
-
-    Returns:
-        Shape ``(..., K)``: running arms younger than ``min(learning_days,
-        learning_max_days)`` days (since launch or last large edit, whichever is later)
-        with fewer than ``learning_conversions`` conversions since then.
-    """
-    age = np.minimum(arms.days_since_launch, arms.days_since_edit)
-    window = min(params.learning_days, params.learning_max_days)
-    running = arms.enabled & (arms.budget > 0)
-    young = age < window
-    few = np.asarray(conversions_since_edit) < params.learning_conversions
-    return np.asarray(running & young & few, dtype=bool)
-
-
 def project(
     desired: FloatArray,
     arms: ArmState,
@@ -249,7 +145,8 @@ def project(
         desired: budgets the allocation wants, currency per day, shape ``(..., K)``.
         arms: current state; ``budget`` (today's budget) and ``enabled`` are used.
         active: arms allowed to run (False for blocked or paused), shape ``(..., K)``.
-        frozen: arms in learning (see :func:`in_learning`), shape ``(..., K)``.
+        frozen: arms in learning (see
+            :func:`~allocator.core.guardrail_params.in_learning`), shape ``(..., K)``.
         total: the daily budget, currency per day, scalar or shape ``(...)``.
         params: the guardrails.
         start: per-arm start budget of an arm being enabled, currency per day, shape
@@ -265,29 +162,17 @@ def project(
     des = _rows(desired, np.float64, shape) * 100.0
     today = _rows(arms.budget, np.float64, shape)
     total_r = np.broadcast_to(np.asarray(total, dtype=np.float64), shape[:-1]).reshape(-1)
-    for name, values in (("desired", des), ("arms.budget", today), ("total", total_r)):
-        if values.size and not (values.min() >= 0.0 and values.max() < math.inf):  # NaN fails
-            raise ValueError(f"project: {name} must be finite and >= 0")
+    _check_money(des, today, total_r)
     running = _rows(arms.enabled, np.bool_, shape) & (today > 0)
     start_r = None if start is None else _rows(start, np.float64, shape)
     frame = _frame(today, running, _rows(active, np.bool_, shape), total_r, params, start_r)
-    frozen_r = _rows(frozen, np.bool_, shape) & frame.eligible & running
-    kept = np.clip(np.round(today * 100.0), frame.pmin, frame.cap[:, None])
-    excess = np.where(frozen_r, kept, 0.0).sum(axis=-1) - frame.total
-    frozen_r &= (excess <= 0.0)[:, None]
+    frozen_r, kept, excess = _hold_learning(_rows(frozen, np.bool_, shape), today, running, frame)
     bounds = _bounds(today, running, frozen_r, kept, frame, params)
     enabled, no_room = _choose_enabled(des, bounds, frame.eligible & ~frozen_r, frame)
-    cents, level, short = _solve(des, bounds, enabled, frame.total)
+    cents, level, short = solve_cents(des, bounds.lo, bounds.hi, enabled, frame.total)
     binding = _binding(des - level[:, None], short, bounds, enabled, frame, no_room)
     shortfall = np.where(short, frame.total - cents.sum(axis=-1), 0.0)
     over = np.maximum(excess, 0.0)
-    infeasible = np.where(over > 0.0, int(Infeasibility.LEARNING_OVER_TOTAL), 0)
-    if (shortfall > 0.0).any():
-        infeasible = np.where(
-            over > 0.0,
-            infeasible,
-            np.where(shortfall > 0.0, _shortfall_code(binding, enabled), int(Infeasibility.OK)),
-        )
     budget = cents / 100.0
     change = np.abs(budget - today)
     batch = shape[:-1]
@@ -296,12 +181,19 @@ def project(
         enabled=enabled.reshape(shape),
         shortfall=(shortfall / 100.0).reshape(batch),
         binding=binding.reshape(shape),
-        infeasible=infeasible.astype(np.int64).reshape(batch),
+        infeasible=_infeasible(over, shortfall, binding, enabled).reshape(batch),
         infeasible_amount=(np.where(over > 0.0, over, shortfall) / 100.0).reshape(batch),
         large_edit=(enabled & running & (change > params.large_edit_fraction * today)).reshape(
             shape
         ),
     )
+
+
+def _check_money(des: FloatArray, today: FloatArray, total: FloatArray) -> None:
+    """Raise unless the desired budgets, today's budgets and the totals are finite, >= 0."""
+    for name, values in (("desired", des), ("arms.budget", today), ("total", total)):
+        if values.size and not (values.min() >= 0.0 and values.max() < math.inf):  # NaN fails
+            raise ValueError(f"project: {name} must be finite and >= 0")
 
 
 def _common_shape(
@@ -333,16 +225,6 @@ def _rows(values: object, dtype: type[np.generic], shape: tuple[int, ...]) -> An
     return array.reshape(-1, shape[-1])
 
 
-def _cents_up(x: FloatArray | float) -> FloatArray:
-    """Whole cents, rounded up (float noise below a millionth of a cent ignored)."""
-    return np.ceil(np.asarray(x, dtype=np.float64) * 100.0 - _CENT_NOISE)
-
-
-def _cents_down(x: FloatArray | float) -> FloatArray:
-    """Whole cents, rounded down (float noise below a millionth of a cent ignored)."""
-    return np.floor(np.asarray(x, dtype=np.float64) * 100.0 + _CENT_NOISE)
-
-
 class _Frame(NamedTuple):
     """Row-level limits in cents: ``total``, ``cap`` (B,), ``start`` (B, 1), ``pmin``."""
 
@@ -372,14 +254,30 @@ def _frame(
     start: FloatArray | None = None,
 ) -> _Frame:
     """Total, per-arm max and start budget in cents; which active arms may run."""
-    pmin = max(float(_cents_up(params.platform_min_budget)), 1.0)  # an enabled arm spends
-    total_c = _cents_down(total)
-    cap = np.minimum(_cents_down(params.max_budget_share * total), total_c)
+    pmin = max(float(cents_up(params.platform_min_budget)), 1.0)  # an enabled arm spends
+    total_c = cents_down(total)
+    cap = np.minimum(cents_down(params.max_budget_share * total), total_c)
     wanted = params.start_budget if start is None else start
-    start_c = np.clip(_cents_down(wanted), pmin, cap[:, None])
+    start_c = np.clip(cents_down(wanted), pmin, cap[:, None])
     start_c = np.broadcast_to(start_c, today.shape)
     eligible = active & (cap >= pmin)[:, None]
     return _Frame(total_c, cap, start_c, pmin, active, eligible)
+
+
+def _hold_learning(
+    frozen: BoolArray, today: FloatArray, running: BoolArray, frame: _Frame
+) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """Frozen arms that keep today's budget (rules 2 and 3 of the module docstring).
+
+    Returns the frozen running eligible arms (all unfrozen in rows where their budgets
+    alone exceed the total), today's budget in cents clipped into ``[pmin, cap]``
+    ``(B, K)``, and per row the frozen cents minus the total ``(B,)`` (> 0: the excess).
+    """
+    held = frozen & frame.eligible & running
+    kept = np.clip(np.round(today * 100.0), frame.pmin, frame.cap[:, None])
+    excess = np.where(held, kept, 0.0).sum(axis=-1) - frame.total
+    held &= (excess <= 0.0)[:, None]
+    return held, kept, excess
 
 
 def _bounds(
@@ -392,8 +290,8 @@ def _bounds(
 ) -> _Bounds:
     """Lower and upper budget per arm in cents (rule 2 of the module docstring)."""
     cap = frame.cap[:, None]
-    low = np.maximum(frame.pmin, _cents_up(today * (1.0 - params.max_step_down)))
-    high = np.maximum(frame.pmin, _cents_down(today * (1.0 + params.max_step_up)))
+    low = np.maximum(frame.pmin, cents_up(today * (1.0 - params.max_step_down)))
+    high = np.maximum(frame.pmin, cents_down(today * (1.0 + params.max_step_up)))
     lo_kind = np.where(low > cap, _MAX_SHARE, np.where(low > frame.pmin, _STEP_DOWN, _PLATFORM_MIN))
     hi_kind = np.where(
         high >= cap, _MAX_SHARE, np.where(high <= frame.pmin, _PLATFORM_MIN, _STEP_UP)
@@ -441,80 +339,6 @@ def _choose_enabled(
     return enabled, no_room
 
 
-def _solve(
-    des: FloatArray, bounds: _Bounds, enabled: BoolArray, total: FloatArray
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Budgets in whole cents, the level ``lam`` per row and the shortfall rows."""
-    lo = np.where(enabled, bounds.lo, 0.0)
-    hi = np.where(enabled, bounds.hi, 0.0)
-    short = hi.sum(axis=-1) < total
-    level = _level(des, lo, hi, total)
-    exact = np.where(short[:, None], hi, np.clip(des - level[:, None], lo, hi))
-    cents = np.clip(np.floor(exact + _CENT_NOISE), lo, hi)
-    gap = np.where(short, 0.0, total - cents.sum(axis=-1))
-    frac = exact - cents
-    if (gap > 0.0).any():
-        cents += _nudge(frac, enabled & (cents < hi), np.maximum(gap, 0.0))
-    if (gap < 0.0).any():
-        cents -= _nudge(-frac, enabled & (cents > lo), np.maximum(-gap, 0.0))
-    return cents, level, short
-
-
-def _level(des: FloatArray, lo: FloatArray, hi: FloatArray, total: FloatArray) -> FloatArray:
-    """Level ``lam`` per row with ``sum(clip(des - lam, lo, hi)) = total``, shape ``(B,)``.
-
-    ``f(lam) = sum(clip(des - lam, lo, hi))`` is piecewise linear and non-increasing, with
-    breakpoints ``des - hi`` (an arm leaves its upper bound) and ``des - lo`` (it reaches
-    its lower bound). The ``2K`` breakpoints of each row are sorted once and ``f`` is
-    evaluated at all of them with cumulative sums of the intercept and slope changes;
-    the first breakpoint where ``f`` drops below the total closes the linear piece that
-    holds the solution. The arms free on that piece (classified at its midpoint) give the
-    level exactly: ``(sum of their des - (total - the pinned bounds)) / their count``.
-    Rows whose bounds cannot reach the total get the level at a bracket end: the lowest
-    breakpoint (every arm at ``hi``) or the highest (every arm at ``lo``).
-    """
-    n_rows, n_arms = des.shape
-    rows = np.arange(n_rows)[:, None]
-    at_hi = des - hi  # below this level the arm sits at hi
-    at_lo = des - lo  # above this level the arm sits at lo
-    points = np.concatenate([at_hi, at_lo], axis=-1)  # (B, 2K)
-    order = np.argsort(points, axis=-1, kind="stable")
-    ranked = points[rows, order]
-    # Crossing a breakpoint upwards: at des - hi the arm turns free (intercept += des - hi,
-    # slope -= 1); at des - lo it is pinned again (intercept += lo - des, slope += 1).
-    d_intercept = np.concatenate([at_hi, -at_lo], axis=-1)[rows, order]
-    d_free = np.where(order < n_arms, 1.0, -1.0)
-    intercept = hi.sum(axis=-1, keepdims=True) + np.cumsum(d_intercept, axis=-1)
-    n_free_at = np.cumsum(d_free, axis=-1)
-    below = intercept - n_free_at * ranked < total[:, None]  # f(breakpoint) < total
-    first = np.argmax(below, axis=-1)
-    crossed = below[np.arange(n_rows), first]  # False: f >= total everywhere
-    upper = np.where(crossed, first, 2 * n_arms - 1)
-    lower = np.where(crossed, np.maximum(first - 1, 0), upper)
-    bracket = ranked[np.arange(n_rows)[:, None], np.stack([lower, upper], axis=-1)]
-    mid = 0.5 * (bracket[:, 0] + bracket[:, 1])
-    raw = des - mid[:, None]
-    free = (raw > lo) & (raw < hi)
-    n_free = free.sum(axis=-1)
-    pinned = np.where(free, 0.0, np.clip(raw, lo, hi)).sum(axis=-1)
-    free_des = np.where(free, des, 0.0).sum(axis=-1)
-    exact = (free_des - (total - pinned)) / np.maximum(n_free, 1)
-    level: FloatArray = np.where(n_free > 0, exact, mid)
-    return level
-
-
-def _nudge(priority: FloatArray, candidate: BoolArray, count: FloatArray) -> FloatArray:
-    """One cent to the ``count`` candidates of each row with the highest priority.
-
-    Ties go to the lower index. Shapes: ``(B, K)``, ``(B, K)``, ``(B,)``.
-    """
-    order = np.argsort(np.where(candidate, -priority, np.inf), axis=-1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(order.shape[-1])[None, :], axis=-1)
-    step: FloatArray = (candidate & (rank < count[:, None])).astype(np.float64)
-    return step
-
-
 def _binding(
     raw: FloatArray,
     short: BoolArray,
@@ -559,3 +383,17 @@ def _shortfall_code(binding: IntArray, enabled: BoolArray) -> IntArray:
         ),
     )
     return np.asarray(code, dtype=np.int64)
+
+
+def _infeasible(
+    over: FloatArray, shortfall: FloatArray, binding: IntArray, enabled: BoolArray
+) -> IntArray:
+    """:class:`Infeasibility` code per row: learning over the total, else the shortfall's."""
+    infeasible = np.where(over > 0.0, int(Infeasibility.LEARNING_OVER_TOTAL), 0)
+    if (shortfall > 0.0).any():
+        infeasible = np.where(
+            over > 0.0,
+            infeasible,
+            np.where(shortfall > 0.0, _shortfall_code(binding, enabled), int(Infeasibility.OK)),
+        )
+    return infeasible.astype(np.int64)

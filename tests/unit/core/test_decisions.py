@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 
 from allocator._types import FloatArray
+from allocator.core.alerts import Alert, alert_labels
 from allocator.core.arms import ArmState, History, Objective, Stage
-from allocator.core.decisions import (
-    Alert,
-    DecisionParams,
-    Decisions,
-    Reason,
-    alert_labels,
-    decide,
-    explain,
-)
+from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import Evidence, PosteriorParams
+from allocator.core.explain import explain
 from allocator.core.families import GammaPosterior
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.target import Target

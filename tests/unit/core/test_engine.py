@@ -23,7 +23,8 @@ from allocator.core.engine import (
     starved_reason,
     step,
 )
-from allocator.core.guardrails import Binding, GuardrailParams, Infeasibility
+from allocator.core.guardrail_params import GuardrailParams
+from allocator.core.guardrails import Binding, Infeasibility
 from allocator.core.lag import LagModel
 from allocator.core.target import Target
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.core import allocation, decisions, guardrails
+from allocator.core import allocation, box_projection, decisions, draw_stats, guardrails
 from allocator.core.allocation import thompson_allocate
 from allocator.core.families import BetaPosterior, Posterior, thompson_choice
 from allocator.core.guardrails import Binding, Infeasibility
@@ -70,9 +70,8 @@ def plain_draw_stats(
 
 
 def solve(des: FloatArray, lo: FloatArray, hi: FloatArray, total: FloatArray) -> FloatArray:
-    bounds = guardrails._Bounds(lo, hi, np.zeros(lo.shape, np.int64), np.zeros(lo.shape, np.int64))
     enabled = hi > 0.0
-    cents, _, _ = guardrails._solve(des, bounds, enabled, total)
+    cents, _, _ = box_projection.solve_cents(des, lo, hi, enabled, total)
     return cents
 
 
@@ -104,7 +103,7 @@ def test_breakpoint_level_gives_the_bisection_budgets(
 ) -> None:
     des, lo, hi, total = rows
     fast = solve(des, lo, hi, total)
-    with mock.patch.object(guardrails, "_level", bisection_level):
+    with mock.patch.object(box_projection, "_level", bisection_level):
         reference = solve(des, lo, hi, total)
     np.testing.assert_array_equal(fast, reference)
 
@@ -115,7 +114,7 @@ def test_breakpoint_level_spends_the_total_exactly(
     rows: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
 ) -> None:
     des, lo, hi, total = rows
-    level = guardrails._level(des, lo, hi, total)
+    level = box_projection._level(des, lo, hi, total)
     spent = np.clip(des - level[:, None], lo, hi).sum(axis=-1)
     reachable = (lo.sum(axis=-1) <= total) & (total <= hi.sum(axis=-1))
     scale = np.abs(des).sum(axis=-1) + hi.sum(axis=-1) + 1.0
@@ -151,7 +150,7 @@ def test_blocked_draw_statistics_match_full_passes(
     data: tuple[FloatArray, BoolArray], quantile: float
 ) -> None:
     values, eligible = data
-    stats = decisions._draw_stats(values, eligible, quantile)
+    stats = draw_stats.draw_stats(values, eligible, quantile)
     p_best, expected_loss, value_remaining = plain_draw_stats(values, eligible, quantile)
     np.testing.assert_array_equal(stats.p_best, p_best)
     np.testing.assert_allclose(stats.expected_loss, expected_loss, rtol=1e-12, atol=1e-300)
@@ -164,9 +163,9 @@ def test_blocked_draw_statistics_cover_many_blocks() -> None:
     eligible = rng.random((2, 300)) < 0.8
     values[..., 5] = 10.0  # an ineligible arm that beats every eligible one
     eligible[..., 5] = False
-    stats = decisions._draw_stats(values, eligible, 0.95)
+    stats = draw_stats.draw_stats(values, eligible, 0.95)
     p_best, expected_loss, value_remaining = plain_draw_stats(values, eligible, 0.95)
-    assert len(decisions._blocks(2, 400, 300)) > 2
+    assert len(draw_stats._blocks(2, 400, 300)) > 2
     np.testing.assert_array_equal(stats.p_best, p_best)
     np.testing.assert_allclose(stats.expected_loss, expected_loss, rtol=1e-12)
     np.testing.assert_array_equal(stats.value_remaining, value_remaining)
@@ -346,8 +345,8 @@ def test_shared_argmax_hint_changes_nothing(
     hinted = thompson_allocate(values, floors, caps, total, top_hint=top)
     np.testing.assert_array_equal(hinted, thompson_allocate(values, floors, caps, total))
     eligible = caps > 0.0
-    with_hint = decisions._draw_stats(values, eligible, 0.95, top)
-    plain = decisions._draw_stats(values, eligible, 0.95)
+    with_hint = draw_stats.draw_stats(values, eligible, 0.95, top)
+    plain = draw_stats.draw_stats(values, eligible, 0.95)
     for field in ("p_best", "expected_loss", "value_remaining"):
         np.testing.assert_array_equal(getattr(with_hint, field), getattr(plain, field))
     np.testing.assert_array_equal(top, kept)  # the hint is never modified

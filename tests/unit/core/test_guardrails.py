@@ -5,14 +5,8 @@ import pytest
 
 from allocator._types import FloatArray
 from allocator.core.arms import ArmState
-from allocator.core.guardrails import (
-    Binding,
-    GuardrailParams,
-    Infeasibility,
-    Projection,
-    in_learning,
-    project,
-)
+from allocator.core.guardrail_params import GuardrailParams, in_learning
+from allocator.core.guardrails import Binding, Infeasibility, Projection, project
 
 
 def make_arms(

@@ -8,7 +8,7 @@ import pytest
 import allocator.sim.thompson as thompson_module
 from allocator.core.arms import Objective, Stage
 from allocator.core.engine import EngineParams, step
-from allocator.core.guardrails import GuardrailParams
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.target import Target
 from allocator.sim.environment import Environment
 from allocator.sim.metrics import MetricsAccumulator, compare_to_oracle

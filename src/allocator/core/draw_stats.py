@@ -1,0 +1,156 @@
+"""Monte Carlo statistics of the reward draws: P(best), expected loss, value remaining.
+
+Everything is vectorised over arms ``K`` and any leading batch axes. One argmax pass over
+the ``(..., S, K)`` reward draws finds each draw's best arm, then the work runs through
+cache-sized blocks of arms (gap, its mean, the relative gap and one partition for the
+value-remaining quantile) without any ``(..., S, K)`` temporary.
+
+Ties in the draws (equal rewards, e.g. zeros) share the win equally among the tied arms,
+the expectation of breaking them uniformly at random: no arm is favoured by position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocator._types import BoolArray, FloatArray, IntArray
+
+__all__ = ["DrawStats", "draw_stats"]
+
+_BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
+_MIN_BLOCK_ARMS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class DrawStats:
+    """Monte Carlo summaries per arm; every field has shape ``(..., K)``.
+
+    Attributes:
+        p_best: probability the arm has the highest reward among the eligible arms.
+        expected_loss: ``E[max_j theta_j - theta_k]``, reward units.
+        value_remaining: ``q``-quantile of ``(max_j theta_j - theta_k) / theta_k``.
+    """
+
+    p_best: FloatArray
+    expected_loss: FloatArray
+    value_remaining: FloatArray
+
+
+def draw_stats(
+    draws: FloatArray, eligible: BoolArray, quantile: float, top_hint: IntArray | None = None
+) -> DrawStats:
+    """P(best), expected loss and value remaining from reward draws ``(..., S, K)``.
+
+    One pass finds each draw's best eligible arm; the rest runs block by block (a few
+    dozen arms of a few batch rows, about :data:`_BLOCK` draws at a time, copied arm-major
+    so every arm's draws are contiguous) so that the gaps, their sums, the relative gaps
+    and their quantile stay in cache and no ``(..., S, K)`` temporary is ever allocated.
+    ``eligible`` ``(..., K)`` names the arms that compete (a row with none: all of them);
+    ``quantile`` is the value-remaining quantile, in (0, 1).
+    ``top_hint``, when given, is ``argmax(draws, axis=-1)`` ``(..., S)`` (not modified).
+    """
+    *batch, n_draws, n_arms = draws.shape
+    n_rows = math.prod(batch)
+    eligible = eligible | ~eligible.any(axis=-1, keepdims=True)  # all-ineligible rows: all
+    mask = np.broadcast_to(eligible, (*batch, n_arms)).reshape(n_rows, n_arms)
+    values = draws.reshape(n_rows, n_draws, n_arms)
+    hint = None if top_hint is None else np.asarray(top_hint).reshape(n_rows, n_draws)
+    top = _best_arm(values, mask, hint)  # (B, S)
+    at = top.ravel() + np.arange(0, n_rows * n_draws * n_arms, n_arms)  # flat (B * S)
+    best = np.ravel(values)[at].reshape(n_rows, 1, n_draws)  # values[b, s, top[b, s]]
+    expected_loss, value_remaining, n_zero = _gap_stats(values, best, quantile)
+    if n_zero == n_rows * n_draws and np.isfinite(best).all():
+        flat = (top + (n_arms * np.arange(n_rows))[:, None]).ravel()
+        p_best = np.bincount(flat, minlength=n_rows * n_arms) / n_draws
+    else:  # exact ties share the win: uniform tie-breaking in expectation
+        p_best = _shared_wins(values, best, mask) / n_draws
+    shape = (*batch, n_arms)
+    return DrawStats(
+        p_best.reshape(shape),
+        expected_loss.reshape(shape),
+        value_remaining.reshape(shape),
+    )
+
+
+def _gap_stats(
+    values: FloatArray, best: FloatArray, quantile: float
+) -> tuple[FloatArray, FloatArray, int]:
+    """Expected loss and value remaining ``(B, K)``, block by block, and the zero gaps.
+
+    Shapes: ``values`` ``(B, S, K)``, ``best`` ``(B, 1, S)`` (each draw's best eligible
+    reward). The count of zero gaps is one per draw (its best arm) unless some arm ties it.
+    """
+    n_rows, n_draws, n_arms = values.shape
+    # Where every draw's best is positive, a zero gap (the arm is the best) divides to 0
+    # as it is; otherwise the division must skip zero gaps (0 / 0).
+    skip_zero = not bool((best > 0.0).all())
+    kth = min(max(math.ceil(quantile * n_draws) - 1, 0), n_draws - 1)
+    expected_loss = np.empty((n_rows, n_arms))
+    value_remaining = np.empty((n_rows, n_arms))
+    n_zero = 0
+    for rows, arms in _blocks(n_rows, n_draws, n_arms):
+        sub = values[rows, :, arms].transpose(0, 2, 1).copy()  # (b, k, S), arm-major
+        gap = best[rows] - sub  # >= 0 for eligible arms
+        n_zero += int(np.count_nonzero(gap == 0.0))
+        expected_loss[rows, arms] = gap.mean(axis=-1)
+        with np.errstate(divide="ignore", over="ignore"):  # x / 0 and x / tiny: inf
+            if skip_zero:
+                np.divide(gap, sub, out=gap, where=gap != 0.0)  # relative gap, in place
+            else:
+                np.divide(gap, sub, out=gap)
+        gap.partition(kth, axis=-1)  # in place: gap is ours
+        value_remaining[rows, arms] = gap[..., kth]
+    return expected_loss, value_remaining, n_zero
+
+
+def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = None) -> IntArray:
+    """Index of each draw's best arm among ``mask`` (the first if tied), ``(B, S)``.
+
+    Shapes: ``values`` ``(B, S, K)``, ``mask`` ``(B, K)``. The best arm over all arms is
+    the answer wherever it is eligible; only the other draws are searched again, with
+    the ineligible arms masked, a block of draws at a time. ``top_hint`` is that overall
+    argmax when the caller has it (copied before any change).
+    """
+    n_arms = values.shape[-1]
+    if mask.all():
+        return np.argmax(values, axis=-1) if top_hint is None else top_hint
+    top: IntArray = np.argmax(values, axis=-1) if top_hint is None else top_hint.copy()
+    rows, draws = np.nonzero(~np.take_along_axis(mask, top, axis=-1))
+    step = max(1, _BLOCK // n_arms)
+    for start in range(0, rows.size, step):
+        r, d = rows[start : start + step], draws[start : start + step]
+        top[r, d] = np.argmax(np.where(mask[r], values[r, d], -np.inf), axis=-1)
+    return top
+
+
+def _blocks(n_rows: int, n_draws: int, n_arms: int) -> list[tuple[slice, slice]]:
+    """Blocks ``(batch rows, arms)`` of about :data:`_BLOCK` draws, arms evenly split.
+
+    A block holds at least :data:`_MIN_BLOCK_ARMS` arms (or all of them), so the
+    number of blocks never grows with the arms faster than the work does.
+    """
+    width = max(_BLOCK // n_draws, _MIN_BLOCK_ARMS)
+    n_splits = max(1, -(-n_arms // width))
+    edges = [i * n_arms // n_splits for i in range(n_splits + 1)]
+    depth = max(1, _BLOCK // (n_draws * n_arms)) if n_splits == 1 else 1
+    return [
+        (slice(r, min(r + depth, n_rows)), slice(lo, hi))
+        for r in range(0, n_rows, depth)
+        for lo, hi in itertools.pairwise(edges)
+    ]
+
+
+def _shared_wins(values: FloatArray, best: FloatArray, mask: BoolArray) -> FloatArray:
+    """Wins when draws tie for the best: each tied arm gets ``1 / n_tied``, ``(B, K)``.
+
+    Shapes: ``values`` ``(B, S, K)``, ``best`` ``(B, 1, S)``, ``mask`` ``(B, K)``.
+    """
+    is_max = (best.transpose(0, 2, 1) - values) == 0.0
+    is_max &= mask[:, None, :]
+    n_max = np.count_nonzero(is_max, axis=-1)  # (B, S)
+    wins: FloatArray = (is_max / np.maximum(n_max, 1)[..., None]).sum(axis=-2)
+    return wins

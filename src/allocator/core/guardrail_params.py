@@ -1,0 +1,119 @@
+"""Guardrail settings of the budget projection and the learning phase they define.
+
+Money in currency per day, time in days. :class:`GuardrailParams` holds the limits that
+:func:`allocator.core.guardrails.project` enforces (platform minimum, share cap, step
+caps, start and test budgets) and the learning window.
+
+Learning phase (:func:`in_learning`): an arm is in learning while it runs and both fewer
+than ``learning_days`` days have passed since its launch or last large edit and it has
+fewer than ``learning_conversions`` conversions since then. ``learning_max_days`` is a
+hard ceiling on ``learning_days``: whatever the configuration, an arm whose small test
+budget never reaches the conversion count is released after ``learning_max_days``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from allocator._types import BoolArray, FloatArray
+from allocator.core.arms import ArmState
+
+__all__ = ["GuardrailParams", "in_learning"]
+
+
+@dataclass(frozen=True)
+class GuardrailParams:
+    """Guardrails of the projection; money in currency per day, days in days.
+
+    Attributes:
+        platform_min_budget: smallest daily budget the platform accepts for an ad group
+            (TikTok: a daily budget must exceed 20 USD, so 20.01 in whole cents).
+        max_budget_share: cap per arm as a share of the total daily budget, in (0, 1].
+        max_step_up: largest relative budget increase per run (0.3 = +30%: no more than
+            ``large_edit_fraction``, so ramping a winner never restarts its learning).
+        max_step_down: largest relative budget cut per run (0.5 = -50%); pausing is not
+            a step.
+        learning_days: protected days after launch or a large edit.
+        learning_conversions: conversions since launch or edit that end learning early.
+        learning_max_days: hard ceiling on the learning window, whatever
+            ``learning_days`` says.
+        large_edit_fraction: a relative budget change above this restarts learning.
+        test_budget: floor for testing arms; ``None`` = the platform minimum.
+        exploration_share: share of the daily budget the engine spreads evenly over the
+            arms it runs as the testing arms' floor (their exploration budget); the rest
+            follows the Thompson allocation. ``test_budget`` stays a lower bound.
+        new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
+    """
+
+    platform_min_budget: float = 20.01
+    max_budget_share: float = 1.0
+    max_step_up: float = 0.3
+    max_step_down: float = 0.5
+    learning_days: float = 3.0
+    learning_conversions: float = 50.0
+    learning_max_days: float = 14.0
+    large_edit_fraction: float = 0.3
+    test_budget: float | None = None
+    new_arm_budget: float | None = None
+    exploration_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        checks = {
+            "platform_min_budget": self.platform_min_budget >= 0,
+            "max_budget_share": 0 < self.max_budget_share <= 1,
+            "max_step_up": self.max_step_up >= 0,
+            "max_step_down": 0 <= self.max_step_down <= 1,
+            "learning_days": self.learning_days >= 0,
+            "learning_conversions": self.learning_conversions >= 0,
+            "learning_max_days": self.learning_max_days >= 0,
+            "large_edit_fraction": self.large_edit_fraction >= 0,
+            "test_budget": self.test_budget is None or self.test_budget >= 0,
+            "new_arm_budget": self.new_arm_budget is None or self.new_arm_budget >= 0,
+            "exploration_share": 0 <= self.exploration_share < 1,
+        }
+        for name, ok in checks.items():
+            value = getattr(self, name)
+            if not ok or (value is not None and math.isnan(value)):
+                raise ValueError(f"GuardrailParams.{name} out of range: {value!r}")
+
+    @property
+    def test_floor(self) -> float:
+        """Exploration floor of a testing arm, currency per day."""
+        if self.test_budget is None:
+            return self.platform_min_budget
+        return max(self.test_budget, self.platform_min_budget)
+
+    @property
+    def start_budget(self) -> float:
+        """Budget an arm gets on the run that enables it, currency per day."""
+        if self.new_arm_budget is None:
+            return self.test_floor
+        return max(self.new_arm_budget, self.platform_min_budget)
+
+
+def in_learning(
+    arms: ArmState, conversions_since_edit: FloatArray, params: GuardrailParams
+) -> BoolArray:
+    """Which arms are in the platform's learning phase and keep their budget.
+
+    Args:
+        arms: arm state, fields of shape ``(..., K)``.
+        conversions_since_edit: conversions since launch or the last large edit,
+            shape ``(..., K)``.
+        params: the learning window (``learning_days``, ``learning_conversions``,
+            ``learning_max_days``).
+
+    Returns:
+        Shape ``(..., K)``: running arms younger than ``min(learning_days,
+        learning_max_days)`` days (since launch or last large edit, whichever is later)
+        with fewer than ``learning_conversions`` conversions since then.
+    """
+    age = np.minimum(arms.days_since_launch, arms.days_since_edit)
+    window = min(params.learning_days, params.learning_max_days)
+    running = arms.enabled & (arms.budget > 0)
+    young = age < window
+    few = np.asarray(conversions_since_edit) < params.learning_conversions
+    return np.asarray(running & young & few, dtype=bool)

@@ -30,12 +30,14 @@ def optimal_allocation(
     semi-continuous: for a *given* set of funded arms it is concave and solved exactly by
     water-filling (equal marginal returns ``rate / (1 + b / h)**2`` above the floors:
     :func:`allocator.core.response.water_fill`, the solver the engine's saturating
-    allocation uses per posterior draw). The set is searched over the ``n`` arms with the best
-    average rate at the minimum, ``rate / (1 + min / h)``: a binary search per row finds
-    the largest feasible ``n`` (``n * min <= total``) whose extra arm still adds value,
-    which is the optimum of that family when the value is unimodal in ``n`` (checked
-    against brute force in the tests). Vectorized over rows; the loop runs over the
-    ``log2 K`` search steps, never over arms or rows.
+    allocation uses per posterior draw). For every feasible number ``n`` of funded arms
+    (``n * min <= total``) two sets are tried: the ``n`` arms with the best average rate
+    at the minimum, ``rate / (1 + min / h)``, and the ``n`` best at an even share,
+    ``rate / (1 + total / (n h))`` (which a high-rate arm that saturates early loses when
+    few arms share a large budget). The best of these ``2 n_max`` water-fills is the
+    answer: exact for one funded arm and when the minimum is slack, and checked against
+    enumerating every funded set in the tests. Vectorized: the candidates are one batch
+    axis of a single water-fill, with no loop over arms, counts or rows.
 
     Args:
         rate: ``(R, K)`` conversions per currency at vanishing budget (0 = unavailable).
@@ -48,34 +50,41 @@ def optimal_allocation(
         Budgets ``(R, K)``, currency per day; each 0 or in ``[min_budget, cap]``; row
         sums ``<= total``, equal to it unless every available arm is capped.
     """
+    if min_budget <= 0:
+        raise ValueError("min_budget must be > 0")
     cap = total if cap is None else cap
-    rate = np.maximum(rate, 0.0)
-    best = np.zeros_like(rate)
-    if min_budget > min(cap, total) or min_budget <= 0:
-        if min_budget <= 0:
-            raise ValueError("min_budget must be > 0")
-        return best
-    score = np.where(rate > 0, rate / (1.0 + min_budget / half_saturation), -1.0)
-    rank = np.argsort(np.argsort(-score, axis=-1, kind="stable"), axis=-1)
-    n_available = (rate > 0).sum(axis=-1, keepdims=True)
-
-    def solve(n: IntArray) -> tuple[FloatArray, FloatArray]:
-        floor = np.where((rank < n) & (rank < n_available), min_budget, 0.0)
-        chosen_cap = np.where(floor > 0.0, cap, 0.0)
-        budgets = water_fill(rate, half_saturation, floor, chosen_cap, np.asarray(total))
-        return budgets, expected_conversions(rate, half_saturation, budgets).sum(axis=-1)
-
-    # binary search per row for the last n whose extra arm still adds value
+    rate = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
+    half = np.broadcast_to(np.asarray(half_saturation, dtype=np.float64), rate.shape)
     n_max = int(min(rate.shape[-1], np.floor(total / min_budget)))
-    lo = np.ones((*rate.shape[:-1], 1), dtype=np.int64)
-    hi = np.full_like(lo, n_max)
-    while np.any(lo < hi):
-        mid = (lo + hi) // 2
-        gain = solve(mid + 1)[1] - solve(mid)[1]
-        up = gain[..., None] > 0
-        lo, hi = np.where(up & (lo < hi), mid + 1, lo), np.where(up | (lo >= hi), hi, mid)
-    best, _ = solve(lo)
-    return best
+    if min_budget > min(cap, total) or n_max < 1:
+        return np.zeros_like(rate)
+    n = np.arange(1, n_max + 1).reshape((n_max,) + (1,) * rate.ndim)  # (N, ..., 1)
+    share = np.minimum(total / n, cap)
+    ranks = np.concatenate(
+        [
+            np.broadcast_to(_rank(rate, rate / (1.0 + min_budget / half)), (n_max, *rate.shape)),
+            _rank(rate, rate / (1.0 + share / half)),
+        ]
+    )  # (2N, ..., K): both candidate sets for every n
+    funded = (ranks < np.concatenate([n, n])) & (rate > 0)
+    candidates = water_fill(
+        rate,
+        half,
+        np.where(funded, min_budget, 0.0),
+        np.where(funded, cap, 0.0),
+        np.full(funded.shape[:-1], total),
+    )
+    value = expected_conversions(rate, half, candidates).sum(axis=-1)  # (2N, ...)
+    best = np.argmax(value, axis=0)[None, ..., None]
+    budgets: FloatArray = np.take_along_axis(candidates, best, axis=0)[0]
+    return budgets
+
+
+def _rank(rate: FloatArray, score: FloatArray) -> IntArray:
+    """Rank of each arm by ``score`` along the last axis, best first (0); rate 0 last."""
+    score = np.where(rate > 0, score, -1.0)
+    rank: IntArray = np.argsort(np.argsort(-score, axis=-1, kind="stable"), axis=-1)
+    return rank
 
 
 class Oracle:

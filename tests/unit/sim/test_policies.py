@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from allocator.core.arms import ArmState, History
+from allocator.core.response import water_fill
 from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
 from allocator.sim.environment import Environment
 from allocator.sim.oracle import Oracle, optimal_allocation
@@ -169,6 +170,42 @@ def test_optimal_allocation_matches_brute_force_on_three_arms(seed: int) -> None
     assert b.sum() <= total + 1e-9
     assert np.all((b == 0) | (b >= m - 1e-9))
     assert _value(rate, half, b) >= _brute_force(rate, half, total, m) * (1 - 2e-3)
+
+
+def _best_over_funded_sets(rate: np.ndarray, half: np.ndarray, total: float, m: float) -> float:
+    """The exact optimum: the water-fill of every feasible set of funded arms."""
+    best = 0.0
+    for n in range(1, rate.size + 1):
+        if n * m > total:
+            break
+        for chosen in itertools.combinations(np.flatnonzero(rate > 0), n):
+            funded = np.isin(np.arange(rate.size), chosen)
+            b = water_fill(rate, half, np.where(funded, m, 0.0), np.where(funded, total, 0.0),
+                           np.asarray(total))  # fmt: skip
+            best = max(best, _value(rate, half, b))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_optimal_allocation_is_the_best_over_every_funded_set(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_arms = int(rng.integers(1, 7))
+    rate = rng.uniform(0, 0.1, n_arms) * (rng.random(n_arms) < 0.85)
+    half = np.exp(rng.uniform(np.log(5), np.log(3000), n_arms))
+    total, m = float(rng.uniform(20, 2000)), float(rng.uniform(1, 60))
+    b = optimal_allocation(rate[None], half[None], total, m)[0]
+    assert b.sum() <= total * (1 + 1e-12)
+    assert np.all((b == 0) | (b >= m * (1 - 1e-12)))
+    assert _value(rate, half, b) >= _best_over_funded_sets(rate, half, total, m) * (1 - 1e-9)
+
+
+def test_one_funded_arm_is_the_best_at_the_whole_budget() -> None:
+    # the better arm at the minimum (rate 0.12, half-saturated at 10/day) is the worse one
+    # to fund alone with 20/day: the case hypothesis found (total 20, minimum 11)
+    rate = np.array([[0.12, 0.05]])
+    half = np.array([[10.0, 1000.0]])
+    b = optimal_allocation(rate, half, total=20.0, min_budget=11.0)
+    np.testing.assert_allclose(b, [[0.0, 20.0]])
 
 
 def test_optimal_allocation_equalizes_marginal_returns_when_the_minimum_is_slack() -> None:

@@ -138,7 +138,7 @@ class DecisionsConfig(StrictModel):
     fatigue_drop: Probability = 0.3
     fatigue_probability: Probability = 0.9
     fatigue_half_life_days: Positive = 3.0
-    min_remaining_days: NonNegative = 3.0
+    min_remaining_days: NonNegative = 1.0
     renew_warning_days: NonNegative = 7.0
     cpa_interval: Probability = 0.90
 

@@ -207,7 +207,7 @@ def test_a_roas_account(tmp_path: Path) -> None:
             "decisions.p_best_to_scale", ["less than 1"], id="probability-one",
         ),
         pytest.param(
-            ACCOUNT + FILES + "[decisions]\nrenew_warning_days = 1.0\n",
+            ACCOUNT + FILES + "[decisions]\nrenew_warning_days = 0.5\n",
             "decisions.renew_warning_days", [">= min_remaining_days"], id="warn-before-block",
         ),
         pytest.param(

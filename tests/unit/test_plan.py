@@ -45,7 +45,7 @@ def adgroups() -> list[AdGroup]:
         spark("A1", "@maya", Authorization(AuthStatus.ACTIVE, at(60))),
         spark("A2", "@maya", Authorization(AuthStatus.ACTIVE, at(5.5))),  # expiring, not blocked
         spark("A3", "@jo", Authorization(AuthStatus.EXPIRED, at(-2))),  # lapsed
-        spark("A4", "@jo", Authorization(AuthStatus.ACTIVE, at(1.5))),  # lapses in 1.5 days
+        spark("A4", "@jo", Authorization(AuthStatus.ACTIVE, at(0.5))),  # lapses in 0.5 days
         AdGroup("D1", Kind.DARK, "brand", "demo", 100.0, AdGroupStatus.ENABLE),
         AdGroup("D2", Kind.DARK, "brand", "ugc", 0.0, AdGroupStatus.DISABLE),
     ]
@@ -124,7 +124,7 @@ def test_records_carry_the_inputs_and_the_engine_decisions() -> None:
     assert by_id["A1"].from_status == "enable"
     assert by_id["D2"].from_budget == 0.0
     assert by_id["D2"].from_status == "disable"
-    # lapsed and lapsing within min_remaining_days (3): blocked, paused, budget 0
+    # lapsed and lapsing within min_remaining_days (1): blocked, paused, budget 0
     for i in ("A3", "A4"):
         assert by_id[i].stage == "blocked"
         assert by_id[i].to_status == "disable"
@@ -182,7 +182,7 @@ def test_alerts_for_expiring_and_lapsed_authorizations() -> None:
     alerts = plan().alerts
     kinds = {(a.kind, a.adgroup_id) for a in alerts}
     assert ("auth_expiring", "A2") in kinds
-    assert ("auth_expiring", "A4") in kinds  # lapses in 1.5 days: blocked and warned
+    assert ("auth_expiring", "A4") in kinds  # lapses in 0.5 days: blocked and warned
     assert ("auth_lapsed", "A3") in kinds
     assert ("auth_expiring", "A1") not in kinds
     assert ("auth_lapsed", "A1") not in kinds

@@ -105,7 +105,10 @@ class DecisionParams:
         fatigue_drop: relative drop of the recent rate that counts as fatigue.
         fatigue_probability: posterior probability needed to flag fatigue.
         fatigue_half_life_days: half-life of the recent posterior, days.
-        min_remaining_days: block arms whose authorization lapses sooner, days.
+        min_remaining_days: block arms whose authorization lapses sooner, days (1: the
+            code lapses before the next daily run, so today's budget would be stranded;
+            blocking earlier forfeits days of a live creative, often the best one, while
+            ``renew_warning_days`` asks for a renewal; raise it when runs may be skipped).
         renew_warning_days: alert when the authorization lapses within this, days.
         cpa_interval: central probability of the CPA (ROAS) interval.
     """
@@ -123,7 +126,7 @@ class DecisionParams:
     fatigue_drop: float = 0.3
     fatigue_probability: float = 0.9
     fatigue_half_life_days: float = 3.0
-    min_remaining_days: float = 3.0
+    min_remaining_days: float = 1.0
     renew_warning_days: float = 7.0
     cpa_interval: float = 0.90
 

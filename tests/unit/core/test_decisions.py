@@ -124,7 +124,7 @@ class TestDrawSummaries:
         draws = np.array([[9.0, 1.0, 2.0, 8.0], [9.0, 3.0, 2.0, 8.0]])
         d = decide_on(
             draws,
-            auth_days_left=[1.0, np.inf, np.inf, np.inf],
+            auth_days_left=[0.5, np.inf, np.inf, np.inf],
             prev_stage=[Stage.TESTING, Stage.TESTING, Stage.TESTING, Stage.PAUSED],
         )
         np.testing.assert_allclose(d.p_best, [0.0, 0.5, 0.5, 0.0])
@@ -205,7 +205,7 @@ class TestStages:
         np.testing.assert_array_equal(d.reason, Reason.PAUSED_KILL)
 
     def test_authorization_lapsing_soon_or_lapsed_blocks_even_a_winner(self) -> None:
-        d = run([0.08, 0.03, 0.03], auth_days_left=[2.0, 0.0, np.inf])
+        d = run([0.08, 0.03, 0.03], auth_days_left=[0.5, 0.0, np.inf])
         assert d.stage[0] == Stage.BLOCKED
         assert d.reason[0] == Reason.BLOCKED_EXPIRING
         assert d.stage[1] == Stage.BLOCKED
@@ -216,7 +216,7 @@ class TestStages:
         d = run(
             [0.08, 0.03, 0.03],
             prev_stage=[Stage.BLOCKED, Stage.PAUSED, Stage.BLOCKED],
-            auth_days_left=[30.0, np.inf, 1.0],
+            auth_days_left=[30.0, np.inf, 0.5],
         )
         assert (d.stage[0], d.reason[0]) == (Stage.TESTING, Reason.TESTING_RENEWED)
         assert (d.stage[1], d.reason[1]) == (Stage.PAUSED, Reason.PAUSED_KEPT)
@@ -320,10 +320,10 @@ class TestExplain:
         assert re.match(pattern, text), text
 
     def test_every_reason_has_a_line_with_the_metric_and_alerts(self) -> None:
-        d = run([0.05, 0.02], auth_days_left=[2.0, 5.0])
+        d = run([0.05, 0.02], auth_days_left=[0.5, 5.0])
         text = explain(d, 0, "EUR", CPA)
-        assert text.startswith("blocked: authorization lapses in 2.0 days; CPA ")
-        assert "alerts: authorization expires in 2.0 days: renew it" in text
+        assert text.startswith("blocked: authorization lapses in 0.5 days; CPA ")
+        assert "alerts: authorization expires in 0.5 days: renew it" in text
         for reason in Reason:
             reasons = d.reason.copy()
             reasons[1] = reason

@@ -88,7 +88,7 @@ def run(
 
 
 def test_blocked_arms_are_paused_with_zero_and_the_rest_gets_the_budget() -> None:
-    arms = make_arms(4, auth_days_left=[math.inf, 1.5, -1.0, 40.0])
+    arms = make_arms(4, auth_days_left=[math.inf, 0.5, -1.0, 40.0])
     out = run(arms, steady_history([20.0, 20.0, 20.0, 20.0]))
     assert out.stage.tolist()[1:3] == [Stage.BLOCKED, Stage.BLOCKED]
     assert out.decisions.reason[1] == Reason.BLOCKED_EXPIRING
@@ -193,7 +193,7 @@ def test_not_yet_launched_arms_get_nothing_and_keep_their_stage() -> None:
 def test_a_batch_keeps_its_shape_and_every_row_holds_the_guardrails() -> None:
     rows, k = 3, 4
     arms1 = make_arms(k, budget=[100.0, 60.0, 0.0, 30.0], enabled=[True, True, False, True],
-                      auth_days_left=[math.inf, 10.0, math.inf, 2.0])  # fmt: skip
+                      auth_days_left=[math.inf, 10.0, math.inf, 0.5])  # fmt: skip
     arms = ArmState(*(np.broadcast_to(getattr(arms1, f), (rows, k)).copy()
                       for f in ArmState.__slots__))  # fmt: skip
     h1 = steady_history([20.0, 21.0, 22.0, 20.0], spend=40.0, days=3)

@@ -132,9 +132,9 @@ def test_a_clear_true_winner_is_scaled_in_at_least_95_percent_of_seeds() -> None
     assert scaled_best >= 0.95, scaled_best
     assert scaled_other <= 0.01, scaled_other
 
-    # the same winner whose authorization lapses in 2 days (< min_remaining_days) is
+    # the same winner whose authorization lapses in half a day (< min_remaining_days) is
     # never scaled, nor is an arm with a lapsed authorization
-    blocked_arms = arm_state((n_seeds,), k, [np.inf, 0.0, 2.0, np.inf, np.inf])
+    blocked_arms = arm_state((n_seeds,), k, [np.inf, 0.0, 0.5, np.inf, np.inf])
     d = decide(draws, model, blocked_arms, history, CPA, DecisionParams())
     assert not np.any(d.stage[:, 1:3] == Stage.SCALING)
     assert np.all(d.stage[:, 1:3] == Stage.BLOCKED)

@@ -141,6 +141,7 @@ class DecisionsConfig(StrictModel):
     min_remaining_days: NonNegative = 1.0
     renew_warning_days: NonNegative = 7.0
     cpa_interval: Probability = 0.90
+    revive_resting: bool = True
 
     @model_validator(mode="after")
     def _warning_before_block(self) -> Self:

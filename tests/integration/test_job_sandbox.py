@@ -275,26 +275,27 @@ def test_a_budget_edited_in_ads_manager_meanwhile_is_refused_unless_allowed(
     assert_consistent(control, path, n_foreign=1)
 
 
-def test_a_paused_ad_group_a_person_re_enabled_goes_back_to_testing(
+def test_a_resting_ad_group_a_person_re_enabled_is_judged_again(
     tmp_path: Path, control: httpx.Client, sandbox: str
 ) -> None:
-    path = write_config(tmp_path, sandbox)
+    # revival off, so the resting loser stays out until the person steps in
+    path = write_config(tmp_path, sandbox, "[decisions]\nrevive_resting = false\n")
     code, out, _ = rebalance(path, sandbox_today(control))
     assert code == 0
-    paused = next(a["adgroup_id"] for a in out["adgroups"] if a["stage"] == "paused")
+    resting = next(a["adgroup_id"] for a in out["adgroups"] if a["stage"] == "resting")
     data(control, "POST", "/_sandbox/advance", {"days": 1})
     code, out, _ = rebalance(path, sandbox_today(control))
-    row = next(a for a in out["adgroups"] if a["adgroup_id"] == paused)
-    assert row["reason"].startswith("paused: stays paused until a person re-enables it")
+    row = next(a for a in out["adgroups"] if a["adgroup_id"] == resting)
+    assert row["reason"].startswith("resting: still below the running creatives")
     with httpx.Client() as http:
         settings = TikTokConfig(advertiser_id=DEFAULT_ADVERTISER_ID, base_url=sandbox)
         client = TikTokClient(http, settings, Secret(DEFAULT_TOKEN))
-        assert client.update_statuses([StatusChange(paused, True)])[0].ok
+        assert client.update_statuses([StatusChange(resting, True)])[0].ok
     data(control, "POST", "/_sandbox/advance", {"days": 1})
     code, out, _ = rebalance(path, sandbox_today(control), apply=False)
-    row = next(a for a in out["adgroups"] if a["adgroup_id"] == paused)
+    row = next(a for a in out["adgroups"] if a["adgroup_id"] == resting)
     assert row["from_status"] == "enable"
-    assert "stays paused" not in row["reason"]
+    assert not row["reason"].startswith("resting: still below")  # decided afresh
 
 
 def test_json_logs_and_the_store_never_contain_the_token(

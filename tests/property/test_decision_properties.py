@@ -19,7 +19,7 @@ from allocator.core.target import Target
 CPA = Target(Objective.CPA, target_cpa=25.0)
 ROAS = Target(Objective.ROAS, target_roas=2.5)
 PROPERTY = settings(max_examples=60, deadline=None)
-AUTH_DAYS = st.sampled_from([np.inf, np.nan, -1.0, 0.0, 1.0, 2.99, 3.0, 5.0, 30.0])
+AUTH_DAYS = st.sampled_from([np.inf, np.nan, -1.0, 0.0, 0.99, 1.0, 2.99, 3.0, 5.0, 30.0])
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,13 @@ def test_blocked_arms_always_stage_blocked(case: Case, target: Target, seed: int
     blocked = ~(case.arms.auth_days_left >= params.min_remaining_days)
     np.testing.assert_array_equal(d.stage == Stage.BLOCKED, blocked)
     assert np.all(d.stage[blocked] != Stage.SCALING)
-    eligible = ~blocked & (case.arms.prev_stage != Stage.PAUSED)
+    prev = case.arms.prev_stage
+    eligible = ~blocked & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
+    # paused arms stay paused; resting ones rest or come back to testing, never straight
+    # to scaling (unless blocked)
+    assert np.all(d.stage[~blocked & (prev == Stage.PAUSED)] == Stage.PAUSED)
+    back = d.stage[~blocked & (prev == Stage.RESTING)]
+    assert np.all((back == Stage.RESTING) | (back == Stage.TESTING))
     if eligible.any():
         assert np.all(d.p_best[~eligible] == 0.0)
         assert abs(d.p_best.sum() - 1.0) < 1e-9

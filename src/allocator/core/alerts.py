@@ -40,7 +40,8 @@ def alerts(
     """
     days = arms.auth_days_left
     lapsed = ~(days > 0.0)
-    live = ~lapsed & (np.asarray(arms.prev_stage) != Stage.PAUSED)
+    prev = np.asarray(arms.prev_stage)
+    live = ~lapsed & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
     expiring = (days > 0.0) & (days <= renew_warning_days)
     missing = (
         arms.enabled

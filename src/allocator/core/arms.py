@@ -74,8 +74,9 @@ class Stage(IntEnum):
 
     TESTING = 0
     SCALING = 1
-    PAUSED = 2
+    PAUSED = 2  # stopped for good: killed, fatigued, or paused by a person
     BLOCKED = 3
+    RESTING = 4  # paused by the engine as a loser; returns when the running arms fall to it
 
     @property
     def label(self) -> str:

@@ -14,10 +14,16 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
 * ``testing`` -> ``paused`` when the CPA is credibly above ``kill_cpa_multiple x target``
   (P >= ``kill_probability``); -> ``scaling`` when, after ``min_conversions_to_scale``,
   ``P(best) >= p_best_to_scale`` or value remaining ``<= value_remaining_to_scale``; ->
-  ``paused`` when ``P(best) < p_best_to_stop`` and ``P(CPA <= target) <
+  ``resting`` when ``P(best) < p_best_to_stop`` and ``P(CPA <= target) <
   p_meets_target_to_keep`` (a clear loser that is also almost surely unprofitable). The kill
   rule waits until the arm spent ``min_spend_to_kill`` target CPAs (ROAS: break-even
   CPAs), the loser rule ``min_spend_to_stop``, so no arm is stopped on its prior alone.
+* ``resting`` -> ``testing`` (with ``revive_resting``) once its posterior mean reward is at
+  least the budget-weighted mean reward of the arms running now (testing or scaling with a
+  budget): the running creatives fatigued down to what it earned when it was paused. A
+  resting arm does not fatigue, so its old evidence still describes it; the comparison
+  is with today's budgets, so it returns to compete at the test floor, not to a share. A
+  killed arm (credibly above the kill threshold) and a worn-out one stay ``paused``.
 * ``scaling`` -> ``paused`` when fatigued and either a loser (``P(best) < p_best_to_stop``)
   or, on its recent days alone, credibly below break-even (P >= ``kill_probability``), or
   when its CPA is credibly above the kill threshold.
@@ -59,12 +65,14 @@ class Reason(IntEnum):
     SCALING_VALUE_REMAINING = 4
     SCALING_KEPT = 5
     SCALING_FATIGUED = 6
-    PAUSED_LOSER = 7
+    RESTING_LOSER = 7
     PAUSED_KILL = 8
     PAUSED_FATIGUED = 9
     PAUSED_KEPT = 10
     BLOCKED_LAPSED = 11
     BLOCKED_EXPIRING = 12
+    RESTING_KEPT = 13
+    TESTING_REVIVED = 14
 
 
 _PROBABILITIES = (
@@ -111,6 +119,9 @@ class DecisionParams:
             ``renew_warning_days`` asks for a renewal; raise it when runs may be skipped).
         renew_warning_days: alert when the authorization lapses within this, days.
         cpa_interval: central probability of the CPA (ROAS) interval.
+        revive_resting: let a resting loser return to testing once the running arms'
+            budget-weighted mean reward falls to its own (creative rotation under
+            fatigue); False keeps it resting until a person re-enables it.
     """
 
     p_best_to_scale: float = 0.95
@@ -129,6 +140,7 @@ class DecisionParams:
     min_remaining_days: float = 1.0
     renew_warning_days: float = 7.0
     cpa_interval: float = 0.90
+    revive_resting: bool = True
 
     def __post_init__(self) -> None:
         for name in _PROBABILITIES:
@@ -218,6 +230,7 @@ class _Tests(NamedTuple):
     kill: BoolArray  # spent min_spend_to_kill, CPA credibly above the kill threshold
     lose: BoolArray  # spent min_spend_to_stop, a clear loser, almost surely unprofitable
     worn_out: BoolArray  # fatigued, and a loser or recently unprofitable
+    revive: BoolArray  # mean reward >= the running arms' budget-weighted mean reward
 
 
 def _tests(
@@ -252,16 +265,40 @@ def _tests(
         kill=kill,
         lose=loser & (exact.p_meets_target < params.p_meets_target_to_keep),
         worn_out=fatigued & (loser | recent_unprofitable),
+        revive=_revivable(arms, model) if params.revive_resting else np.zeros_like(kill),
     )
+
+
+def _revivable(arms: ArmState, model: ArmModel) -> BoolArray:
+    """Arms whose mean reward reaches the budget-weighted mean of the running arms.
+
+    Running arms are those testing or scaling with a budget today (currency per day);
+    with none, every arm qualifies (the budget has nowhere else to go).
+    """
+    prev = np.asarray(arms.prev_stage)
+    running = ((prev == Stage.TESTING) | (prev == Stage.SCALING)) & (arms.budget > 0)
+    mean = model.reward_mean()
+    weight = np.where(running, arms.budget, 0.0)
+    total = weight.sum(axis=-1, keepdims=True)
+    level = np.divide(
+        (np.where(running, mean, 0.0) * weight).sum(axis=-1, keepdims=True),
+        total,
+        out=np.zeros_like(total),
+        where=total > 0,
+    )
+    revive: BoolArray = mean >= level
+    return revive
 
 
 def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArray, IntArray]:
     """Stage and :class:`Reason` codes per arm: the first rule that holds, in order."""
-    t, scaling = tests, prev == Stage.SCALING
+    t, scaling, resting = tests, prev == Stage.SCALING, prev == Stage.RESTING
     rules: list[tuple[BoolArray, Stage, Reason]] = [
         (t.blocked & t.lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
         (t.blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
         (prev == Stage.PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
+        (resting & t.revive, Stage.TESTING, Reason.TESTING_REVIVED),
+        (resting, Stage.RESTING, Reason.RESTING_KEPT),
         (scaling & t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
         (scaling & t.worn_out, Stage.PAUSED, Reason.PAUSED_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
@@ -270,7 +307,7 @@ def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArra
         (t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
         (t.best, Stage.SCALING, Reason.SCALING_P_BEST),
         (t.settled, Stage.SCALING, Reason.SCALING_VALUE_REMAINING),
-        (t.lose, Stage.PAUSED, Reason.PAUSED_LOSER),
+        (t.lose, Stage.RESTING, Reason.RESTING_LOSER),
         (t.needs_evidence, Stage.TESTING, Reason.TESTING_NEEDS_EVIDENCE),
     ]
     first = _first_rule([c for c, _, _ in rules], prev.shape)
@@ -282,8 +319,11 @@ def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArra
 def _prev_stage(arms: ArmState) -> IntArray:
     """The previous stage codes, checked to be :class:`~allocator.core.arms.Stage` values."""
     prev = np.asarray(arms.prev_stage)
-    if prev.size and (prev.min() < Stage.TESTING or prev.max() > Stage.BLOCKED):
-        raise ValueError(f"prev_stage codes must be Stage values 0..3, got {np.unique(prev)}")
+    if prev.size and (prev.min() < min(Stage) or prev.max() > max(Stage)):
+        raise ValueError(
+            f"prev_stage codes must be Stage values {min(Stage)}..{max(Stage)}, "
+            f"got {np.unique(prev)}"
+        )
     return prev
 
 
@@ -324,7 +364,8 @@ def decide(
     """
     _check_draws(draws, arms)
     blocked = ~(arms.auth_days_left >= params.min_remaining_days)
-    eligible = ~blocked & (np.asarray(arms.prev_stage) != Stage.PAUSED)
+    prev_stage = np.asarray(arms.prev_stage)
+    eligible = ~blocked & (prev_stage != Stage.PAUSED) & (prev_stage != Stage.RESTING)
     stats = draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
     exact = exact_stats(model, target, params.cpa_interval, params.kill_cpa_multiple)
     p_fatigue, recent = fatigue_test(

@@ -73,7 +73,12 @@ def _reason_text(d: Decisions, i: int | tuple[int, ...], currency: str) -> str:
         Reason.SCALING_FATIGUED: (
             f"scaling: recent rate down (P {float(d.p_fatigue[i]):.2f}), not yet a loser"
         ),
-        Reason.PAUSED_LOSER: f"paused: P(best) {p:.3f} after {spend:.2f} {currency} spent",
+        Reason.RESTING_LOSER: (
+            f"resting: P(best) {p:.3f} after {spend:.2f} {currency} spent; returns when the "
+            "running creatives fall to its level"
+        ),
+        Reason.RESTING_KEPT: "resting: still below the running creatives",
+        Reason.TESTING_REVIVED: "testing: back from rest, the running creatives fell to its level",
         Reason.PAUSED_KILL: (
             f"paused: P(below kill threshold) {float(d.p_kill[i]):.2f} "
             f"after {spend:.2f} {currency} spent"

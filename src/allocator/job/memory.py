@@ -79,7 +79,8 @@ def remember(
     out: list[AdGroup] = []
     for g in adgroups:
         stage = stages.get(g.adgroup_id)
-        if stage is Stage.PAUSED and g.status is AdGroupStatus.ENABLE and g.adgroup_id not in ours:
+        stopped = stage is Stage.PAUSED or stage is Stage.RESTING
+        if stopped and g.status is AdGroupStatus.ENABLE and g.adgroup_id not in ours:
             stage = Stage.TESTING  # a person re-enabled it since
         edited = edits.get(g.adgroup_id)
         if g.last_edit_date is not None and (edited is None or g.last_edit_date > edited):

@@ -130,7 +130,30 @@ _V3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4 = Migration(
+    4,
+    "decisions may record the resting stage (a loser the engine may bring back)",
+    (
+        """CREATE TABLE decisions_v4 (
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            adgroup_id TEXT NOT NULL,
+            stage TEXT NOT NULL
+                CHECK (stage IN ('testing', 'scaling', 'paused', 'blocked', 'resting')),
+            p_best REAL CHECK (p_best BETWEEN 0 AND 1),
+            cpa_mean REAL,
+            cpa_low REAL,
+            cpa_high REAL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, adgroup_id)
+        ) STRICT""",
+        "INSERT INTO decisions_v4 SELECT run_id, adgroup_id, stage, p_best, cpa_mean, cpa_low, "
+        "cpa_high, reason FROM decisions ORDER BY rowid",  # keeps plan order (rowid)
+        "DROP TABLE decisions",
+        "ALTER TABLE decisions_v4 RENAME TO decisions",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -6,7 +6,7 @@ and guardrail projection are exactly the code the scheduled job runs; there is n
 implementation of the policy here. What the policy adds is what the job keeps between
 runs in its store:
 
-* **stage memory**: the engine's final stage of each arm (testing, scaling, paused,
+* **stage memory**: the engine's final stage of each arm (testing, scaling, resting, paused,
   blocked) is fed back as ``prev_stage`` the next day, as the job records it;
 * **the budget frame**: total daily budget and target CPA from :class:`PolicyContext`,
   the platform minimum of the simulated platform.

@@ -180,10 +180,12 @@ class TestStages:
         assert d.p_best[0] == 1.0
         assert (d.stage[0], d.reason[0]) == (Stage.TESTING, Reason.TESTING_NEEDS_EVIDENCE)
 
-    def test_a_clear_loser_after_the_minimum_spend_is_paused(self) -> None:
-        d = run([0.05, 0.05, 0.02])
-        assert d.stage[2] == Stage.PAUSED
-        assert d.reason[2] in (Reason.PAUSED_LOSER, Reason.PAUSED_KILL)
+    def test_a_clear_loser_after_the_minimum_spend_rests_or_is_killed(self) -> None:
+        d = run([0.05, 0.05, 0.02])  # CPA 50: at the kill threshold, and a clear loser
+        assert (d.stage[2], d.reason[2]) in {
+            (Stage.RESTING, Reason.RESTING_LOSER),
+            (Stage.PAUSED, Reason.PAUSED_KILL),
+        }
 
     def test_a_profitable_arm_that_is_not_the_best_keeps_testing(self) -> None:
         # CPA 12.5 beats CPA 20 clearly, but 20 is under the 25 target: keep it running
@@ -197,7 +199,7 @@ class TestStages:
         model = fit(h, arms, PosteriorParams(), CPA)
         draws = model.sample(np.random.default_rng(0), 2000)
         strict = DecisionParams(p_meets_target_to_keep=0.999999)
-        assert decide(draws, model, arms, h, CPA, strict).stage[1] == Stage.PAUSED
+        assert decide(draws, model, arms, h, CPA, strict).stage[1] == Stage.RESTING
 
     def test_a_cpa_credibly_above_the_kill_threshold_is_paused(self) -> None:
         d = run([0.012, 0.012])  # CPA 83 against a kill threshold of 50
@@ -221,6 +223,40 @@ class TestStages:
         assert (d.stage[0], d.reason[0]) == (Stage.TESTING, Reason.TESTING_RENEWED)
         assert (d.stage[1], d.reason[1]) == (Stage.PAUSED, Reason.PAUSED_KEPT)
         assert (d.stage[2], d.reason[2]) == (Stage.BLOCKED, Reason.BLOCKED_EXPIRING)
+
+    def test_a_resting_arm_waits_while_the_running_arms_earn_more(self) -> None:
+        # arm 2 (CPA 33) rests; the running arms earn CPA 20 and 25
+        d = run([0.05, 0.04, 0.03], prev_stage=[Stage.TESTING, Stage.SCALING, Stage.RESTING])
+        assert (d.stage[2], d.reason[2]) == (Stage.RESTING, Reason.RESTING_KEPT)
+        assert d.p_best[2] == 0.0  # it does not compete while resting
+        assert explain(d, 2, "USD", CPA).startswith("resting: still below the running")
+
+    def test_a_resting_arm_returns_when_the_running_arms_fall_to_its_level(self) -> None:
+        # the running creatives fatigued to CPA 40 and 50; the resting one earned CPA 33
+        prev = [Stage.TESTING, Stage.SCALING, Stage.RESTING]
+        d = run([0.025, 0.02, 0.03], prev_stage=prev)
+        assert (d.stage[2], d.reason[2]) == (Stage.TESTING, Reason.TESTING_REVIVED)
+        assert explain(d, 2, "USD", CPA).startswith("testing: back from rest")
+        # the level is weighted by today's budgets: with the money on the better arm
+        # (CPA 20) the resting arm waits
+        d = run([0.05, 0.02, 0.03], prev_stage=prev, budget=[400.0, 20.0, 0.0])
+        assert d.stage[2] == Stage.RESTING
+        # with revival off it rests until a person re-enables it
+        h = steady_history([0.025, 0.02, 0.03])
+        arms = arms_of(3, prev_stage=prev)
+        model = fit(h, arms, PosteriorParams(), CPA)
+        draws = model.sample(np.random.default_rng(0), 2000)
+        off = DecisionParams(revive_resting=False)
+        assert decide(draws, model, arms, h, CPA, off).stage[2] == Stage.RESTING
+
+    def test_paused_arms_never_return_on_their_own(self) -> None:
+        # killed, worn out or paused by a person: stays paused however the others do
+        d = run([0.025, 0.02, 0.03], prev_stage=[Stage.TESTING, Stage.SCALING, Stage.PAUSED])
+        assert (d.stage[2], d.reason[2]) == (Stage.PAUSED, Reason.PAUSED_KEPT)
+
+    def test_a_resting_arm_whose_code_lapses_is_blocked(self) -> None:
+        d = run([0.025, 0.03], prev_stage=[Stage.TESTING, Stage.RESTING], auth_days_left=[9, 0])
+        assert (d.stage[1], d.reason[1]) == (Stage.BLOCKED, Reason.BLOCKED_LAPSED)
 
     def test_scaling_stays_scaling_unless_fatigued_and_losing(self) -> None:
         d = run([0.05, 0.05], prev_stage=[Stage.SCALING, Stage.SCALING])

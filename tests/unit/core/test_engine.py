@@ -105,6 +105,20 @@ def test_blocked_arms_are_paused_with_zero_and_the_rest_gets_the_budget() -> Non
     assert float(out.projection.shortfall) == pytest.approx(140.0)
 
 
+def test_a_resting_arm_gets_nothing_until_the_running_arms_fall_to_its_level() -> None:
+    # arm 2 rests at CPA 30 (disabled, budget 0); the running arms make CPA 20 and 22
+    arms = make_arms(3, budget=[200.0, 200.0, 0.0], enabled=[True, True, False],
+                     prev_stage=[Stage.TESTING, Stage.SCALING, Stage.RESTING])  # fmt: skip
+    out = run(arms, steady_history([20.0, 22.0, 30.0]))
+    assert out.stage[2] == Stage.RESTING
+    assert (out.budget[2], out.enabled[2]) == (0.0, False)
+    # the running arms fatigued to CPA 35 and 40: it comes back and gets a budget
+    out = run(arms, steady_history([35.0, 40.0, 30.0]))
+    assert out.decisions.reason[2] == Reason.TESTING_REVIVED
+    assert out.enabled[2]
+    assert out.budget[2] >= GUARD.platform_min_budget
+
+
 def test_blocked_arms_in_learning_are_still_paused() -> None:
     guard = GuardrailParams(platform_min_budget=20.0, learning_days=7.0)
     arms = make_arms(2, auth_days_left=[math.inf, 0.5], days_since_launch=2.0)

@@ -167,6 +167,12 @@ def _build_at(path: Path, version: int) -> None:
             "INSERT INTO changes (run_id, seq, adgroup_id, kind, from_value, to_value, state, "
             "applied_at) VALUES (1, 1, 'a', 'budget', '10.00', '12.00', 'applied', 't1')"
         )
+    if version >= 2:  # decisions in plan order (not key order): the rebuild keeps it
+        for adgroup_id, stage in (("z", "scaling"), ("a", "paused")):
+            conn.execute(
+                "INSERT INTO decisions (run_id, adgroup_id, stage, reason) VALUES (1, ?, ?, ?)",
+                (adgroup_id, stage, f"{stage} for a reason"),
+            )
     conn.close()
 
 
@@ -191,6 +197,11 @@ def test_every_older_version_migrates_to_the_fresh_schema_and_keeps_its_data(
             run = s.get_run(1)
             assert (run.account, run.outcome, run.owner) == ("acme", Outcome.APPLIED, None)
             assert [c.to_value for c in s.history("acme")] == ["12.00"]
+        if version >= 2:
+            assert [(d.adgroup_id, d.stage) for d in s.decisions(1)] == [
+                ("z", Stage.SCALING),
+                ("a", Stage.PAUSED),
+            ]
     assert _schema(old) == _schema(tmp_path / "fresh.db")
 
 
@@ -601,7 +612,11 @@ def test_last_stages_come_from_runs_that_took_effect(store: Store) -> None:
         r1 = store.begin_run("acme", "2026-11-20", "cfg1", PLAN)
         apply_all(store, r1.id)
         store.finish_run(r1.id, Outcome.APPLIED)
-        plan2 = make_plan(row("a", 130, 130, stage="paused"), row("e", 10, 10, stage="scaling"))
+        plan2 = make_plan(
+            row("a", 130, 130, stage="paused"),
+            row("e", 10, 10, stage="scaling"),
+            row("f", 20, 20, "disable", "disable", stage="resting"),
+        )
         r2 = store.begin_run("acme", "2026-11-21", "cfg1", plan2)
         store.finish_run(r2.id, Outcome.NOOP)
         r3 = store.begin_run(
@@ -614,6 +629,7 @@ def test_last_stages_come_from_runs_that_took_effect(store: Store) -> None:
         "c": Stage.PAUSED,
         "d": Stage.TESTING,
         "e": Stage.SCALING,
+        "f": Stage.RESTING,
     }
     assert store.last_stages("globex") == {}
 

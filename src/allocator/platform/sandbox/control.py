@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from allocator.config_base import StrictModel
 from allocator.platform.sandbox.account import SandboxAccount
 from allocator.platform.sandbox.faults import FaultRule
 from allocator.platform.sandbox.objects import TIME_FORMAT, AdGroup, Campaign, SparkPost
@@ -43,23 +44,19 @@ class NotFound(LookupError):
     """No control endpoint at that method and path."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AdvanceBody(_Strict):
+class AdvanceBody(StrictModel):
     """``POST /_sandbox/advance``."""
 
     days: int = Field(default=1, ge=1, le=366)
 
 
-class AuthKeyBody(_Strict):
+class AuthKeyBody(StrictModel):
     """``POST /_sandbox/authorizations/{revoke,expire}``: an auth code or item id."""
 
     key: str = Field(min_length=1)
 
 
-class IssueBody(_Strict):
+class IssueBody(StrictModel):
     """``POST /_sandbox/authorizations/issue``."""
 
     item_id: str = Field(min_length=1)
@@ -67,7 +64,7 @@ class IssueBody(_Strict):
     auth_code: str | None = Field(default=None, min_length=1)
 
 
-class FaultsBody(_Strict):
+class FaultsBody(StrictModel):
     """``POST /_sandbox/faults``."""
 
     rules: list[FaultRule]

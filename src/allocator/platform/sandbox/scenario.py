@@ -47,8 +47,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from allocator.config_base import StrictModel
 from allocator.errors import ConfigError
 from allocator.platform.sandbox.api import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, ApiSettings
 from allocator.sim.scenario import Scenario
@@ -66,11 +67,7 @@ _PER_ARM = {"n_arms", "n_initial_arms", "is_spark", "creator", "launch_day", "st
 _SIM_FIELDS = {f.name for f in dataclasses.fields(Scenario)} - _PER_ARM
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AdvertiserSpec(_Strict):
+class AdvertiserSpec(StrictModel):
     """``[advertiser]``: identity of the emulated account."""
 
     advertiser_id: str = Field(default=DEFAULT_ADVERTISER_ID, pattern=r"^\d{1,20}$")
@@ -78,7 +75,7 @@ class AdvertiserSpec(_Strict):
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
-class ApiSpec(_Strict):
+class ApiSpec(StrictModel):
     """``[api]``: tokens, rate limit, batch size and the budget minimum."""
 
     tokens: tuple[str, ...] = Field(default=(DEFAULT_TOKEN,), min_length=1)
@@ -97,7 +94,7 @@ class ApiSpec(_Strict):
         )
 
 
-class CampaignSpec(_Strict):
+class CampaignSpec(StrictModel):
     """``[[campaigns]]``: ``budget_optimize_on`` puts its ad groups under CBO."""
 
     campaign_id: str = Field(pattern=r"^\d{1,20}$")
@@ -110,7 +107,7 @@ class CampaignSpec(_Strict):
     status: Literal["ENABLE", "DISABLE"] = "ENABLE"
 
 
-class AdGroupSpec(_Strict):
+class AdGroupSpec(StrictModel):
     """``[[adgroups]]``: one ad group with one ad (a Spark post or a dark post).
 
     Attributes:
@@ -149,7 +146,7 @@ class AdGroupSpec(_Strict):
         return history_days - ago
 
 
-class NewPostSpec(_Strict):
+class NewPostSpec(StrictModel):
     """``[[new_posts]]``: a creator's post with a code issued but not yet applied."""
 
     item_id: str = Field(pattern=r"^\d{1,20}$")
@@ -159,7 +156,7 @@ class NewPostSpec(_Strict):
     days: int = Field(default=30, ge=1, le=365)
 
 
-class SandboxScenario(_Strict):
+class SandboxScenario(StrictModel):
     """A whole sandbox scenario (the TOML file's top level)."""
 
     seed: int = Field(default=0, ge=0)

@@ -452,13 +452,14 @@ def test_more_conversions_never_lower_an_arms_share(
 
     Conditions, each one because the property is false without it:
 
-    * The share (desired and planned budget) is checked with the default pooled priors
-      and with pooling neutralised (``prior_strength = 1e-6``); P(best) only with pooling
-      neutralised. The pooled empirical-Bayes prior of every *other* arm is built from arm
-      ``k``'s data (once, at the finest level they share), so extra conversions on ``k``
-      also raise its neighbours' posteriors and can lower ``k``'s P(best) a little
-      (hypothesis finds drops of about 0.005 with the default prior worth 2 conversions),
-      while its share held in every example tried (1,500 per seed, several seeds). With a prior
+    * The planned budget is checked with the default pooled priors and with pooling
+      neutralised (``prior_strength = 1e-6``); P(best) and the desired (pre-guardrail)
+      budget only with pooling neutralised. The pooled empirical-Bayes prior of every
+      *other* arm is built from arm ``k``'s data (once, at the finest level they share), so
+      extra conversions on ``k`` also raise its neighbours' posteriors and can lower ``k``'s
+      P(best) a little (hypothesis finds drops of about 0.005 with the default prior worth 2
+      conversions) and its desired budget with it (found: 0.003975 against 0.004 of a 0.01
+      daily budget, 0.25% of it), inside the planned budget's one-cent slack. With a prior
       worth 1e-6 conversions the neighbours' draws move by about 1e-6 relative, provided
       every arm has spent something: an arm with no exposure has the posterior
       ``Gamma(n0 + y, n0 / r)``, its pooled prior alone, whatever ``n0``; so every arm
@@ -499,7 +500,7 @@ def test_more_conversions_never_lower_an_arms_share(
         after = step(case.arms, richer, CPA, case.total, params, CoupledGenerator(seed, keys))
     if not pooled:
         assert after.decisions.p_best[k] >= before.decisions.p_best[k] - 1e-12
-    assert after.desired[k] >= before.desired[k] - 1e-9 * (1.0 + case.total)
+        assert after.desired[k] >= before.desired[k] - 1e-9 * (1.0 + case.total)
     assert after.budget[k] >= before.budget[k] - 0.01 - 1e-9
     assert after.budget[k] / case.total >= before.budget[k] / case.total - 0.01 / case.total - 1e-12
 

@@ -281,7 +281,7 @@ def _revivable(arms: ArmState, model: ArmModel) -> BoolArray:
     weight = np.where(running, arms.budget, 0.0)
     total = weight.sum(axis=-1, keepdims=True)
     level = np.divide(
-        (np.where(running, mean, 0.0) * weight).sum(axis=-1, keepdims=True),
+        (mean * weight).sum(axis=-1, keepdims=True),
         total,
         out=np.zeros_like(total),
         where=total > 0,
@@ -364,15 +364,14 @@ def decide(
     """
     _check_draws(draws, arms)
     blocked = ~(arms.auth_days_left >= params.min_remaining_days)
-    prev_stage = np.asarray(arms.prev_stage)
-    eligible = ~blocked & (prev_stage != Stage.PAUSED) & (prev_stage != Stage.RESTING)
+    prev = _prev_stage(arms)
+    eligible = ~blocked & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
     stats = draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
     exact = exact_stats(model, target, params.cpa_interval, params.kill_cpa_multiple)
     p_fatigue, recent = fatigue_test(
         model, history, params.fatigue_drop, params.fatigue_half_life_days
     )
     fatigued = p_fatigue >= params.fatigue_probability
-    prev = _prev_stage(arms)
     tests = _tests(arms, stats, exact, fatigued, recent, model, params)
     stage, reason = _stages(prev, tests, fatigued)
     return Decisions(

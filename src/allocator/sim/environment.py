@@ -247,14 +247,18 @@ class Environment:
         learning, entered = self._learning.today(live)
         spend, impressions, clicks, conversions = self._deliver(live, truth)
         expected = truth.expected_conversions(live)
-        rng = self._rng
-        if self._learning.active:  # own generators: the main stream ignores the penalty
-            conversions = self._learning.thin(conversions, learning, self._learn_rngs)
-            expected = expected * np.where(learning, self._keep_share, 1.0)
-            rng = self._learn_rngs[2]
         shape = self.scenario.value_shape
-        value = self.world.value_per_conversion * rng.gamma(conversions * shape, 1.0 / shape)
-        split = rng.multinomial(conversions, self._pmf).astype(float)  # (R, K, W)
+        value = self.world.value_per_conversion * self._rng.gamma(conversions * shape, 1 / shape)
+        split = self._rng.multinomial(conversions, self._pmf).astype(float)  # (R, K, W)
+        if self._learning.active:  # own generators: the main stream ignores the penalty
+            kept = self._learning.thin(conversions, learning, self._learn_rngs)
+            expected = expected * np.where(learning, self._keep_share, 1.0)
+            value = value * np.divide(
+                kept, conversions, out=np.zeros(value.shape), where=conversions > 0
+            )
+            resplit = self._learn_rngs[2].multinomial(kept, self._pmf).astype(float)
+            split = np.where(learning[..., None], resplit, split)
+            conversions = kept
         st.ledger.record(st.day, spend, impressions, clicks, split, conversions, value)
         self._learning.end_day(live, entered, conversions)
         self._track_edits(budgets, enabled)

@@ -9,7 +9,8 @@ Run it with one command::
 :mod:`allocator.sim.robustness_worlds` at one penalty) is an ordinary experiment
 (:class:`~allocator.sim.experiment.ExperimentConfig`) run by
 :func:`~allocator.sim.runner.run_experiment`; its blocks are stored under
-``OUT/cells/<cell>/blocks`` so an interrupted run resumes. ``OUT/results.csv`` holds one
+``OUT/cells/<cell>/blocks`` with ``--resume``, so an interrupted run resumes (blocks are
+keyed by the config, not the code: never resume across a code change). ``OUT/results.csv`` holds one
 row per (cell, policy, seed) with the columns of every study plus ``family``, ``world``,
 ``learning_penalty`` and ``last_third_expected``; ``OUT/summary.md`` holds the tables
 (:mod:`allocator.sim.robustness_stats`).
@@ -156,6 +157,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--families", default=None, help="comma-separated families")
     parser.add_argument("--penalties", default=None, help="comma-separated penalties")
     parser.add_argument("--no-defaults", action="store_true", help="skip the engine default")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse blocks stored under OUT/cells (only when the code has not changed)",
+    )
     return parser.parse_args(argv)
 
 
@@ -177,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         policies += _extra_policies(args.policies)
         suite = cells(families, penalties)
         start = time.monotonic()
-        frame = run_suite(suite, seeds, policies, args.out, args.workers)
+        cache = args.out if args.resume else None
+        frame = run_suite(suite, seeds, policies, cache, args.workers)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

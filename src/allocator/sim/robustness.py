@@ -135,11 +135,11 @@ def _extra_policies(path: Path | None) -> list[dict[str, Any]]:
     return list(tables)
 
 
-def _header(seeds: int, n_cells: int, elapsed: float) -> str:
+def _header(seeds: int, n_cells: int, elapsed: float, seed: int) -> str:
     return (
         "# Robustness suite: ratio to the ceiling in worlds the engine was not tuned on\n\n"
         f"{n_cells} cells (world x learning penalty), {seeds} seeds per cell, base seed "
-        f"{SUITE_SEED}; {elapsed / 60:.1f} minutes. The ceiling is the oracle, which knows "
+        f"{seed}; {elapsed / 60:.1f} minutes. The ceiling is the oracle, which knows "
         "every true rate and curve and **does not pay the learning-phase penalty** (it "
         "stays a true ceiling, so ratios fall as the penalty rises even for a perfect "
         "learner). Ratios use expected conversions given the budgets set (pseudo-regret); "
@@ -153,6 +153,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20 seeds per cell, not 100")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (overrides)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--seed", type=int, default=SUITE_SEED, help=f"base seed (tuning: {TUNING_SEED})"
+    )
     parser.add_argument("--policies", type=Path, default=None, help="TOML of extra policies")
     parser.add_argument("--families", default=None, help="comma-separated families")
     parser.add_argument("--penalties", default=None, help="comma-separated penalties")
@@ -184,11 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         suite = cells(families, penalties)
         start = time.monotonic()
         cache = args.out if args.resume else None
-        frame = run_suite(suite, seeds, policies, cache, args.workers)
+        frame = run_suite(suite, seeds, policies, cache, args.workers, args.seed)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    write_outputs(frame, args.out, _header(seeds, len(suite), time.monotonic() - start))
+    elapsed = time.monotonic() - start
+    write_outputs(frame, args.out, _header(seeds, len(suite), elapsed, args.seed))
     return 0
 
 

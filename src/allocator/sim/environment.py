@@ -57,10 +57,8 @@ from allocator.sim.world import World, draw_world
 __all__ = ["ACCEPTABLE_CPA_MULTIPLE", "Environment"]
 
 ACCEPTABLE_CPA_MULTIPLE = 2.0
-"""An arm is *acceptable* (for the ``underspend`` metric) while its true CPA at the
-platform minimum is at most this multiple of the target CPA: the engine's default
-maximum acceptable CPA is a multiple of the target too (issue 11); 2 is the pause
-threshold of the ``rules`` baseline's defaults, an assumption."""
+"""Acceptable arm (``underspend`` metric): true CPA at the platform minimum at most this
+multiple of the target (the ``rules`` default pause threshold; an assumption)."""
 
 
 @dataclass(slots=True)
@@ -305,12 +303,7 @@ class Environment:
         return spend, impressions, clicks.astype(float), conversions
 
     def _acceptable(self, truth: Truth) -> BoolArray:
-        """Arms that can deliver today at a true CPA within the acceptable maximum.
-
-        The CPA is the true one at the platform minimum (today's fatigue, weekday and
-        availability, no learning penalty); the maximum is
-        :data:`ACCEPTABLE_CPA_MULTIPLE` times the target CPA.
-        """
+        """Arms able to deliver today at an acceptable true CPA (see the constant)."""
         s = self.scenario
         rate_at_min = truth.rate / (1.0 + s.platform_min_budget / truth.half_saturation)
         ok: BoolArray = (truth.available > 0) & (

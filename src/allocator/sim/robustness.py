@@ -39,6 +39,7 @@ from allocator.errors import ConfigError
 from allocator.sim.executors import LocalExecutor
 from allocator.sim.experiment import ExperimentConfig
 from allocator.sim.policy_configs import ENGINE_KINDS
+from allocator.sim.robustness_plots import write_plots
 from allocator.sim.robustness_stats import compare, summary_markdown
 from allocator.sim.robustness_worlds import PENALTIES, WORLDS, Cell, cells
 from allocator.sim.runner import run_experiment
@@ -196,8 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def write_outputs(frame: pd.DataFrame, out: Path, header: str) -> str:
-    """Write ``results.csv`` and ``summary.md`` under ``out``; returns the summary."""
+def write_outputs(frame: pd.DataFrame, out: Path, header: str, plots: bool = True) -> str:
+    """Write ``results.csv``, ``summary.md`` and the plots under ``out``; returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
     policies = list(dict.fromkeys(frame["policy"]))
     kinds = dict(zip(frame["policy"], frame["kind"], strict=False))
@@ -207,6 +208,9 @@ def write_outputs(frame: pd.DataFrame, out: Path, header: str) -> str:
     text = summary_markdown(frame, policies, engines, comparisons, header)
     frame.drop(columns=["kind"]).to_csv(out / "results.csv", index=False, float_format="%.6g")
     (out / "summary.md").write_text(text, encoding="utf-8")
+    if plots:
+        shown = [p for p in policies if kinds[p] != "oracle"]
+        write_plots(frame, shown, comparisons, out)
     print(text)
     return text
 

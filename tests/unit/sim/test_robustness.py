@@ -32,6 +32,7 @@ def test_a_quick_suite_has_one_row_per_cell_policy_and_seed(tmp_path: Path) -> N
     assert (frame.loc[frame["policy"] == "oracle", "oracle_ratio"] == 1.0).all()
     assert (frame.loc[frame["policy"] == "even", "underspend"] < 1e-9).all()
     text = write_outputs(frame, tmp_path, "# test")
+    assert (tmp_path / "engine_vs_best.png").stat().st_size > 1000
     for cell in suite:
         assert f"| {cell.name} | thompson |" in text
     assert (tmp_path / "results.csv").read_text().count("\n") == len(frame) + 1

@@ -181,6 +181,66 @@ def penalty_table(frame: pd.DataFrame, policies: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _family_average(frame: pd.DataFrame, policy: str, penalty: float) -> float:
+    rows = frame[(frame["policy"] == policy) & np.isclose(frame["learning_penalty"], penalty)]
+    per_world = rows.groupby(["family", "world"])["oracle_ratio"].mean()
+    return float(per_world.groupby("family").mean().mean())
+
+
+def targets_table(
+    frame: pd.DataFrame, engines: Sequence[str], comparisons: Sequence[Comparison]
+) -> str:
+    """Markdown: issue 11's "done when" bars, met or not, per engine variant."""
+    lines = [
+        "| bar (issue 11) | " + " | ".join(engines) + " |",
+        "|" + "---|" * (len(engines) + 1),
+    ]
+    rows: dict[str, list[str]] = {
+        "cells with engine / best baseline lower bound >= 0.98": [],
+        "suite mean engine / plain TS >= 1.03": [],
+        "family-average ratio at penalty 0 >= 0.93": [],
+        "family-average ratio at penalty 0.15 >= 0.90": [],
+        "cells with mean underspend < 1 %": [],
+    }
+    for engine in engines:
+        mine = [c for c in comparisons if c.engine == engine]
+        ok = sum(c.vs_best[1] >= 0.98 for c in mine)
+        rows["cells with engine / best baseline lower bound >= 0.98"].append(f"{ok} / {len(mine)}")
+        plain = float(np.nanmean([c.vs_plain[0] for c in mine]))
+        rows["suite mean engine / plain TS >= 1.03"].append(f"{plain:.3f}")
+        rows["family-average ratio at penalty 0 >= 0.93"].append(
+            f"{_family_average(frame, engine, 0.0):.3f}"
+        )
+        rows["family-average ratio at penalty 0.15 >= 0.90"].append(
+            f"{_family_average(frame, engine, 0.15):.3f}"
+        )
+        under = frame[frame["policy"] == engine].groupby("scenario")["underspend"].mean()
+        rows["cells with mean underspend < 1 %"].append(
+            f"{int((under < 0.01).sum())} / {len(under)}"
+        )
+    lines += [f"| {bar} | " + " | ".join(values) + " |" for bar, values in rows.items()]
+    return "\n".join(lines)
+
+
+def family_table(frame: pd.DataFrame, engines: Sequence[str], seed: int = 1) -> str:
+    """Markdown: per family, engine / even over the last third, pooled over its cells.
+
+    Pairs are (cell, seed) rows of the same world; the interval resamples them.
+    """
+    rng = np.random.default_rng(seed)
+    lines = ["| family | " + " | ".join(engines) + " |", "|" + "---|" * (len(engines) + 1)]
+    for family, rows in frame.groupby("family", sort=False):
+        even = rows[rows["policy"] == "even"].sort_values(["scenario", "seed"])
+        cols = []
+        for engine in engines:
+            eng = rows[rows["policy"] == engine].sort_values(["scenario", "seed"])
+            num = eng["last_third_expected"].to_numpy(dtype=float)
+            den = even["last_third_expected"].to_numpy(dtype=float)
+            cols.append(_fmt_ratio(paired_ratio(num, den, rng)))
+        lines.append(f"| {family} | " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
 def summary_markdown(
     frame: pd.DataFrame,
     policies: Sequence[str],
@@ -195,6 +255,8 @@ def summary_markdown(
     }
     parts = [
         header,
+        "## Issue 11's bars",
+        targets_table(frame, engines, comparisons),
         "## Mean ratio to the ceiling, averaged over families",
         penalty_table(frame, policies),
         "Suite average of the paired engine / plain TS ratio: "
@@ -204,6 +266,8 @@ def summary_markdown(
         "creative could have taken it): "
         + ", ".join(f"{p}: {v:.2%}" for p, v in underspend.items())
         + ".",
+        "## Last third of the horizon: engine / even per family (all penalties pooled)",
+        family_table(frame, engines),
         "## Ratio to the ceiling per cell (mean over seeds ± 95 % half-width)",
         ratio_table(frame, policies),
         "## Engine against the baselines, paired on the same worlds",

@@ -56,7 +56,7 @@ GRID: tuple[dict[str, Any], ...] = (
     ),
     *(
         {"kind": "raw_ucb", "name": f"raw_ucb[c={c},n_slots={n}]", "c": c, "n_slots": n}
-        for c, n in itertools.product((0.25, 0.5, 1.0), (10, 20))
+        for c, n in itertools.product((0.5, 1.0, 2.0, 4.0, 8.0, 16.0), (10, 20))
     ),
 )
 """The variants tried (names carry their parameters)."""

@@ -20,7 +20,7 @@ def test_every_family_is_crossed_with_the_three_penalties() -> None:
 
 
 def test_a_quick_suite_has_one_row_per_cell_policy_and_seed(tmp_path: Path) -> None:
-    suite = cells(("saturation",), (0.15,))
+    suite = cells(("spark",), (0.15,))
     frame = run_suite(suite, seeds=2, out_dir=tmp_path)
     n_policies = len(DEFAULT_POLICIES) + 1  # the oracle
     assert len(frame) == len(suite) * n_policies * 2

@@ -33,6 +33,8 @@ def test_a_quick_suite_has_one_row_per_cell_policy_and_seed(tmp_path: Path) -> N
     assert (frame.loc[frame["policy"] == "even", "underspend"] < 1e-9).all()
     text = write_outputs(frame, tmp_path, "# test")
     assert (tmp_path / "engine_vs_best.png").stat().st_size > 1000
+    assert "## Issue 11's bars" in text
+    assert "| spark | " in text  # the per-family last-third table
     for cell in suite:
         assert f"| {cell.name} | thompson |" in text
     assert (tmp_path / "results.csv").read_text().count("\n") == len(frame) + 1
@@ -49,3 +51,23 @@ def test_paired_ratio_and_mean_interval_on_known_values() -> None:
     mean, half = mean_ci(np.array([1.0, 3.0]))
     assert mean == 2.0
     assert half == pytest.approx(1.96 * np.sqrt(2.0) / np.sqrt(2.0))
+
+
+def test_tuning_ranks_variants_within_their_kind_by_mean_ratio() -> None:
+    import pandas as pd
+
+    from allocator.sim.robustness_tune import GRID, rank
+
+    frame = pd.DataFrame(
+        {
+            "kind": ["rules"] * 4 + ["oracle"] * 2,
+            "policy": ["r1", "r1", "r2", "r2", "oracle", "oracle"],
+            "scenario": ["a", "b"] * 3,
+            "oracle_ratio": [0.9, 0.5, 0.7, 0.8, 1.0, 1.0],
+        }
+    )
+    ranking = rank(frame)
+    assert list(ranking["policy"]) == ["r2", "r1"]
+    assert ranking["mean"].tolist() == pytest.approx([0.75, 0.7])
+    assert ranking["min"].tolist() == pytest.approx([0.7, 0.5])
+    assert len({g["name"] for g in GRID}) == len(GRID)

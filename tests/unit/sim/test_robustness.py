@@ -71,3 +71,14 @@ def test_tuning_ranks_variants_within_their_kind_by_mean_ratio() -> None:
     assert ranking["mean"].tolist() == pytest.approx([0.75, 0.7])
     assert ranking["min"].tolist() == pytest.approx([0.7, 0.5])
     assert len({g["name"] for g in GRID}) == len(GRID)
+
+
+def test_the_example_engine_variants_build_into_a_cell_experiment() -> None:
+    from allocator.sim.robustness import _extra_policies, build_experiment
+
+    path = Path(__file__).parents[3] / "simulations" / "robustness" / "variants_example.toml"
+    extra = _extra_policies(path)
+    experiment = build_experiment(cells(("spark",), (0.3,))[0], 2, [*DEFAULT_POLICIES, *extra])
+    labels = [p.label for p in experiment.policies]
+    assert {"thompson", "thompson_free_steps", "thompson_saturating"} <= set(labels)
+    assert experiment.scenario.learning_penalty == 0.3

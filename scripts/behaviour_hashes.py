@@ -136,7 +136,7 @@ class Pinned(dt.datetime):
     @classmethod
     def now(cls, tz=None):
         return dt.datetime(2026, 12, 1, 12, 0, tzinfo=tz)
-import allocator.job.demo as demo
+import allocator.job.sandbox_demo as demo
 for mod in list(sys.modules.values()):
     if getattr(mod, "__name__", "").startswith("allocator") and getattr(mod, "datetime", None) is dt.datetime:
         mod.datetime = Pinned

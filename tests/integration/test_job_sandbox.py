@@ -31,9 +31,9 @@ from allocator.config import JobConfig, load_job_config
 from allocator.core.arms import AdGroupStatus
 from allocator.job import ChangeKind, Outcome, Store
 from allocator.job.client import ClientTuning
-from allocator.job.demo import demo_scenario
 from allocator.job.rebalance import run_rebalance
 from allocator.job.records import budget_text
+from allocator.job.sandbox_demo import demo_scenario
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, create_sandbox
 from allocator.platform.sandbox.server import serve_in_thread

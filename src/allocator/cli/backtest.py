@@ -25,7 +25,7 @@ import numpy as np
 import typer
 
 from allocator.backtest.history_report import run_history_backtest, write_outputs
-from allocator.backtest.logs import LogFormat, read_logs
+from allocator.backtest.logged_feedback import LogFormat, read_logs
 from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
 from allocator.backtest.replay import ThompsonReplay, replay_adaptive
 from allocator.backtest.reported import Thinning

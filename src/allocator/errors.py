@@ -58,21 +58,44 @@ def _where(path: str | Path | None, line: int | None, column: str | None) -> str
 class ConfigError(AllocatorError):
     """A configuration file or one of its keys is invalid.
 
+    One error reports every problem found in a file: ``reason``, ``key`` and ``line``
+    describe the first (the most telling), ``more`` the others, in file order.
+
     Attributes:
         path: the config file, when known.
         key: dotted key path inside the file (``account.daily_budget``), when known.
         reason: what is wrong, without the location.
+        line: 1-based line of the key (or of its table) in the file, when known.
+        more: the file's other problems, each a :class:`ConfigError`.
     """
 
     def __init__(
-        self, reason: str, *, path: str | Path | None = None, key: str | None = None
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        more: tuple[ConfigError, ...] = (),
     ) -> None:
         self.reason = reason
         self.path = None if path is None else Path(path)
         self.key = key
-        parts = (str(path) if path else "", f"key {key!r}" if key else "")
+        self.line = line
+        self.more = more
+        parts = (
+            str(path) if path else "",
+            f"line {line}" if line else "",
+            f"key {key!r}" if key else "",
+        )
         where = ", ".join(p for p in parts if p)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        text = f"{where}: {reason}" if where else reason
+        super().__init__("\n  ".join((text, *(str(p) for p in more))))
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Every problem, this one first."""
+        return (self, *self.more)
 
 
 class DataError(AllocatorError):

@@ -20,7 +20,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union
 
@@ -98,12 +98,18 @@ def load_toml(
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        found = [_explain(e, data, model) for e in errors]
+        errors = _telling(exc.errors(include_url=False, include_input=False))
+        found = [_explain(e, model) for e in errors]
     except ConfigError as exc:  # a dataclass's own check, raised past pydantic
         found = [(parse_key(exc.key or ""), exc.reason)]
     move = relocate or (lambda loc: loc)
     raise _one_error(path, lines, [(move(loc), reason) for loc, reason in found]) from None
+
+
+def _telling(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Without a list's "too short" when its items have errors (pydantic drops bad items)."""
+    deeper = {tuple(e["loc"][:k]) for e in errors for k in range(1, len(e["loc"]))}
+    return [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in deeper)]
 
 
 def _one_error(path: Path, lines: dict[Loc, int], found: list[tuple[Loc, str]]) -> ConfigError:
@@ -129,9 +135,9 @@ def _is_missing(reason: str) -> bool:
     return reason == "required key is missing"
 
 
-def _explain(error: ErrorDetails, data: object, root: type) -> tuple[Loc, str]:
+def _explain(error: ErrorDetails, root: type) -> tuple[Loc, str]:
     """``(key path, reason)`` of one pydantic error, never echoing the input value."""
-    loc = _without_tags(tuple(error["loc"]), data)
+    loc, hint = _walk(root, tuple(error["loc"]))
     kind, ctx = error["type"], error.get("ctx") or {}
     cause = ctx.get("error")
     if kind == "cross_field":
@@ -139,41 +145,18 @@ def _explain(error: ErrorDetails, data: object, root: type) -> tuple[Loc, str]:
     if isinstance(cause, FieldError):
         return (*loc, cause.field), cause.reason
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ", ".join(repr(t) for t in _tags(_hint_at(root, loc, data)))
+        tags = ", ".join(repr(tag) for tag in _members(hint))
         return (*loc, "kind"), f"must be one of {tags}"
     if kind in _MISSING:
         return loc, "required key is missing"
     if kind in _UNKNOWN:
-        return loc, _unknown_key(loc, data, root)
+        return loc, _unknown_key(loc, _walk(root, tuple(error["loc"])[:-1])[1])
     if kind == "predicate_failed" and "isfinite" in error["msg"]:
         return loc, "Input should be a finite number"
     return loc, error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _at(data: object, loc: Loc) -> object:
-    """The input value at ``loc`` (``None`` when the path does not exist)."""
-    for part in loc:
-        if isinstance(data, Mapping):
-            data = data.get(part)
-        elif isinstance(part, int) and isinstance(data, list | tuple) and part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
-
-
-def _without_tags(loc: Loc, data: object) -> Loc:
-    """``loc`` without the union tags pydantic inserts (``platform.files.adgroups``)."""
-    kept: list[str | int] = []
-    for part in loc:
-        node = _at(data, tuple(kept))
-        is_tag = isinstance(node, Mapping) and node.get("kind") == part and part not in node
-        if not is_tag:
-            kept.append(part)
-    return tuple(kept)
-
-
-def _unknown_key(loc: Loc, data: object, root: type) -> str:
+def _unknown_key(loc: Loc, holder: object) -> str:
     """Why the key at ``loc`` is refused: a secret, or unknown (with a close match)."""
     name = str(loc[-1])
     if _SECRET_KEY.search(name):
@@ -181,26 +164,54 @@ def _unknown_key(loc: Loc, data: object, root: type) -> str:
             "secrets are never config values: put the token in the environment variable "
             "named by token_env (or a file named by token_file)"
         )
-    close = difflib.get_close_matches(name, _keys_at(root, loc[:-1], data), n=1)
+    close = difflib.get_close_matches(name, list(_fields(holder)), n=1)
     return "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
-def _unwrap(hint: object, value: object) -> object:
-    """``hint`` without ``Annotated`` and ``None``; a tagged union's member for ``value``."""
+def _walk(root: type, loc: Loc) -> tuple[Loc, object]:
+    """``loc`` without the union tags pydantic puts in it, and the type it reaches.
+
+    A tagged union's member is picked by the tag that follows it in ``loc``
+    (``platform.files.adgroups`` -> ``platform.adgroups`` in :class:`FilesPlatform`).
+    """
+    kept: list[str | int] = []
+    hint: object = root
+    for part in loc:
+        hint = _bare(hint)
+        members = _members(hint)
+        if part in members:
+            hint = members[part]
+            continue
+        kept.append(part)
+        if isinstance(part, int):
+            args = typing.get_args(hint)
+            hint = args[0] if args else None
+        else:
+            hint = _fields(_bare(hint)).get(part)
+    return tuple(kept), _bare(hint)
+
+
+def _bare(hint: object) -> object:
+    """``hint`` without ``Annotated`` and without ``| None``."""
     while typing.get_origin(hint) is Annotated:
         hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return _bare(args[0])
+    return hint
+
+
+def _members(hint: object) -> dict[object, object]:
+    """``{kind: model}`` of a tagged union (empty for any other type)."""
     if typing.get_origin(hint) not in (Union, types.UnionType):
-        return hint
-    members = [_unwrap(a, value) for a in typing.get_args(hint) if a is not type(None)]
-    kind = value.get("kind") if isinstance(value, Mapping) else None
-    tagged = [m for m in members if kind is not None and _tag(m) == kind]
-    return (tagged or members)[0] if len(tagged) == 1 or len(members) == 1 else None
-
-
-def _tag(model: object) -> object:
-    field = model.model_fields.get("kind") if _is_model(model) else None  # type: ignore[attr-defined]
-    args = typing.get_args(field.annotation) if field is not None else ()
-    return args[0] if args else None
+        return {}
+    found = {}
+    for member in map(_bare, typing.get_args(hint)):
+        field = member.model_fields.get("kind") if _is_model(member) else None  # type: ignore[attr-defined]
+        for tag in typing.get_args(field.annotation) if field is not None else ():
+            found[tag] = member
+    return found
 
 
 def _is_model(hint: object) -> bool:
@@ -215,28 +226,3 @@ def _fields(hint: object) -> dict[str, object]:
         types_of = typing.get_type_hints(hint, include_extras=True)
         return {f.name: types_of[f.name] for f in dataclasses.fields(hint) if f.init}
     return {}
-
-
-def _hint_at(root: type, loc: Loc, data: object) -> object:
-    """The declared type of the value at ``loc`` (``None`` when there is none)."""
-    hint: object = root
-    for k, part in enumerate(loc):
-        hint = _unwrap(hint, _at(data, loc[:k]))
-        if isinstance(part, int):
-            args = typing.get_args(hint)
-            hint = args[0] if args else None
-        else:
-            hint = _fields(hint).get(part)
-    return hint
-
-
-def _keys_at(root: type, loc: Loc, data: object) -> list[str]:
-    """The keys the table at ``loc`` accepts (for "did you mean" hints)."""
-    return list(_fields(_unwrap(_hint_at(root, loc, data), _at(data, loc))))
-
-
-def _tags(hint: object) -> list[object]:
-    """The ``kind`` of each member of a tagged union."""
-    while typing.get_origin(hint) is Annotated:
-        hint = typing.get_args(hint)[0]
-    return [t for t in map(_tag, typing.get_args(hint)) if t is not None]

@@ -44,7 +44,9 @@ class AllocatorError(Exception):
     """Root of every error allocator raises on purpose."""
 
 
-def _where(path: str | Path | None, line: int | None, column: str | None) -> str:
+def _where(
+    path: str | Path | None, line: int | None, column: str | None = None, key: str | None = None
+) -> str:
     parts: list[str] = []
     if path is not None:
         parts.append(str(path))
@@ -52,6 +54,8 @@ def _where(path: str | Path | None, line: int | None, column: str | None) -> str
         parts.append(f"line {line}")
     if column is not None:
         parts.append(f"column {column!r}")
+    if key is not None:
+        parts.append(f"key {key!r}")
     return ", ".join(parts)
 
 
@@ -83,12 +87,7 @@ class ConfigError(AllocatorError):
         self.key = key
         self.line = line
         self.more = more
-        parts = (
-            str(path) if path else "",
-            f"line {line}" if line else "",
-            f"key {key!r}" if key else "",
-        )
-        where = ", ".join(p for p in parts if p)
+        where = _where(path or None, line or None, key=key or None)
         text = f"{where}: {reason}" if where else reason
         super().__init__("\n  ".join((text, *(str(p) for p in more))))
 

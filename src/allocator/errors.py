@@ -63,7 +63,8 @@ class ConfigError(AllocatorError):
     """A configuration file or one of its keys is invalid.
 
     One error reports every problem found in a file: ``reason``, ``key`` and ``line``
-    describe the first (the most telling), ``more`` the others, in file order.
+    describe the first (the most telling), ``more`` the others, in file order; the message
+    lists them all on one line.
 
     Attributes:
         path: the config file, when known.
@@ -89,7 +90,16 @@ class ConfigError(AllocatorError):
         self.more = more
         where = _where(path or None, line or None, key=key or None)
         text = f"{where}: {reason}" if where else reason
-        super().__init__("\n  ".join((text, *(str(p) for p in more))))
+        if more:  # one line still (the command line's contract), every problem on it
+            rest = " | ".join(p.located(same_file=p.path == self.path) for p in more)
+            text += f" [and {len(more)} more: {rest}]"
+        super().__init__(text)
+
+    def located(self, *, same_file: bool = False) -> str:
+        """``path, line N, key 'k': reason`` (without the path when ``same_file``)."""
+        path = None if same_file else self.path
+        where = _where(path, self.line, key=self.key)
+        return f"{where}: {self.reason}" if where else self.reason
 
     @property
     def problems(self) -> tuple[ConfigError, ...]:

@@ -209,9 +209,7 @@ keys = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
 
 
 @given(
-    st.dictionaries(
-        keys, st.dictionaries(keys, st.integers(), min_size=1, max_size=4), max_size=5
-    ),
+    st.dictionaries(keys, st.dictionaries(keys, st.integers(), min_size=1, max_size=4), max_size=5),
     st.lists(st.integers(0, 3), max_size=3),
 )
 def test_every_key_of_a_generated_file_is_found_on_its_line(

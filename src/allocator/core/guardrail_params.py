@@ -21,7 +21,7 @@ from annotated_types import Ge, Gt, Le, Lt
 
 from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState
-from allocator.core.bounds import NonNegative, Positive, check_bounds
+from allocator.core.bounds import NonNegative, check_bounds
 
 __all__ = ["GuardrailParams", "in_learning"]
 
@@ -50,7 +50,7 @@ class GuardrailParams:
         new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
     """
 
-    platform_min_budget: Positive = 20.01
+    platform_min_budget: NonNegative = 20.01
     max_budget_share: Annotated[float, Gt(0.0), Le(1.0)] = 1.0
     max_step_up: NonNegative = 0.3
     max_step_down: Annotated[float, Ge(0.0), Le(1.0)] = 0.5
@@ -58,8 +58,8 @@ class GuardrailParams:
     learning_conversions: NonNegative = 50.0
     learning_max_days: NonNegative = 14.0
     large_edit_fraction: NonNegative = 0.3
-    test_budget: Positive | None = None
-    new_arm_budget: Positive | None = None
+    test_budget: NonNegative | None = None
+    new_arm_budget: NonNegative | None = None
     exploration_share: Annotated[float, Ge(0.0), Lt(1.0)] = 0.5
 
     def __post_init__(self) -> None:

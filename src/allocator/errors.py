@@ -44,7 +44,9 @@ class AllocatorError(Exception):
     """Root of every error allocator raises on purpose."""
 
 
-def _where(path: str | Path | None, line: int | None, column: str | None) -> str:
+def _where(
+    path: str | Path | None, line: int | None, column: str | None = None, key: str | None = None
+) -> str:
     parts: list[str] = []
     if path is not None:
         parts.append(str(path))
@@ -52,27 +54,57 @@ def _where(path: str | Path | None, line: int | None, column: str | None) -> str
         parts.append(f"line {line}")
     if column is not None:
         parts.append(f"column {column!r}")
+    if key is not None:
+        parts.append(f"key {key!r}")
     return ", ".join(parts)
 
 
 class ConfigError(AllocatorError):
     """A configuration file or one of its keys is invalid.
 
+    One error reports every problem found in a file: ``reason``, ``key`` and ``line``
+    describe the first (the most telling), ``more`` the others, in file order; the message
+    lists them all on one line.
+
     Attributes:
         path: the config file, when known.
         key: dotted key path inside the file (``account.daily_budget``), when known.
         reason: what is wrong, without the location.
+        line: 1-based line of the key (or of its table) in the file, when known.
+        more: the file's other problems, each a :class:`ConfigError`.
     """
 
     def __init__(
-        self, reason: str, *, path: str | Path | None = None, key: str | None = None
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        more: tuple[ConfigError, ...] = (),
     ) -> None:
         self.reason = reason
         self.path = None if path is None else Path(path)
         self.key = key
-        parts = (str(path) if path else "", f"key {key!r}" if key else "")
-        where = ", ".join(p for p in parts if p)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        self.line = line
+        self.more = more
+        where = _where(path or None, line or None, key=key or None)
+        text = f"{where}: {reason}" if where else reason
+        if more:  # one line still (the command line's contract), every problem on it
+            rest = " | ".join(p.located(same_file=p.path == self.path) for p in more)
+            text += f" [and {len(more)} more: {rest}]"
+        super().__init__(text)
+
+    def located(self, *, same_file: bool = False) -> str:
+        """``path, line N, key 'k': reason`` (without the path when ``same_file``)."""
+        path = None if same_file else self.path
+        where = _where(path, self.line, key=self.key)
+        return f"{where}: {self.reason}" if where else self.reason
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Every problem, this one first."""
+        return (self, *self.more)
 
 
 class DataError(AllocatorError):

@@ -20,7 +20,6 @@ from allocator.errors import (
     ApiError,
     ConfigError,
     DataError,
-    InfeasibleAllocationError,
 )
 
 __version__ = "0.1.0"
@@ -36,7 +35,6 @@ __all__ = [
     "ConfigError",
     "DataError",
     "History",
-    "InfeasibleAllocationError",
     "Kind",
     "Objective",
     "Observation",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allocator.config import JobConfig
-from allocator.core.arms import AdGroup, AdGroupStatus, Observation
+from allocator.core.arms import AdGroup, Observation
 from allocator.errors import StateError
 from allocator.job.apply import (
     LiveState,
@@ -54,18 +54,6 @@ def hash_inputs(adgroups: list[AdGroup], observations: list[Observation]) -> str
     for o in sorted(observations, key=lambda o: (o.date, o.adgroup_id)):
         digest.update(repr(o).encode())
     return digest.hexdigest()[:16]
-
-
-def _store_plan(plan: Plan) -> dict[str, object]:
-    """The plan JSON the store records: a disabled ad group's budget is left as it is."""
-    data = plan.to_json_dict()
-    data["adgroups"] = [
-        {**row, "to_budget": row["from_budget"]}
-        if row["to_status"] == AdGroupStatus.DISABLE
-        else row
-        for row in data["adgroups"]
-    ]
-    return data
 
 
 @dataclass(slots=True)
@@ -166,7 +154,7 @@ def _close_earlier_open_runs(ctx: ApplyContext) -> None:
 
 def _begin(ctx: ApplyContext) -> Run:
     account = ctx.config.account.name
-    plan = _store_plan(ctx.plan)
+    plan = ctx.plan
     run = ctx.store.begin_run(
         account, ctx.period, ctx.config_hash, plan, inputs_hash=ctx.inputs_hash
     )
@@ -271,7 +259,7 @@ def _with_post(ctx: ApplyContext) -> list[AdGroup]:
 
 def _dry_run(ctx: ApplyContext) -> ApplyReport:
     run = ctx.store.begin_run(
-        ctx.config.account.name, ctx.period, ctx.config_hash, _store_plan(ctx.plan), dry_run=True
+        ctx.config.account.name, ctx.period, ctx.config_hash, ctx.plan, dry_run=True
     )
     ctx.store.record_authorizations(run.id, _with_post(ctx))
     return ApplyReport(

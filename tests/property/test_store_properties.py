@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from allocator.errors import StateError
 from allocator.job import REDACTED, Cadence, ChangeKind, ChangeState, Outcome, Store, period_key
 from allocator.job.records import budget_text, intended_changes
-from plans import plan_of
+from plan_rows import plan_of
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

@@ -1,10 +1,50 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import types
+from pathlib import Path
+
+import pytest
 
 import allocator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PUBLIC = [
+    "AdGroup",
+    "AdGroupStatus",
+    "AllocatorError",
+    "ApiError",
+    "ArmState",
+    "AuthStatus",
+    "Authorization",
+    "ConfigError",
+    "DataError",
+    "EngineParams",
+    "ExperimentConfig",
+    "History",
+    "JobConfig",
+    "Kind",
+    "Objective",
+    "Observation",
+    "Plan",
+    "Portfolio",
+    "SimulationResult",
+    "Stage",
+    "Target",
+    "__version__",
+    "load_experiment",
+    "load_job_config",
+    "plan",
+    "simulate",
+    "step",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert allocator.__all__ == PUBLIC
 
 
 def test_every_public_name_is_importable_and_listed() -> None:
@@ -16,6 +56,23 @@ def test_every_public_name_is_importable_and_listed() -> None:
         if not n.startswith("_") and not isinstance(getattr(allocator, n), types.ModuleType)
     }
     assert public - {"annotations"} <= set(allocator.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        allocator.nope  # noqa: B018
+
+
+def test_import_allocator_stays_light() -> None:
+    code = (
+        "import sys, allocator\n"
+        "heavy = ('pandas', 'scipy', 'matplotlib', 'pydantic', 'httpx', 'rich', 'typer')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "", f"import allocator pulled in {out}"
 
 
 def test_core_imports_no_io_libraries() -> None:
@@ -32,3 +89,36 @@ def test_core_imports_no_io_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "", f"allocator.core pulled in {out}"
+
+
+def _readme_python_api_example() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1, "the Python API section holds one python example"
+    return str(blocks[0])
+
+
+def test_the_readme_python_api_example_runs_verbatim(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {}
+    exec(compile(_readme_python_api_example(), "README.md", "exec"), namespace)
+    printed = capsys.readouterr().out
+    plan = namespace["plan"]
+    assert isinstance(plan, allocator.Plan)
+    assert (plan.account, plan.as_of.isoformat()) == ("glowlab-us", "2026-11-20")
+    assert printed.count(" -> ") == len(plan.adgroups) == 12
+    assert "auth_expiring" in printed
+    result = namespace["result"]
+    assert isinstance(result, allocator.SimulationResult)
+    assert set(result.frame["policy"]) == {
+        "oracle",
+        "thompson",
+        "rules[pause_cpa_multiple=2]",
+        "rules[pause_cpa_multiple=3]",
+        "even",
+    }
+    assert len(result.frame) == 5 * 20  # five policies on the experiment's 20 seeds
+    assert result.summary.startswith("# Simulation summary: quickstart")

@@ -18,7 +18,7 @@ from rich.table import Table
 from allocator.exit_codes import ExitCode
 from allocator.job.records import Change
 from allocator.job.results import ApplyReport, RebalanceResult
-from allocator.plan import Plan
+from allocator.plans import Plan
 
 __all__ = ["markdown_report", "render_apply", "render_plan", "show_result"]
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from allocator.config import JobConfig
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ConfigError
-from allocator.plan import Plan, make_plan
+from allocator.plans import Plan, make_plan
 
 __all__ = ["account_today", "plan_records", "planning_days"]
 

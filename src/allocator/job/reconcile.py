@@ -32,7 +32,7 @@ from allocator.job.apply import (
 from allocator.job.records import Change, ChangeState, Disposition, Outcome, Run
 from allocator.job.results import ApplyReport
 from allocator.job.store import Store
-from allocator.plan import Plan
+from allocator.plans import Plan
 from allocator.platform.base import AdPlatform
 
 __all__ = ["ApplyContext", "dispatch", "hash_config", "hash_inputs"]

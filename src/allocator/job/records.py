@@ -1,6 +1,6 @@
 """What the job store records, as typed values; and how a plan becomes intended changes.
 
-The store takes a :class:`~allocator.plan.Plan` as it is (one plan type end to end):
+The store takes a :class:`~allocator.plans.Plan` as it is (one plan type end to end):
 :func:`check_plan` refuses one it cannot record, :func:`intended_changes` orders its
 changes, and the store serialises it to JSON only when writing it to SQLite.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from allocator.core.arms import AdGroupStatus, AuthStatus, Stage
 from allocator.errors import StateError
-from allocator.plan import Plan, PlannedAdGroup
+from allocator.plans import Plan, PlannedAdGroup
 from allocator.platform.base import BudgetChange, StatusChange
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 
 from allocator.exit_codes import ExitCode
 from allocator.job.records import Change, ChangeState
-from allocator.plan import Plan
+from allocator.plans import Plan
 
 __all__ = ["ApplyReport", "RebalanceOutcome", "RebalanceResult"]
 

@@ -52,7 +52,7 @@ from allocator.job.records import (
     check_plan,
     intended_changes,
 )
-from allocator.plan import Plan, PlanAlert, PlannedAdGroup
+from allocator.plans import Plan, PlanAlert, PlannedAdGroup
 
 __all__ = ["Store"]
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import InvalidChangeError
 from allocator.platform.base import BudgetChange, ChangeResult, StatusChange
+
+if TYPE_CHECKING:
+    from allocator.data.table import Source
 
 __all__ = ["FileAdPlatform"]
 
@@ -37,8 +40,8 @@ class FileAdPlatform:
     observations: tuple[Observation, ...]
 
     @classmethod
-    def from_files(cls, adgroups: Path, observations: Path, *, today: date) -> FileAdPlatform:
-        """Read and validate both CSV files (rows dated after ``today`` are an error).
+    def from_files(cls, adgroups: Source, observations: Source, *, today: date) -> FileAdPlatform:
+        """Read and validate both CSV files or data frames (rows after ``today`` are an error).
 
         Raises:
             DataError: the first invalid cell, naming file, line and column.

@@ -15,7 +15,7 @@ import pytest
 from allocator.errors import StateError
 from allocator.job import AccountLock, ChangeState, Disposition, Outcome, Store, lock_path
 from allocator.job.lock import read_holder
-from plans import plan_of
+from plan_rows import plan_of
 
 TESTS = Path(__file__).resolve().parents[2]
 ROWS = {
@@ -44,7 +44,7 @@ APPLIER = """
 import json, sys, time, pathlib
 from allocator.errors import StateError
 from allocator.job import Store
-from plans import plan_of
+from plan_rows import plan_of
 db, owner, go, release, plan = sys.argv[1:6]
 store = Store.open(db)
 print("ready", flush=True)
@@ -68,7 +68,7 @@ except StateError as exc:
 VICTIM = """
 import json, sys, time
 from allocator.job import Store
-from plans import plan_of
+from plan_rows import plan_of
 db, plan = sys.argv[1:3]
 store = Store.open(db)
 with store.lock("acme", owner="victim"):

@@ -5,7 +5,7 @@ from pathlib import Path
 from allocator.core.arms import AdGroup, AdGroupStatus, Kind, Stage
 from allocator.job import Outcome, Store
 from allocator.job.memory import remember
-from plans import plan_of
+from plan_rows import plan_of
 
 
 def test_a_stopped_ad_group_a_person_re_enabled_comes_back_as_testing(tmp_path: Path) -> None:

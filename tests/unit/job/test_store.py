@@ -22,10 +22,10 @@ from allocator.job import (
     migrations,
     period_key,
 )
-from allocator.plan import Plan
+from allocator.plans import Plan
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.tiktok import Secret
-from plans import plan_of
+from plan_rows import plan_of
 
 TOKEN = "tok-3f9c1a7be24d5e60aa"
 

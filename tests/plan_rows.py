@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from allocator.plan import Plan, PlanAlert, PlannedAdGroup
+from allocator.plans import Plan, PlanAlert, PlannedAdGroup
 
 
 def plan_of(

@@ -16,7 +16,6 @@ plan, id included, and inputs that can change the plan change the id.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -282,8 +281,3 @@ def _arm_alerts(result: EngineStep, i: int, adgroup_id: str) -> list[PlanAlert]:
         for flag in _ALERT_KINDS
         if flags & flag
     ]
-
-
-def plan_json(plan: Plan) -> str:
-    """The plan as indented JSON text."""
-    return json.dumps(plan.to_json_dict(), indent=2)

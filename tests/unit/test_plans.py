@@ -22,7 +22,7 @@ from allocator.core.arms import (
 )
 from allocator.core.engine import EngineParams
 from allocator.core.guardrail_params import GuardrailParams
-from allocator.plans import Plan, make_plan
+from allocator.plans import Plan, PlanSettings, make_plan
 from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
 
 AS_OF = date(2026, 11, 20)
@@ -73,7 +73,8 @@ def plan(**overrides: Any) -> Plan:
     groups = kwargs.pop("adgroups", adgroups())
     obs = kwargs.pop("observations", observations())
     portfolio = kwargs.pop("portfolio", PORTFOLIO)
-    return make_plan(groups, obs, portfolio, **kwargs)
+    days = {"as_of": kwargs.pop("as_of"), "today": kwargs.pop("today")}
+    return make_plan(groups, obs, portfolio, PlanSettings(**kwargs), **days)
 
 
 def test_plan_json_has_exactly_the_contract_keys_and_is_strict_json() -> None:

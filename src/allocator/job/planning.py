@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from allocator.config import JobConfig
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ConfigError
-from allocator.plans import Plan, make_plan
+from allocator.plans import Plan, PlanSettings, make_plan
 
 __all__ = ["account_today", "plan_records", "planning_days"]
 
@@ -46,15 +46,11 @@ def plan_records(
     today: date,
 ) -> Plan:
     """Plan ``as_of`` from validated records with the config's account and engine settings."""
-    return make_plan(
-        adgroups,
-        observations,
-        config.portfolio(),
+    settings = PlanSettings(
         account=config.account.name,
-        as_of=as_of,
-        today=today,
         params=config.engine_params(),
         seed=config.engine.seed,
         timezone=config.account.timezone,
         lookback_days=config.engine.lookback_days,
     )
+    return make_plan(adgroups, observations, config.portfolio(), settings, as_of=as_of, today=today)

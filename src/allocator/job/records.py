@@ -38,6 +38,7 @@ __all__ = [
     "check_plan",
     "intended_changes",
     "period_key",
+    "recorded_plan",
 ]
 
 
@@ -300,6 +301,22 @@ def check_plan(plan: Plan) -> None:
     ids = [r.adgroup_id for r in plan.adgroups]
     if len(set(ids)) != len(ids):
         raise StateError("invalid plan: an adgroup_id appears twice in adgroups")
+
+
+def recorded_plan(plan: Plan) -> dict[str, Any]:
+    """The plan JSON as the store records it: what the account holds after the run.
+
+    That is the plan's own JSON, except that a disabled ad group's ``to_budget`` is its
+    ``from_budget``: disabling leaves the budget as it is (see :func:`intended_changes`).
+    """
+    data = plan.to_json_dict()
+    data["adgroups"] = [
+        {**row, "to_budget": row["from_budget"]}
+        if row["to_status"] == AdGroupStatus.DISABLE
+        else row
+        for row in data["adgroups"]
+    ]
+    return data
 
 
 def intended_changes(rows: Sequence[PlannedAdGroup]) -> list[tuple[str, ChangeKind, str, str]]:

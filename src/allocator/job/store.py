@@ -51,6 +51,7 @@ from allocator.job.records import (
     Run,
     check_plan,
     intended_changes,
+    recorded_plan,
 )
 from allocator.plans import Plan, PlanAlert, PlannedAdGroup
 
@@ -101,7 +102,8 @@ class Store(StoreChanges):
             account: account name.
             period: period key (:func:`~allocator.job.records.period_key`).
             config_hash: hash of the job config.
-            plan: the plan; recorded as its JSON with ``run_id`` set to the store's run id.
+            plan: the plan; recorded as its JSON (:func:`~allocator.job.records.recorded_plan`)
+                with ``run_id`` set to the store's run id.
             inputs_hash: optional hash of the input data, part of the fingerprint.
             dry_run: record a plan-only run.
 
@@ -114,7 +116,7 @@ class Store(StoreChanges):
         self._guard.refuse("config_hash", config_hash)
         self._guard.refuse("inputs_hash", inputs_hash)
         check_plan(plan)
-        data = plan.to_json_dict()
+        data = recorded_plan(plan)
         self._guard.refuse_json("the plan", data)
         fingerprint = _fingerprint(account, period, config_hash, inputs_hash)
         owner = None if dry_run else self._require_lock(account)

@@ -31,6 +31,7 @@ from allocator.config import JobConfig, load_job_config
 from allocator.core.arms import AdGroupStatus
 from allocator.job import ChangeKind, Outcome, Store
 from allocator.job.demo import demo_scenario
+from allocator.job.planning import plan_records
 from allocator.job.platforms import ClientTuning
 from allocator.job.rebalance import RebalanceOptions, run_rebalance
 from allocator.job.records import budget_text
@@ -258,7 +259,7 @@ def test_a_budget_edited_in_ads_manager_meanwhile_is_refused_unless_allowed(
     path = write_config(tmp_path, sandbox)
     day = sandbox_today(control)
     edited = "1810000000000000004"
-    real = job.plan_records
+    real = plan_records
 
     def plan_then_edit(*args: Any) -> Any:
         plan = real(*args)

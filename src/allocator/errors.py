@@ -18,7 +18,9 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
 
 Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
 ``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
-contain access tokens.
+contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
+on a ``ConfigError`` or ``DataError`` (and on a ``ValueError`` from the core's argument
+checks), 1 on any other ``AllocatorError``.
 """
 
 from __future__ import annotations

@@ -36,3 +36,12 @@ def test_platform_errors_are_in_the_tree_and_name_the_ad_group() -> None:
     assert isinstance(unsupported, errors.ConfigError)
     assert unsupported.adgroup_ids == ("7",)
     assert "ad group 7: campaign budget optimisation" in str(unsupported)
+
+
+def test_every_public_error_is_in_the_tree_and_the_platform_reexports_the_same() -> None:
+    import allocator.platform.base as base
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.AllocatorError), name
+    assert base.InvalidChangeError is errors.InvalidChangeError
+    assert base.UnsupportedAdGroupError is errors.UnsupportedAdGroupError

@@ -4,9 +4,10 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
 
     AllocatorError
     ├── ConfigError                 a config file or key is wrong (exit code 2)
+    │   └── UnsupportedAdGroupError ad groups allocator refuses to manage (CBO, not one ad)
     ├── DataError                   an input file, row or column is wrong (exit code 2)
     │   └── InsufficientDataError   valid, but too little of it to act on
-    ├── InfeasibleAllocationError   the guardrails cannot all hold at once
+    ├── InvalidChangeError          a change breaks the platform's rules; nothing was sent
     ├── StateError                  the job's store or lock refuses (stale plan, concurrent run)
     └── ApiError                    the ad platform did not do what was asked
         ├── ApiTransportError       no HTTP answer (timeout, refused, dropped connection)
@@ -17,11 +18,14 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
 
 Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
 ``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
-contain access tokens.
+contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
+on a ``ConfigError`` or ``DataError`` (and on a ``ValueError`` from the core's argument
+checks), 1 on any other ``AllocatorError``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -32,11 +36,12 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "DataError",
-    "InfeasibleAllocationError",
     "InsufficientDataError",
+    "InvalidChangeError",
     "RateLimitedError",
     "ServerError",
     "StateError",
+    "UnsupportedAdGroupError",
 ]
 
 
@@ -107,6 +112,24 @@ class ConfigError(AllocatorError):
         return (self, *self.more)
 
 
+class UnsupportedAdGroupError(ConfigError):
+    """Ad groups allocator refuses to manage; fix the account or narrow the scope.
+
+    Reasons: campaign budget optimisation, a non-daily budget mode, not exactly one ad,
+    an unknown identity type.
+
+    Attributes:
+        adgroup_ids: the offending ad groups, in platform order.
+        reasons: one reason per id, same order.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.adgroup_ids = tuple(adgroup_id for adgroup_id, _ in problems)
+        self.reasons = tuple(reason for _, reason in problems)
+        listed = "; ".join(f"ad group {gid}: {why}" for gid, why in problems)
+        super().__init__(f"cannot manage {len(problems)} ad group(s): {listed}")
+
+
 class DataError(AllocatorError):
     """An input file, row or column is invalid; nothing is planned from it.
 
@@ -137,18 +160,18 @@ class InsufficientDataError(DataError):
     """The data is valid but too thin to support the requested computation."""
 
 
-class InfeasibleAllocationError(AllocatorError):
-    """The guardrails cannot all hold at once.
+class InvalidChangeError(AllocatorError):
+    """A requested change breaks the platform's rules; nothing was sent.
 
     Attributes:
-        constraint: the name of the constraint that cannot be met.
-        shortfall: by how much, in currency per day (positive).
+        adgroup_id: the ad group the change was for, when there is one.
+        reason: what is wrong.
     """
 
-    def __init__(self, reason: str, *, constraint: str, shortfall: float) -> None:
-        self.constraint = constraint
-        self.shortfall = shortfall
-        super().__init__(f"infeasible {constraint}: {reason} (off by {shortfall:.2f})")
+    def __init__(self, reason: str, *, adgroup_id: str | None = None) -> None:
+        self.adgroup_id = adgroup_id
+        self.reason = reason
+        super().__init__(f"ad group {adgroup_id}: {reason}" if adgroup_id else reason)
 
 
 class StateError(AllocatorError):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import tempfile
@@ -36,8 +35,8 @@ from typing import Any
 import httpx
 
 from allocator.config import JobConfig, load_job_config
-from allocator.job.client import ClientTuning
-from allocator.job.rebalance import run_rebalance
+from allocator.job.platforms import ClientTuning
+from allocator.job.rebalance import RebalanceOptions, run_rebalance
 from allocator.job.records import budget_text
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import (
@@ -352,21 +351,17 @@ def _write_config(work: Path, job_url: str, daily_budget: float, target_cpa: flo
 
 
 def _job_day(config: JobConfig, path: Path, day: date, today: date) -> tuple[int, dict[str, Any]]:
-    """Run the job with ``--apply --json`` for ``day``: its exit code and printed plan."""
-    out = io.StringIO()
-    code = run_rebalance(
-        config,
-        path,
+    """Run the job with ``--apply`` for ``day``: its exit code and its result as JSON."""
+    options = RebalanceOptions(
         as_of=day,
         apply=True,
-        as_json=True,
         today=today,
-        out=out,
-        err=io.StringIO(),
+        log_stream=io.StringIO(),
         environ={TOKEN_ENV: DEFAULT_TOKEN},
         tuning=ClientTuning(),
     )
-    return code, json.loads(out.getvalue())
+    result = run_rebalance(config, path, options)
+    return int(result.exit_code), result.to_json_dict()
 
 
 def _budgets(plan: dict[str, Any]) -> dict[str, float]:

@@ -136,9 +136,10 @@ class Pinned(dt.datetime):
     @classmethod
     def now(cls, tz=None):
         return dt.datetime(2026, 12, 1, 12, 0, tzinfo=tz)
-import allocator.job.demo as demo
+import allocator.job.sandbox_demo as demo
 for mod in list(sys.modules.values()):
-    if getattr(mod, "__name__", "").startswith("allocator") and getattr(mod, "datetime", None) is dt.datetime:
+    ours = getattr(mod, "__name__", "").startswith("allocator")
+    if ours and getattr(mod, "datetime", None) is dt.datetime:
         mod.datetime = Pinned
     if getattr(mod, "create_sandbox", None) is real:
         mod.create_sandbox = spy
@@ -146,7 +147,8 @@ res = demo.run_demo(days=30, seed=7)
 edits = [dict(e.to_json(), time=None) for e in made[0].account.edits]
 days = [[d.day.isoformat(), sorted(d.budgets.items()), d.exit_code, d.outcome] for d in res.days]
 print(json.dumps({"edits": edits, "days": days, "alerts": [str(a) for a in res.alerts],
-                  "n_edits": res.n_edits, "n_store": res.n_store_changes}, sort_keys=True, default=str))
+                  "n_edits": res.n_edits, "n_store": res.n_store_changes},
+                 sort_keys=True, default=str))
 """
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocator.backtest.logs import LogFormat, read_logs
+from allocator.backtest.logged_feedback import LogFormat, read_logs
 from allocator.backtest.target_policy import target_policy_from_logs, write_target_policy
 from allocator.errors import DataError
 

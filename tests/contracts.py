@@ -1,6 +1,6 @@
 """Key sets of the plan JSON contract (DESIGN.md), written once for every test that checks it.
 
-Kept apart from the code on purpose: the tests pin the contract, not whatever plan.py emits.
+Kept apart from the code on purpose: the tests pin the contract, not whatever plans.py emits.
 """
 
 from __future__ import annotations

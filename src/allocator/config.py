@@ -2,57 +2,39 @@
 
 A job config names the account (``[account]``), where its data comes from (``[platform]``,
 a union picked by ``kind``: ``files``, ``sandbox`` or ``tiktok``) and, optionally, the
-engine's tuning (``[engine]``, ``[posterior]``, ``[decisions]``, ``[guardrails]``; their
-models live in :mod:`allocator.engine_config`) whose keys and defaults mirror the core
-parameter dataclasses one to one, and how the scheduled job applies plans (``[job]``:
+engine's tuning (``[engine]``, ``[posterior]``, ``[decisions]``, ``[guardrails]``: the
+schema of :mod:`allocator.engine_config`, whose tables are the core parameter
+dataclasses themselves), and how the scheduled job applies plans (``[job]``:
 store, cadence, kill switch, cap). Unknown keys are errors.
 
 Access tokens are never config values: a platform names the environment variable
 (``token_env``) or the file (``token_file``) that holds it.
 
-:func:`load_job_config` reads the file with :mod:`tomllib` and turns every problem into one
-:class:`~allocator.errors.ConfigError` naming the file, the dotted key and the reason.
+:func:`load_job_config` reads the file with :func:`allocator.toml_loader.load_toml`: one
+:class:`~allocator.errors.ConfigError` lists every problem, each naming the file, the
+line, the dotted key and the reason.
 Relative paths in the file are relative to the file's directory.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
-from allocator.config_base import (
-    Positive,
-    StrictModel,
-    cross_field_error,
-    dotted_key,
-    nested_model,
-    ranked_errors,
-    read_toml,
-)
+from allocator.config_base import Positive, StrictModel, cross_field_error
 from allocator.core.arms import Objective, Portfolio
-from allocator.core.engine import EngineParams
-from allocator.engine_config import (
-    DecisionsConfig,
-    EngineConfig,
-    GuardrailsConfig,
-    PosteriorConfig,
-    linear_if_unset,
-)
-from allocator.errors import ConfigError
+from allocator.engine_config import EngineSampling, EngineSections
+from allocator.toml_loader import load_toml
 
 __all__ = [
     "AccountConfig",
@@ -64,8 +46,6 @@ __all__ = [
     "TikTokPlatform",
     "load_job_config",
 ]
-
-_SECRET_KEY = re.compile(r"token|secret|password|api_key|apikey|credential", re.IGNORECASE)
 
 EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -113,25 +93,21 @@ class AccountConfig(StrictModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+            raise ValueError("unknown time zone (use an IANA name such as Europe/Paris)") from exc
         return value
 
     @model_validator(mode="after")
     def _target_matches_objective(self) -> Self:
         if self.objective is Objective.CPA:
             if self.target_cpa is None:
-                raise cross_field_error("account.target_cpa", "objective 'cpa' needs target_cpa")
+                raise cross_field_error("target_cpa", "objective 'cpa' needs target_cpa")
             if self.target_roas is not None:
-                raise cross_field_error(
-                    "account.target_roas", "target_roas is set but objective is 'cpa'"
-                )
+                raise cross_field_error("target_roas", "target_roas is set but objective is 'cpa'")
         else:
             if self.target_roas is None:
-                raise cross_field_error("account.target_roas", "objective 'roas' needs target_roas")
+                raise cross_field_error("target_roas", "objective 'roas' needs target_roas")
             if self.target_cpa is not None:
-                raise cross_field_error(
-                    "account.target_cpa", "target_cpa is set but objective is 'roas'"
-                )
+                raise cross_field_error("target_cpa", "target_cpa is set but objective is 'roas'")
         return self
 
 
@@ -241,25 +217,32 @@ class JobSection(StrictModel):
         return None if value is None else _resolve(value, info)
 
 
-class JobConfig(StrictModel):
+class EngineSection(EngineSampling):
+    """``[engine]``: sampling, data window and the run's seed.
+
+    Attributes:
+        seed: seed of the run's ``numpy.random.Generator`` (same seed, same plan).
+    """
+
+    seed: int = Field(default=0, ge=0)
+
+
+class JobConfig(EngineSections):
     """A whole job config file.
 
     Attributes:
         account: ``[account]``.
         platform: ``[platform]`` (one of :data:`PlatformConfig`).
         engine: ``[engine]``.
-        posterior: ``[posterior]``.
-        decisions: ``[decisions]``.
-        guardrails: ``[guardrails]``.
+        posterior: ``[posterior]`` (from :class:`~allocator.engine_config.EngineSections`).
+        decisions: ``[decisions]`` (idem).
+        guardrails: ``[guardrails]`` (idem).
         job: ``[job]``.
     """
 
     account: AccountConfig
     platform: PlatformConfig
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
-    decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
-    guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
+    engine: EngineSection = Field(default_factory=EngineSection)
     job: JobSection = Field(default_factory=JobSection)
 
     @model_validator(mode="before")
@@ -295,71 +278,15 @@ class JobConfig(StrictModel):
             raise cross_field_error("job.report_md", "must not be the store file")
         return self
 
-    def engine_params(self) -> EngineParams:
-        """The engine's settings as the core parameter objects."""
-        return EngineParams(
-            posterior=self.posterior.params(),
-            decisions=self.decisions.params(),
-            guardrails=self.guardrails.params(),
-            n_draws=self.engine.n_draws,
-            half_saturation_spend=linear_if_unset(self.engine.half_saturation_spend),
-        )
+    @property
+    def sampling(self) -> EngineSampling:
+        """The ``[engine]`` table (the engine's sampling keys sit there)."""
+        return self.engine
 
     def portfolio(self) -> Portfolio:
         """The account as the core's :class:`~allocator.core.arms.Portfolio`."""
         a = self.account
         return Portfolio(a.currency, a.daily_budget, a.objective, a.target_cpa, a.target_roas)
-
-
-# --------------------------------------------------------------------------- loading
-
-_KIND_TO_PLATFORM: dict[str, type[BaseModel]] = {
-    "files": FilesPlatform,
-    "sandbox": SandboxPlatform,
-    "tiktok": TikTokPlatform,
-}
-
-
-def _model_at(loc: tuple[int | str, ...], data: object) -> type[BaseModel] | None:
-    """The model class that holds the key at ``loc`` (for "did you mean" hints)."""
-    if loc[:1] != ("platform",):
-        return nested_model(JobConfig, map(str, loc))
-    kind = data.get("platform", {}).get("kind") if isinstance(data, dict) else None
-    if kind not in _KIND_TO_PLATFORM:
-        return None
-    return nested_model(_KIND_TO_PLATFORM[kind], map(str, loc[1:]))
-
-
-def _unknown_key(loc: tuple[int | str, ...], data: object) -> str:
-    """Why the key at ``loc`` is refused: a secret, or unknown (with a close match)."""
-    name = str(loc[-1])
-    if _SECRET_KEY.search(name):
-        return (
-            "secrets are never config values: put the token in the environment variable "
-            "named by token_env (or a file named by token_file)"
-        )
-    model = _model_at(loc[:-1], data)
-    close = difflib.get_close_matches(name, list(model.model_fields), n=1) if model else []
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown key{hint}"
-
-
-def _explain(error: ErrorDetails, data: object) -> tuple[str, str]:
-    """``(dotted key, reason)`` for one pydantic error, never echoing the input value."""
-    loc = tuple(error["loc"])
-    if loc[:1] == ("platform",) and len(loc) > 1 and loc[1] in _KIND_TO_PLATFORM:
-        loc = loc[:1] + loc[2:]
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "cross_field":
-        return str(ctx["key"]), str(ctx["reason"])
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return dotted_key((*loc, "kind")), "must be one of 'files', 'sandbox', 'tiktok'"
-    if kind == "missing":
-        return dotted_key(loc), "required key is missing"
-    if kind == "extra_forbidden":
-        return dotted_key(loc), _unknown_key(loc, data)
-    return dotted_key(loc), error["msg"]
 
 
 def load_job_config(path: str | Path) -> JobConfig:
@@ -373,17 +300,9 @@ def load_job_config(path: str | Path) -> JobConfig:
 
     Raises:
         ConfigError: the file is missing or unreadable, is not valid TOML (the reason
-            names line and column), or a key is unknown, missing or invalid (``key`` is
-            the dotted key, e.g. ``account.daily_budget``).
+            names line and column), or keys are unknown, missing or invalid: one error
+            lists them all, each with its line and dotted key (e.g.
+            ``account.daily_budget``), first in :attr:`~ConfigError.key`.
     """
     path = Path(path)
-    data = read_toml(path)
-    try:
-        return JobConfig.model_validate(data, context={"base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        errors = ranked_errors(exc)
-        key, reason = _explain(errors[0], data)
-        n_more = len(errors) - 1
-        more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""
-        # Not chained: the pydantic error quotes input values, which could be a secret.
-        raise ConfigError(reason + more, path=path, key=key) from None
+    return load_toml(path, JobConfig, context={"base_dir": path.parent.resolve()})

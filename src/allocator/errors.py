@@ -4,9 +4,10 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
 
     AllocatorError
     ├── ConfigError                 a config file or key is wrong (exit code 2)
+    │   └── UnsupportedAdGroupError ad groups allocator refuses to manage (CBO, not one ad)
     ├── DataError                   an input file, row or column is wrong (exit code 2)
     │   └── InsufficientDataError   valid, but too little of it to act on
-    ├── InfeasibleAllocationError   the guardrails cannot all hold at once
+    ├── InvalidChangeError          a change breaks the platform's rules; nothing was sent
     ├── StateError                  the job's store or lock refuses (stale plan, concurrent run)
     └── ApiError                    the ad platform did not do what was asked
         ├── ApiTransportError       no HTTP answer (timeout, refused, dropped connection)
@@ -17,11 +18,14 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
 
 Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
 ``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
-contain access tokens.
+contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
+on a ``ConfigError`` or ``DataError`` (and on a ``ValueError`` from the core's argument
+checks), 1 on any other ``AllocatorError``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -32,11 +36,12 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "DataError",
-    "InfeasibleAllocationError",
     "InsufficientDataError",
+    "InvalidChangeError",
     "RateLimitedError",
     "ServerError",
     "StateError",
+    "UnsupportedAdGroupError",
 ]
 
 
@@ -44,7 +49,9 @@ class AllocatorError(Exception):
     """Root of every error allocator raises on purpose."""
 
 
-def _where(path: str | Path | None, line: int | None, column: str | None) -> str:
+def _where(
+    path: str | Path | None, line: int | None, column: str | None = None, key: str | None = None
+) -> str:
     parts: list[str] = []
     if path is not None:
         parts.append(str(path))
@@ -52,27 +59,75 @@ def _where(path: str | Path | None, line: int | None, column: str | None) -> str
         parts.append(f"line {line}")
     if column is not None:
         parts.append(f"column {column!r}")
+    if key is not None:
+        parts.append(f"key {key!r}")
     return ", ".join(parts)
 
 
 class ConfigError(AllocatorError):
     """A configuration file or one of its keys is invalid.
 
+    One error reports every problem found in a file: ``reason``, ``key`` and ``line``
+    describe the first (the most telling), ``more`` the others, in file order; the message
+    lists them all on one line.
+
     Attributes:
         path: the config file, when known.
         key: dotted key path inside the file (``account.daily_budget``), when known.
         reason: what is wrong, without the location.
+        line: 1-based line of the key (or of its table) in the file, when known.
+        more: the file's other problems, each a :class:`ConfigError`.
     """
 
     def __init__(
-        self, reason: str, *, path: str | Path | None = None, key: str | None = None
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        more: tuple[ConfigError, ...] = (),
     ) -> None:
         self.reason = reason
         self.path = None if path is None else Path(path)
         self.key = key
-        parts = (str(path) if path else "", f"key {key!r}" if key else "")
-        where = ", ".join(p for p in parts if p)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        self.line = line
+        self.more = more
+        where = _where(path or None, line or None, key=key or None)
+        text = f"{where}: {reason}" if where else reason
+        if more:  # one line still (the command line's contract), every problem on it
+            rest = " | ".join(p.located(same_file=p.path == self.path) for p in more)
+            text += f" [and {len(more)} more: {rest}]"
+        super().__init__(text)
+
+    def located(self, *, same_file: bool = False) -> str:
+        """``path, line N, key 'k': reason`` (without the path when ``same_file``)."""
+        path = None if same_file else self.path
+        where = _where(path, self.line, key=self.key)
+        return f"{where}: {self.reason}" if where else self.reason
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Every problem, this one first."""
+        return (self, *self.more)
+
+
+class UnsupportedAdGroupError(ConfigError):
+    """Ad groups allocator refuses to manage; fix the account or narrow the scope.
+
+    Reasons: campaign budget optimisation, a non-daily budget mode, not exactly one ad,
+    an unknown identity type.
+
+    Attributes:
+        adgroup_ids: the offending ad groups, in platform order.
+        reasons: one reason per id, same order.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.adgroup_ids = tuple(adgroup_id for adgroup_id, _ in problems)
+        self.reasons = tuple(reason for _, reason in problems)
+        listed = "; ".join(f"ad group {gid}: {why}" for gid, why in problems)
+        super().__init__(f"cannot manage {len(problems)} ad group(s): {listed}")
 
 
 class DataError(AllocatorError):
@@ -105,18 +160,18 @@ class InsufficientDataError(DataError):
     """The data is valid but too thin to support the requested computation."""
 
 
-class InfeasibleAllocationError(AllocatorError):
-    """The guardrails cannot all hold at once.
+class InvalidChangeError(AllocatorError):
+    """A requested change breaks the platform's rules; nothing was sent.
 
     Attributes:
-        constraint: the name of the constraint that cannot be met.
-        shortfall: by how much, in currency per day (positive).
+        adgroup_id: the ad group the change was for, when there is one.
+        reason: what is wrong.
     """
 
-    def __init__(self, reason: str, *, constraint: str, shortfall: float) -> None:
-        self.constraint = constraint
-        self.shortfall = shortfall
-        super().__init__(f"infeasible {constraint}: {reason} (off by {shortfall:.2f})")
+    def __init__(self, reason: str, *, adgroup_id: str | None = None) -> None:
+        self.adgroup_id = adgroup_id
+        self.reason = reason
+        super().__init__(f"ad group {adgroup_id}: {reason}" if adgroup_id else reason)
 
 
 class StateError(AllocatorError):

@@ -30,10 +30,11 @@ from allocator.cli import main
 from allocator.config import JobConfig, load_job_config
 from allocator.core.arms import AdGroupStatus
 from allocator.job import ChangeKind, Outcome, Store
-from allocator.job.client import ClientTuning
-from allocator.job.demo import demo_scenario
-from allocator.job.rebalance import run_rebalance
+from allocator.job.planning import plan_records
+from allocator.job.platforms import ClientTuning
+from allocator.job.rebalance import RebalanceOptions, run_rebalance
 from allocator.job.records import budget_text
+from allocator.job.sandbox_demo import demo_scenario
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, create_sandbox
 from allocator.platform.sandbox.server import serve_in_thread
@@ -94,15 +95,16 @@ store = "store.sqlite"
 
 
 def rebalance(path: Path, as_of: date, **kwargs: Any) -> tuple[int, dict[str, Any], str]:
-    """Run the job in process; returns the exit code, the JSON output and stderr."""
-    out, err = io.StringIO(), io.StringIO()
+    """Run the job in process; returns the exit code, the result as JSON, logs and message."""
+    logs = io.StringIO()
     config = load_job_config(path)
     kwargs.setdefault("apply", True)
-    code = run_rebalance(
-        config, path, as_of=as_of, as_json=True, today=TODAY, out=out, err=err,
-        environ=ENV, tuning=TUNING, **kwargs,
-    )  # fmt: skip
-    return code, json.loads(out.getvalue()), err.getvalue()
+    options = RebalanceOptions(
+        as_of=as_of, today=TODAY, log_stream=logs, environ=ENV, tuning=TUNING, **kwargs
+    )
+    result = run_rebalance(config, path, options)
+    assert result.report is not None
+    return int(result.exit_code), result.to_json_dict(), logs.getvalue() + result.report.message
 
 
 def data(control: httpx.Client, method: str, path: str, body: object = None) -> Any:
@@ -213,7 +215,7 @@ def test_thirty_days_of_apply_keep_the_guardrails_and_the_store_matches_the_sand
 
 
 def test_a_dry_run_changes_nothing_and_a_second_apply_is_a_noop(
-    tmp_path: Path, control: httpx.Client, sandbox: str
+    tmp_path: Path, control: httpx.Client, sandbox: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_config(tmp_path, sandbox, 'report_md = "report.md"')
     day = sandbox_today(control)
@@ -229,6 +231,9 @@ def test_a_dry_run_changes_nothing_and_a_second_apply_is_a_noop(
     assert (code, out["apply"]["outcome"]) == (0, "noop")
     assert "already applied" in out["apply"]["message"]
     assert len(edits(control)) == n_edits
+    assert not (tmp_path / "report.md").exists()  # the job renders nothing: the CLI does
+    monkeypatch.setenv(TOKEN_ENV, DEFAULT_TOKEN)
+    assert main(_command(path, day)[3:]) == 0
     assert "**apply: noop**" in (tmp_path / "report.md").read_text(encoding="utf-8")
     assert_consistent(control, path)
 
@@ -254,7 +259,7 @@ def test_a_budget_edited_in_ads_manager_meanwhile_is_refused_unless_allowed(
     path = write_config(tmp_path, sandbox)
     day = sandbox_today(control)
     edited = "1810000000000000004"
-    real = job.plan_records
+    real = plan_records
 
     def plan_then_edit(*args: Any) -> Any:
         plan = real(*args)
@@ -303,13 +308,12 @@ def test_json_logs_and_the_store_never_contain_the_token(
 ) -> None:
     path = write_config(tmp_path, sandbox)
     data(control, "POST", "/_sandbox/faults", {"rules": FAULTS["partial-batch"][0]})
-    code, _, err = rebalance(path, sandbox_today(control), log_json=True)
-    assert code == 3
+    code, out, err = rebalance(path, sandbox_today(control), log_json=True)
+    assert (code, out["apply"]["outcome"]) == (3, "failed")
     lines = err.strip().splitlines()
     logs = [json.loads(line) for line in lines[:-1]]
     assert {"time", "level", "logger", "message"} <= set(logs[0])
     assert any(entry["logger"] == "allocator.job" for entry in logs)
-    assert lines[-1].startswith("allocator: failed: ")
     assert re.search(r"\d change\(s\) applied, \d failed: \d+ status -> disable: ", lines[-1])
     assert DEFAULT_TOKEN not in err
     for file in tmp_path.iterdir():

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.backtest.logs import BanditLogs, LogFormat, read_logs
+from allocator.backtest.logged_feedback import BanditLogs, LogFormat, read_logs
 from allocator.backtest.ope import evaluate
 from allocator.backtest.target_policy import (
     TargetPolicy,

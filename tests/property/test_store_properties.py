@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from allocator.errors import StateError
 from allocator.job import REDACTED, Cadence, ChangeKind, ChangeState, Outcome, Store, period_key
-from allocator.job.records import PlannedAdGroup, budget_text, intended_changes, parse_plan
+from allocator.job.records import budget_text, intended_changes
+from plan_rows import plan_of
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -38,7 +39,7 @@ def plan_rows(draw: st.DrawFn, min_size: int = 1, max_size: int = 6) -> list[dic
             "from_status": draw(statuses),
             "to_status": draw(statuses),
             "stage": draw(st.sampled_from(["testing", "scaling", "paused", "blocked"])),
-            "p_best": draw(st.none() | st.floats(0, 1)),
+            "p_best": draw(st.floats(0, 1)),
             "cpa_mean": draw(st.none() | st.floats(0, 1e6)),
             "cpa_low": None,
             "cpa_high": None,
@@ -80,8 +81,7 @@ def test_error_text_holding_the_token_is_stored_redacted(
 ) -> None:
     error = before + (token + after) * repeat
     with fresh_store(token) as store, store.lock("acme"):
-        plan = {"adgroups": [_row("a", 1.0, 2.0)], "alerts": []}
-        run = store.begin_run("acme", "p", "cfg", plan)
+        run = store.begin_run("acme", "p", "cfg", plan_of([_row("a", 1.0, 2.0)]))
         stored = store.record_change_result(run.pending[0].id, False, "req", error)
         store.add_alert(run.id, "api", None, error)
         assert stored.error is not None
@@ -95,11 +95,11 @@ def test_error_text_holding_the_token_is_stored_redacted(
 def test_text_without_the_token_is_stored_verbatim(token: str, error: str) -> None:
     assume(token not in error)
     with fresh_store(token) as store, store.lock("acme"):
-        run = store.begin_run("acme", "p", "cfg", {"adgroups": [_row("a", 1.0, 2.0)]})
+        run = store.begin_run("acme", "p", "cfg", plan_of([_row("a", 1.0, 2.0)]))
         assert store.record_change_result(run.pending[0].id, False, "r", error).error == error
 
 
-PLACES = ["reason", "adgroup_id", "alert", "extra_key", "nested"]
+PLACES = ["reason", "adgroup_id", "alert", "account", "currency"]
 
 
 @SETTINGS
@@ -115,16 +115,13 @@ def test_a_plan_holding_the_token_anywhere_is_refused_and_nothing_is_stored(
     token: str, before: str, after: str, place: str, rows: list[dict[str, Any]], index: int
 ) -> None:
     hidden = before + token + after
-    plan: dict[str, Any] = {"adgroups": rows, "alerts": []}
+    alerts: list[dict[str, Any]] = []
     target = rows[index % len(rows)]
     if place in ("reason", "adgroup_id"):
         target[place] = hidden
     elif place == "alert":
-        plan["alerts"].append({"kind": "k", "adgroup_id": None, "message": hidden})
-    elif place == "extra_key":
-        plan[hidden] = 1
-    else:
-        plan["meta"] = {"notes": [1, {"deep": hidden}]}
+        alerts.append({"kind": "k", "adgroup_id": None, "message": hidden})
+    plan = plan_of(rows, alerts, **({place: hidden} if place in ("account", "currency") else {}))
     with fresh_store(token) as store, store.lock("acme"):
         with pytest.raises(StateError, match="contains the access token") as info:
             store.begin_run("acme", "p", "cfg", plan)
@@ -141,7 +138,7 @@ def _row(adgroup_id: str, from_budget: float, to_budget: float) -> dict[str, Any
         "from_status": "enable",
         "to_status": "enable",
         "stage": "testing",
-        "p_best": None,
+        "p_best": 0.0,
         "cpa_mean": None,
         "cpa_low": None,
         "cpa_high": None,
@@ -155,10 +152,11 @@ def _row(adgroup_id: str, from_budget: float, to_budget: float) -> dict[str, Any
 @SETTINGS
 @given(rows=plan_rows(max_size=10))
 def test_changes_are_exactly_the_differences_in_a_safe_order(rows: list[dict[str, Any]]) -> None:
-    parsed: tuple[PlannedAdGroup, ...] = parse_plan({"adgroups": rows}).adgroups
-    changes = intended_changes(parsed)
+    changes = intended_changes(plan_of(rows).adgroups)
     expected = {
-        (r["adgroup_id"], ChangeKind.BUDGET) for r in rows if r["from_budget"] != r["to_budget"]
+        (r["adgroup_id"], ChangeKind.BUDGET)
+        for r in rows
+        if r["from_budget"] != r["to_budget"] and r["to_status"] == "enable"
     } | {(r["adgroup_id"], ChangeKind.STATUS) for r in rows if r["from_status"] != r["to_status"]}
     assert {(c[0], c[1]) for c in changes} == expected
     assert len(changes) == len(expected)
@@ -173,7 +171,11 @@ def test_changes_are_exactly_the_differences_in_a_safe_order(rows: list[dict[str
     assert ranks == sorted(ranks)
     # applying any prefix never takes the total budget above the larger of before and after
     live = {r["adgroup_id"]: round(r["from_budget"] * 100) for r in rows}
-    ceiling = max(sum(live.values()), sum(round(r["to_budget"] * 100) for r in rows))
+    after = {  # a disabled ad group keeps its budget
+        r["adgroup_id"]: r["to_budget"] if r["to_status"] == "enable" else r["from_budget"]
+        for r in rows
+    }
+    ceiling = max(sum(live.values()), sum(round(b * 100) for b in after.values()))
     for adgroup_id, kind, _, new in changes:
         if kind is ChangeKind.BUDGET:
             live[adgroup_id] = round(float(new) * 100)
@@ -204,7 +206,7 @@ def test_history_is_every_applied_change_in_run_then_send_order(
     expected: list[tuple[int, int, str]] = []
     with fresh_store() as store, store.lock("acme"):
         for day, (rows, actions) in enumerate(runs):
-            run = store.begin_run("acme", f"day{day}", "cfg", {"adgroups": rows})
+            run = store.begin_run("acme", f"day{day}", "cfg", plan_of(rows))
             # results recorded in reverse to show the order comes from the plan, not the clock
             outcomes = list(zip(run.pending, actions, strict=False))
             for change, action in reversed(outcomes):
@@ -248,7 +250,7 @@ def test_settling_applies_exactly_the_attempted_changes_already_in_effect(
             side = "to" if where == "target" else "from"
             live_state[r["adgroup_id"]] = (r[f"{side}_budget"], r[f"{side}_status"] == "enable")
     with fresh_store() as store, store.lock("acme"):
-        run = store.begin_run("acme", "p", "cfg", {"adgroups": rows})
+        run = store.begin_run("acme", "p", "cfg", plan_of(rows))
         for change, flag in zip(run.pending, attempted, strict=False):
             if flag:
                 store.mark_attempted(change.id)

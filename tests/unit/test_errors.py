@@ -28,9 +28,20 @@ def test_api_status_errors_carry_code_and_request_id(cls: type[errors.ApiStatusE
     assert "r-1" in str(err)
 
 
-def test_infeasible_error_says_which_constraint_and_by_how_much() -> None:
-    err = errors.InfeasibleAllocationError(
-        "floors exceed the budget", constraint="platform_minimum", shortfall=12.5
-    )
-    assert "platform_minimum" in str(err)
-    assert "12.50" in str(err)
+def test_platform_errors_are_in_the_tree_and_name_the_ad_group() -> None:
+    invalid = errors.InvalidChangeError("budget below the minimum", adgroup_id="42")
+    assert isinstance(invalid, errors.AllocatorError)
+    assert str(invalid) == "ad group 42: budget below the minimum"
+    unsupported = errors.UnsupportedAdGroupError([("7", "campaign budget optimisation")])
+    assert isinstance(unsupported, errors.ConfigError)
+    assert unsupported.adgroup_ids == ("7",)
+    assert "ad group 7: campaign budget optimisation" in str(unsupported)
+
+
+def test_every_public_error_is_in_the_tree_and_the_platform_reexports_the_same() -> None:
+    import allocator.platform.base as base
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.AllocatorError), name
+    assert base.InvalidChangeError is errors.InvalidChangeError
+    assert base.UnsupportedAdGroupError is errors.UnsupportedAdGroupError

@@ -1,6 +1,7 @@
 """Backtests on logged history: off-policy evaluation of logged bandit feedback.
 
-* :mod:`allocator.backtest.logs`: reading and validating logs (generic and Open Bandit layouts).
+* :mod:`allocator.backtest.logged_feedback`: reading and validating logs (generic and Open
+  Bandit layouts).
 * :mod:`allocator.backtest.target_policy`: the target policy as probabilities per
   (action, position), from CSV or built from logs.
 * :mod:`allocator.backtest.ope`: IPS, SNIPS and doubly robust estimators with intervals.
@@ -10,7 +11,7 @@
 
 from __future__ import annotations
 
-from allocator.backtest.logs import BanditLogs, LogFormat, logs_from_frame, read_logs
+from allocator.backtest.logged_feedback import BanditLogs, LogFormat, logs_from_frame, read_logs
 from allocator.backtest.ope import (
     AlignedLogs,
     Estimate,

@@ -232,7 +232,7 @@ def replay_decisions(
         portfolio: the account's budget frame and target.
         params: engine settings.
         seed: the engine's seed; day ``d`` draws from ``default_rng([seed, d.toordinal()])``
-            as :func:`allocator.plan.make_plan` does.
+            as :func:`allocator.plans.make_plan` does.
         export_date: the day the export was taken (the last planning day).
         timezone: the account's IANA time zone.
         lookback_days: days of history the engine reads.

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from allocator._types import FloatArray, IntArray
-from allocator.backtest.logs import (
+from allocator.backtest.logged_feedback import (
     BanditLogs,
     StrArray,
     label_values,

@@ -23,9 +23,8 @@ as the job would have taken over the account.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,8 +32,9 @@ from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.backtest.fatigue import FatigueDraw
 from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.core.arms import ArmState, History
+from allocator.sim.day_loop import environment_context, named_rng, simulate_policy
 from allocator.sim.environment import Environment
-from allocator.sim.metrics import MetricsAccumulator, PolicyMetrics, compare_to_oracle
+from allocator.sim.metrics import PolicyMetrics, compare_to_oracle
 from allocator.sim.policy import Action, Policy, PolicyContext
 from allocator.sim.scenario import Scenario
 from allocator.sim.truth import DayReport
@@ -247,11 +247,6 @@ class WarmStart:
         return self.policy.stages()
 
 
-def _policy_rng(seed: int, name: str) -> np.random.Generator:
-    key = (1, zlib.crc32(name.encode("utf-8")))
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-
-
 def run_policies(
     make_env: Callable[[], Environment],
     policies: Sequence[Policy],
@@ -281,23 +276,14 @@ def run_policies(
     oracle: PolicyMetrics | None = None
     for policy in ordered:
         env = make_env()
-        policy.reset(
-            PolicyContext(
-                n_runs=env.n_runs,
-                n_arms=env.n_arms,
-                daily_budget=daily_budget,
-                platform_min_budget=platform_min_budget,
-                target_cpa=target_cpa,
-                truth=env.truth,
-            )
+        context = replace(
+            environment_context(env),
+            daily_budget=daily_budget,
+            platform_min_budget=platform_min_budget,
+            target_cpa=target_cpa,
         )
-        rng = _policy_rng(seed, policy.name)
-        acc = MetricsAccumulator(env.n_runs, env.n_arms)
-        for day in range(env.scenario.horizon_days):
-            arms, history = env.observe()
-            budgets, enabled = policy.act(arms, history, day, rng)
-            acc.update(env.advance_day(budgets, enabled), policy.stages())
-        metrics = acc.finalize()
+        rng = named_rng(seed, policy.name)
+        metrics = simulate_policy(env, policy, rng, context=context)
         if policy.name == "oracle" and oracle is None:
             oracle = metrics
         results[policy.name] = metrics if oracle is None else compare_to_oracle(metrics, oracle)

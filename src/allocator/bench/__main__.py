@@ -7,9 +7,9 @@ import importlib
 import sys
 
 BENCHMARKS = {
-    "bernoulli": "allocator.bench.bernoulli",
-    "engine": "allocator.bench.engine",
-    "sim": "allocator.bench.sim",
+    "bernoulli": "allocator.bench.bernoulli_pulls",
+    "engine": "allocator.bench.engine_step",
+    "sim": "allocator.bench.sim_throughput",
 }
 
 

@@ -2,12 +2,17 @@
 
 Each sub-command lives in its own module under ``allocator.cli`` and exposes
 ``register(app: typer.Typer) -> None``; :data:`COMMAND_MODULES` lists them. Errors are
-mapped to exit codes in one place (:func:`main`):
+mapped to exit codes (:class:`~allocator.exit_codes.ExitCode`) in one place (:func:`main`):
 
 * 0: success;
-* 1: other failure (platform down, unexpected error);
-* 2: bad input or config, with one line on stderr naming file, line/key and reason;
+* 1: other failure (platform down, refusal, any other :class:`~allocator.errors.AllocatorError`);
+* 2: bad input or config (:class:`~allocator.errors.ConfigError`,
+  :class:`~allocator.errors.DataError`, a ``ValueError`` from the core's argument checks,
+  a usage error), with one line on stderr naming file, line/key and reason;
 * 3: a partial apply (some changes landed, some did not).
+
+A command's own result decides its code otherwise (``rebalance``: its result's
+:attr:`~allocator.job.results.RebalanceResult.exit_code`).
 """
 
 from __future__ import annotations
@@ -20,24 +25,17 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from allocator.errors import AllocatorError, ConfigError, DataError
+from allocator.exit_codes import ExitCode
 
 __all__ = ["COMMAND_MODULES", "EXIT_FAILURE", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
+EXIT_OK = ExitCode.OK
+EXIT_FAILURE = ExitCode.FAILURE
+EXIT_USAGE = ExitCode.USAGE
+EXIT_PARTIAL = ExitCode.PARTIAL
 
 COMMAND_MODULES: tuple[str, ...] = ("rebalance", "backtest", "sandbox", "simulate", "demo")
 """Modules under ``allocator.cli`` whose ``register(app)`` adds a sub-command."""
-
-
-class ExitCode(Exception):
-    """Raised by a command to end with a specific exit code after printing its output."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def build_app() -> typer.Typer:
@@ -74,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(build_app())
     try:
         result = command.main(args=args, prog_name="allocator", standalone_mode=False)
-    except ExitCode as exc:
-        return exc.code
     except (ConfigError, DataError) as exc:
         print(f"allocator: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -94,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AllocatorError as exc:
         print(f"allocator: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except ValueError as exc:  # the core's argument checks: a value out of its domain
+        print(f"allocator: error: invalid value: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return int(result) if isinstance(result, int) else EXIT_OK
 
 

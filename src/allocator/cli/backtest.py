@@ -25,13 +25,14 @@ import numpy as np
 import typer
 
 from allocator.backtest.history_report import run_history_backtest, write_outputs
-from allocator.backtest.logs import LogFormat, read_logs
+from allocator.backtest.logged_feedback import LogFormat, read_logs
 from allocator.backtest.ope import ESTIMATORS, Estimate, IntervalMethod, evaluate
 from allocator.backtest.replay import ThompsonReplay, replay_adaptive
 from allocator.backtest.reported import Thinning
 from allocator.backtest.target_policy import align_logs, load_target_policy
 from allocator.config import load_job_config
 from allocator.errors import ConfigError
+from allocator.job.planning import account_today
 
 __all__ = ["Interval", "ThinningMode", "format_table", "history", "register"]
 
@@ -165,8 +166,6 @@ def history(
     ] = ThinningMode.EXPECTED,
 ) -> None:
     """Replay the engine on an account's own history and estimate what it would have earned."""
-    from allocator.job.rebalance import account_today
-
     job = load_job_config(config)
     export = None
     if export_date is not None:

@@ -4,7 +4,7 @@ Starts two sandboxes on 127.0.0.1 (same scenario and seed), runs ``--days`` simu
 of ``allocator rebalance --apply`` against one and an even split of the same daily budget
 against the other, all over real HTTP, then prints conversions and CPA side by side, the
 budget shares over time and the alerts raised, and writes ``OUT/demo.png`` and
-``OUT/demo.md``. See :mod:`allocator.job.demo`.
+``OUT/demo.md``. See :mod:`allocator.job.sandbox_demo`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allocator.job.demo import DemoResult, run_demo
+from allocator.job.sandbox_demo import DemoResult, run_demo
 
 __all__ = ["demo", "plot_demo", "register", "summary_lines"]
 

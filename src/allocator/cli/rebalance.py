@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from allocator.config import FilesPlatform, JobConfig, load_job_config
-from allocator.data.observations import load_files
+from allocator.cli.render import show_result
+from allocator.config import load_job_config
 from allocator.errors import ConfigError
-from allocator.job.rebalance import account_today, plan_records, run_rebalance
-from allocator.job.report import render_plan
-from allocator.plan import Plan
+from allocator.job.planning import account_today
+from allocator.job.rebalance import RebalanceOptions, run_rebalance
 
-__all__ = ["parse_as_of", "plan_files", "register", "render_plan"]
+__all__ = ["parse_as_of", "register"]
 
 
 def parse_as_of(text: str | None, today: date) -> date:
@@ -34,12 +31,6 @@ def parse_as_of(text: str | None, today: date) -> date:
     return as_of
 
 
-def plan_files(config: JobConfig, platform: FilesPlatform, as_of: date, today: date) -> Plan:
-    """Read and validate the two CSVs, then plan ``as_of``."""
-    adgroups, observations = load_files(platform.adgroups, platform.observations, today=today)
-    return plan_records(config, adgroups, observations, as_of, today)
-
-
 def rebalance(
     config_path: Path,
     *,
@@ -49,34 +40,20 @@ def rebalance(
     allow_stale: bool = False,
     log_json: bool = False,
 ) -> int:
-    """Plan for the configured platform and print it (and apply it); returns the exit code."""
+    """Plan for the configured platform, print it (and apply it); returns the exit code."""
     config = load_job_config(config_path)
     today = account_today(config)
-    as_of = parse_as_of(as_of_text, today)
-    platform = config.platform
-    if not isinstance(platform, FilesPlatform):
-        return run_rebalance(
-            config,
-            config_path,
-            as_of=as_of,
-            apply=apply,
-            as_json=as_json,
-            allow_stale=allow_stale,
-            log_json=log_json,
-            today=today,
-        )
-    if apply:
-        raise ConfigError(
-            "the 'files' platform is plan-only: --apply needs platform.kind 'sandbox' or 'tiktok'",
-            path=config_path,
-            key="platform.kind",
-        )
-    plan = plan_files(config, platform, as_of, today)
-    if as_json:
-        sys.stdout.write(json.dumps(plan.to_json_dict(), indent=2) + "\n")
-    else:
-        render_plan(plan, Console(width=160))
-    return 0
+    options = RebalanceOptions(
+        as_of=parse_as_of(as_of_text, today),
+        apply=apply,
+        allow_stale=allow_stale,
+        log_json=log_json,
+        today=today,
+    )
+    result = run_rebalance(config, config_path, options)
+    return show_result(
+        result, as_json=as_json, report_md=config.job.report_md, out=sys.stdout, err=sys.stderr
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,9 @@
 """Per-arm alerts: authorization expiring or lapsed, creative fatigued, data missing.
 
 Each arm carries a bit set of :class:`Alert` flags (``(..., K)`` integers, see
-:func:`alerts`); :func:`alert_labels` words one arm's set for a person.
+:func:`alerts`). Their wording lives here and only here: :func:`alert_labels` gives the
+short labels an arm's reason ends with, :func:`alert_messages` the plan's alerts (a kind
+and a message saying what to do).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from allocator._types import BoolArray, IntArray
 from allocator.core.arms import ArmState, History, Stage
 
-__all__ = ["Alert", "alert_labels", "alerts"]
+__all__ = ["ALERT_KINDS", "Alert", "alert_labels", "alert_messages", "alerts"]
 
 
 class Alert(IntFlag):
@@ -64,15 +66,40 @@ def _observed_yesterday(history: History) -> BoolArray:
     return np.asarray(history.observed[..., yesterday].any(axis=-1), dtype=np.bool_)
 
 
+ALERT_KINDS: dict[Alert, str] = {
+    Alert.AUTH_EXPIRING: "auth_expiring",
+    Alert.AUTH_LAPSED: "auth_lapsed",
+    Alert.FATIGUED: "fatigued",
+    Alert.DATA_MISSING: "data_missing",
+}
+"""The ``kind`` of each alert in the plan JSON, in reporting order."""
+
+
 def alert_labels(flags: int, auth_days_left: float = math.inf) -> list[str]:
-    """Human labels of an alert bit set (for one arm)."""
-    labels: list[str] = []
-    if flags & Alert.AUTH_EXPIRING:
-        labels.append(f"authorization expires in {auth_days_left:.1f} days: renew it")
-    if flags & Alert.AUTH_LAPSED:
-        labels.append("authorization lapsed (expired, revoked or post deleted)")
-    if flags & Alert.FATIGUED:
-        labels.append("creative fatigued")
-    if flags & Alert.DATA_MISSING:
-        labels.append("no data reported for yesterday")
-    return labels
+    """Short labels of an alert bit set (for one arm), as its reason ends with them."""
+    labels = {
+        Alert.AUTH_EXPIRING: f"authorization expires in {auth_days_left:.1f} days: renew it",
+        Alert.AUTH_LAPSED: "authorization lapsed (expired, revoked or post deleted)",
+        Alert.FATIGUED: "creative fatigued",
+        Alert.DATA_MISSING: "no data reported for yesterday",
+    }
+    return [labels[flag] for flag in ALERT_KINDS if flags & flag]
+
+
+def alert_messages(flags: int, auth_days_left: float, p_fatigue: float) -> list[tuple[str, str]]:
+    """``(kind, message)`` of each alert of a bit set (for one arm), in reporting order.
+
+    Args:
+        flags: the arm's :class:`Alert` bit set.
+        auth_days_left: days until its authorization lapses.
+        p_fatigue: the fatigue test's probability that its rate went down.
+    """
+    messages = {
+        Alert.AUTH_EXPIRING: (
+            f"authorization expires in {auth_days_left:.1f} days: ask the creator to renew"
+        ),
+        Alert.AUTH_LAPSED: "authorization expired, revoked or post deleted: the ad cannot deliver",
+        Alert.FATIGUED: f"creative fatigued: recent conversion rate down (P {p_fatigue:.2f})",
+        Alert.DATA_MISSING: "no data reported for yesterday although the ad group was running",
+    }
+    return [(kind, messages[flag]) for flag, kind in ALERT_KINDS.items() if flags & flag]

@@ -256,8 +256,3 @@ class History:
             observed=np.zeros(zeros.shape, dtype=bool),
             age_days=np.zeros(0),
         )
-
-
-def stage_codes(stages: IntArray) -> list[str]:
-    """Labels for an array of stage codes, in order (for output only, not hot paths)."""
-    return [Stage(int(s)).label for s in np.ravel(stages)]

@@ -35,17 +35,18 @@ one (see :func:`allocator.core.exact_stats.fatigue_test`);
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 import numpy as np
+from annotated_types import Ge
 from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.alerts import alerts
 from allocator.core.arms import ArmState, History, Stage
+from allocator.core.bounds import Finite, NonNegative, Positive, Probability, check_bounds
 from allocator.core.draw_stats import DrawStats, draw_stats
 from allocator.core.exact_stats import ExactStats, exact_stats, fatigue_test
 from allocator.core.families import GammaPosterior
@@ -73,17 +74,6 @@ class Reason(IntEnum):
     BLOCKED_EXPIRING = 12
     RESTING_KEPT = 13
     TESTING_REVIVED = 14
-
-
-_PROBABILITIES = (
-    "p_best_to_scale",
-    "value_remaining_quantile",
-    "p_best_to_stop",
-    "p_meets_target_to_keep",
-    "kill_probability",
-    "fatigue_probability",
-    "cpa_interval",
-)
 
 
 @dataclass(frozen=True)
@@ -124,50 +114,26 @@ class DecisionParams:
             fatigue); False keeps it resting until a person re-enables it.
     """
 
-    p_best_to_scale: float = 0.95
-    value_remaining_to_scale: float = 0.01
-    value_remaining_quantile: float = 0.95
-    min_conversions_to_scale: float = 10.0
-    min_spend_to_stop: float = 10.0
-    min_spend_to_kill: float = 3.0
-    p_best_to_stop: float = 0.01
-    p_meets_target_to_keep: float = 0.1
-    kill_cpa_multiple: float = 2.0
-    kill_probability: float = 0.9
-    fatigue_drop: float = 0.3
-    fatigue_probability: float = 0.9
-    fatigue_half_life_days: float = 3.0
-    min_remaining_days: float = 1.0
-    renew_warning_days: float = 7.0
-    cpa_interval: float = 0.90
+    p_best_to_scale: Probability = 0.95
+    value_remaining_to_scale: NonNegative = 0.01
+    value_remaining_quantile: Probability = 0.95
+    min_conversions_to_scale: NonNegative = 10.0
+    min_spend_to_stop: NonNegative = 10.0
+    min_spend_to_kill: NonNegative = 3.0
+    p_best_to_stop: Probability = 0.01
+    p_meets_target_to_keep: Probability = 0.1
+    kill_cpa_multiple: Annotated[float, Ge(1.0), Finite] = 2.0
+    kill_probability: Probability = 0.9
+    fatigue_drop: Probability = 0.3
+    fatigue_probability: Probability = 0.9
+    fatigue_half_life_days: Positive = 3.0
+    min_remaining_days: NonNegative = 1.0
+    renew_warning_days: NonNegative = 7.0
+    cpa_interval: Probability = 0.90
     revive_resting: bool = True
 
     def __post_init__(self) -> None:
-        for name in _PROBABILITIES:
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must be in (0, 1), got {value}")
-        if not 0.0 < self.fatigue_drop < 1.0:
-            raise ValueError(f"fatigue_drop must be in (0, 1), got {self.fatigue_drop}")
-        for name in (
-            "value_remaining_to_scale",
-            "min_conversions_to_scale",
-            "min_spend_to_stop",
-            "min_spend_to_kill",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        if not (math.isfinite(self.kill_cpa_multiple) and self.kill_cpa_multiple >= 1):
-            raise ValueError(f"kill_cpa_multiple must be >= 1, got {self.kill_cpa_multiple}")
-        if not self.fatigue_half_life_days > 0:
-            raise ValueError(
-                f"fatigue_half_life_days must be > 0, got {self.fatigue_half_life_days}"
-            )
-        for name in ("min_remaining_days", "renew_warning_days"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number of days >= 0, got {value}")
+        check_bounds(self)
 
 
 @dataclass(frozen=True, slots=True)

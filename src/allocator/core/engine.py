@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Gt, Le
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
+from allocator.core.bounds import check_bounds
 from allocator.core.decisions import DecisionParams, Decisions, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
 from allocator.core.guardrail_params import GuardrailParams, in_learning
@@ -42,14 +45,23 @@ from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.target import Target
 
 __all__ = [
+    "DrawCount",
     "EngineParams",
     "EngineStep",
+    "SaturationSpend",
     "conversions_since_edit",
     "exploration_floor",
     "start_budget",
     "starved_reason",
     "step",
 ]
+
+
+DrawCount = Annotated[int, Ge(10), Le(100_000)]
+"""Posterior draws per decision: enough for P(best) to mean something, few enough to run."""
+
+SaturationSpend = Annotated[float, Gt(0.0)]
+"""Half-saturation spend, currency per day; ``inf`` is the linear response."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +80,11 @@ class EngineParams:
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
     decisions: DecisionParams = field(default_factory=DecisionParams)
     guardrails: GuardrailParams = field(default_factory=GuardrailParams)
-    n_draws: int = 1000
-    half_saturation_spend: float = math.inf
+    n_draws: DrawCount = 1000
+    half_saturation_spend: SaturationSpend = math.inf
 
     def __post_init__(self) -> None:
-        if self.n_draws < 1:
-            raise ValueError(f"n_draws must be >= 1, got {self.n_draws}")
-        half = self.half_saturation_spend
-        if not half > 0:  # also refuses NaN
-            raise ValueError(f"half_saturation_spend must be > 0 (inf = linear), got {half}")
+        check_bounds(self)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,17 @@ lag, pooling, value shape), which every stage of the fit reads.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Gt, MaxLen, MinLen
 
 from allocator._types import FloatArray
 from allocator.core.arms import History
+from allocator.core.bounds import FieldError, NonNegative, Positive, check_bounds
 from allocator.core.lag import LagModel
 
 __all__ = [
@@ -40,34 +44,44 @@ class PosteriorParams:
     Attributes:
         half_life_days: time discount ``w = 0.5 ** (age / half_life)``; ``inf`` disables.
         prior_strength: the pooled prior is worth this many conversions of evidence.
-        lag: conversion-lag model (TOML ``lag_pmf``).
+        lag_pmf: share of a day's eventual conversions reported 0, 1, ... days later
+            (sums to 1; its length is the attribution window); ``None`` = the default
+            (:data:`~allocator.core.lag.DEFAULT_LAG_PMF`). :attr:`lag` is its model.
         pool_by_creator: pool by (kind, creator) under kind; False pools by kind only.
         value_shape: shape ``kappa`` of the per-conversion value distribution (ROAS);
             ``value_shape * prior_strength`` must exceed 1 so the mean value exists.
     """
 
-    half_life_days: float = 14.0
-    prior_strength: float = 2.0
-    lag: LagModel = field(default_factory=LagModel.default)
+    half_life_days: Annotated[float, Gt(0.0)] = 14.0
+    prior_strength: Positive = 2.0
+    lag_pmf: Annotated[tuple[NonNegative, ...], MinLen(1), MaxLen(90)] | None = None
     pool_by_creator: bool = True
-    value_shape: float = 2.0
+    value_shape: Positive = 2.0
 
     def __post_init__(self) -> None:
-        if not self.half_life_days > 0 or math.isnan(self.half_life_days):
-            raise ValueError(
-                f"half_life_days must be > 0 (inf disables), got {self.half_life_days}"
-            )
-        if not (math.isfinite(self.prior_strength) and self.prior_strength > 0):
-            raise ValueError(f"prior_strength must be a positive number, got {self.prior_strength}")
-        if not (math.isfinite(self.value_shape) and self.value_shape > 0):
-            raise ValueError(f"value_shape must be a positive number, got {self.value_shape}")
+        check_bounds(self)
+        if self.lag_pmf is not None:
+            pmf = tuple(float(p) for p in self.lag_pmf)
+            object.__setattr__(self, "lag_pmf", pmf)
+            if not math.isclose(math.fsum(pmf), 1.0, abs_tol=1e-6):
+                raise FieldError("lag_pmf", f"must sum to 1 (sums to {math.fsum(pmf):.6g})")
+            try:
+                self.lag  # noqa: B018 - builds and checks the model once
+            except ValueError:
+                raise FieldError("lag_pmf", "entries must be finite and >= 0") from None
         if self.value_shape * self.prior_strength <= 1:
-            raise ValueError(
-                "value_shape * prior_strength must exceed 1 (else the prior mean value per "
-                f"conversion is infinite), got {self.value_shape * self.prior_strength:g}"
+            raise FieldError(
+                "value_shape",
+                "x prior_strength must exceed 1 (else the prior mean value per conversion "
+                "is infinite)",
             )
-        if not isinstance(self.lag, LagModel):
-            raise ValueError(f"lag must be a LagModel, got {type(self.lag).__name__}")
+
+    @functools.cached_property
+    def lag(self) -> LagModel:
+        """The conversion-lag model of ``lag_pmf``."""
+        if self.lag_pmf is None:
+            return LagModel.default()
+        return LagModel(np.array(self.lag_pmf, dtype=np.float64))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,15 @@ budget never reaches the conversion count is released after ``learning_max_days`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Gt, Le, Lt
 
 from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState
+from allocator.core.bounds import NonNegative, check_bounds
 
 __all__ = ["GuardrailParams", "in_learning"]
 
@@ -48,36 +50,20 @@ class GuardrailParams:
         new_arm_budget: start budget of an arm being enabled; ``None`` = the test floor.
     """
 
-    platform_min_budget: float = 20.01
-    max_budget_share: float = 1.0
-    max_step_up: float = 0.3
-    max_step_down: float = 0.5
-    learning_days: float = 3.0
-    learning_conversions: float = 50.0
-    learning_max_days: float = 14.0
-    large_edit_fraction: float = 0.3
-    test_budget: float | None = None
-    new_arm_budget: float | None = None
-    exploration_share: float = 0.5
+    platform_min_budget: NonNegative = 20.01
+    max_budget_share: Annotated[float, Gt(0.0), Le(1.0)] = 1.0
+    max_step_up: NonNegative = 0.3
+    max_step_down: Annotated[float, Ge(0.0), Le(1.0)] = 0.5
+    learning_days: NonNegative = 3.0
+    learning_conversions: NonNegative = 50.0
+    learning_max_days: NonNegative = 14.0
+    large_edit_fraction: NonNegative = 0.3
+    test_budget: NonNegative | None = None
+    new_arm_budget: NonNegative | None = None
+    exploration_share: Annotated[float, Ge(0.0), Lt(1.0)] = 0.5
 
     def __post_init__(self) -> None:
-        checks = {
-            "platform_min_budget": self.platform_min_budget >= 0,
-            "max_budget_share": 0 < self.max_budget_share <= 1,
-            "max_step_up": self.max_step_up >= 0,
-            "max_step_down": 0 <= self.max_step_down <= 1,
-            "learning_days": self.learning_days >= 0,
-            "learning_conversions": self.learning_conversions >= 0,
-            "learning_max_days": self.learning_max_days >= 0,
-            "large_edit_fraction": self.large_edit_fraction >= 0,
-            "test_budget": self.test_budget is None or self.test_budget >= 0,
-            "new_arm_budget": self.new_arm_budget is None or self.new_arm_budget >= 0,
-            "exploration_share": 0 <= self.exploration_share < 1,
-        }
-        for name, ok in checks.items():
-            value = getattr(self, name)
-            if not ok or (value is not None and math.isnan(value)):
-                raise ValueError(f"GuardrailParams.{name} out of range: {value!r}")
+        check_bounds(self)
 
     @property
     def test_floor(self) -> float:

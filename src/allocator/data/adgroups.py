@@ -30,7 +30,7 @@ from allocator.core.arms import (
     Kind,
     Stage,
 )
-from allocator.data.table import Checker, number_text, quote_cell, read_table
+from allocator.data.table import Checker, Source, number_text, quote_cell, read_table
 
 __all__ = ["ADGROUP_COLUMNS", "ADGROUP_OPTIONAL_COLUMNS", "read_adgroups", "write_adgroups"]
 
@@ -99,11 +99,12 @@ class _AdGroupCells:
         ]
 
 
-def read_adgroups(path: str | Path) -> list[AdGroup]:
+def read_adgroups(path: Source) -> list[AdGroup]:
     """Read and validate an ad groups CSV file.
 
     Args:
-        path: the file (columns: see :data:`ADGROUP_COLUMNS`, :data:`ADGROUP_OPTIONAL_COLUMNS`).
+        path: the file, or a data frame with its columns (see :data:`ADGROUP_COLUMNS`,
+            :data:`ADGROUP_OPTIONAL_COLUMNS`).
 
     Returns:
         One :class:`AdGroup` per row, in file order; budgets in currency per day.
@@ -111,7 +112,7 @@ def read_adgroups(path: str | Path) -> list[AdGroup]:
     Raises:
         DataError: the first invalid cell in file order, with path, line and column.
     """
-    table = read_table(Path(path), ADGROUP_COLUMNS, ADGROUP_OPTIONAL_COLUMNS)
+    table = read_table(path, ADGROUP_COLUMNS, ADGROUP_OPTIONAL_COLUMNS)
     ck = Checker(table)
     cells = _check_adgroups(ck)
     ck.raise_first()

@@ -19,7 +19,7 @@ import pandas as pd
 from allocator._types import FloatArray
 from allocator.core.arms import AdGroup, Observation
 from allocator.data.adgroups import read_adgroups
-from allocator.data.table import Checker, number_text, quote_cell, read_table
+from allocator.data.table import Checker, Source, number_text, quote_cell, read_table
 
 __all__ = [
     "OBSERVATION_COLUMNS",
@@ -73,12 +73,13 @@ class _ObservationCells:
 
 
 def read_observations(
-    path: str | Path, *, today: date, known_ids: Collection[str] | None = None
+    path: Source, *, today: date, known_ids: Collection[str] | None = None
 ) -> list[Observation]:
     """Read and validate a daily observations CSV file.
 
     Args:
-        path: the file (columns: see :data:`OBSERVATION_COLUMNS`; optional ``value``).
+        path: the file, or a data frame with its columns (see :data:`OBSERVATION_COLUMNS`;
+            optional ``value``).
         today: the real current date in the account time zone; later rows are an error.
         known_ids: the ad group ids of the account; rows for other ids are an error
             (``None`` skips that check).
@@ -89,7 +90,7 @@ def read_observations(
     Raises:
         DataError: the first invalid cell in file order, with path, line and column.
     """
-    table = read_table(Path(path), OBSERVATION_COLUMNS, OBSERVATION_OPTIONAL_COLUMNS)
+    table = read_table(path, OBSERVATION_COLUMNS, OBSERVATION_OPTIONAL_COLUMNS)
     ck = Checker(table)
     c = _check_observations(ck, today, known_ids)
     ck.raise_first()
@@ -149,13 +150,13 @@ def _check_observations(
 
 
 def load_files(
-    adgroups_path: str | Path, observations_path: str | Path, *, today: date
+    adgroups_path: Source, observations_path: Source, *, today: date
 ) -> tuple[list[AdGroup], list[Observation]]:
     """Read both files of the ``files`` platform; observations must name known ad groups.
 
     Args:
-        adgroups_path: the ad groups CSV file.
-        observations_path: the observations CSV file.
+        adgroups_path: the ad groups CSV file (or a data frame with its columns).
+        observations_path: the observations CSV file (or a data frame with its columns).
         today: the real current date in the account time zone.
 
     Returns:

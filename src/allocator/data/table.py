@@ -1,7 +1,8 @@
 """CSV tables as string cells, and the vectorized row/column checks run over them.
 
-:func:`read_table` reads a file of the contract as stripped string cells, checks its header
-and remembers the physical line of each record (the header is line 1; quoted cells may span
+:func:`read_table` reads a file of the contract (or a data frame with its columns, taken as
+the CSV text it would be written as) as stripped string cells, checks its header and
+remembers the physical line of each record (the header is line 1; quoted cells may span
 lines). A :class:`Checker` turns every validation rule into a boolean mask over the rows and
 raises one :class:`~allocator.errors.DataError` for the first failing cell in file order
 (line, then column), naming file, line and column; nothing partial is returned on error.
@@ -12,12 +13,14 @@ and how many rows match.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -25,9 +28,21 @@ import pandas as pd
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.errors import DataError
 
-__all__ = ["Checker", "DataWarning", "Table", "number_text", "quote_cell", "read_table"]
+__all__ = [
+    "FRAME_PATH",
+    "Checker",
+    "DataWarning",
+    "Source",
+    "Table",
+    "number_text",
+    "quote_cell",
+    "read_table",
+]
 
 _DATE_RE = r"\d{4}-\d{2}-\d{2}"
+
+FRAME_PATH = Path("<DataFrame>")
+"""What errors and warnings name as the file when the records came as a data frame."""
 _PARSER_LINE_RE = re.compile(r"line (\d+)")
 
 
@@ -66,13 +81,24 @@ class Table:
     lines: IntArray
 
 
-def read_table(path: Path, required: Sequence[str], optional: Sequence[str]) -> Table:
-    """Read ``path`` as strings; check the header; drop blank lines; keep line numbers.
+Source = str | Path | pd.DataFrame
+"""Records of the contract: a CSV file, or a data frame with the file's columns."""
 
+
+def read_table(source: Source, required: Sequence[str], optional: Sequence[str]) -> Table:
+    """Read ``source`` as strings; check the header; drop blank lines; keep line numbers.
+
+    A data frame is read as the CSV text it would be written as (``frame.to_csv``, no
+    index) and named :data:`FRAME_PATH` in errors; its row ``i`` is line ``i + 2``.
     Columns beyond ``required`` and ``optional`` are ignored with a :class:`DataWarning`
     attributed to the caller of the function that called this one.
     """
-    header, frame = _load_csv(path)
+    if isinstance(source, pd.DataFrame):
+        path = FRAME_PATH
+        header, frame = _parse_csv(io.StringIO(source.to_csv(index=False)), path)
+    else:
+        path = Path(source)
+        header, frame = _load_csv(path)
     names = [name.strip() for name in (header or [])]
     _check_header(path, names, required, optional)
     frame.columns = pd.Index(names)
@@ -86,19 +112,21 @@ def _load_csv(path: Path) -> tuple[list[str] | None, pd.DataFrame]:
     """The raw header row (``None`` for an empty file) and every cell as a string."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-            handle.seek(0)
-            frame = pd.read_csv(
-                handle,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                skip_blank_lines=False,
-            )
+            return _parse_csv(handle, path)
     except FileNotFoundError as exc:
         raise DataError("file not found", path=path) from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=path) from exc
+
+
+def _parse_csv(handle: TextIO, path: Path) -> tuple[list[str] | None, pd.DataFrame]:
+    """The raw header row and every cell of the CSV text in ``handle`` as a string."""
+    try:
+        header = next(csv.reader(handle), None)
+        handle.seek(0)
+        frame = pd.read_csv(
+            handle, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
+        )
     except pd.errors.EmptyDataError as exc:
         raise DataError("file is empty; a header line is required", path=path) from exc
     except pd.errors.ParserError as exc:

@@ -6,9 +6,11 @@ authorizations, building on ``connection`` (opening, locks, transactions), ``cha
 applier per account; ``migrations`` holds the schema; ``records`` the typed values the
 store returns; ``secrets`` keeps access tokens out of it.
 
-``rebalance`` is the job's entry point: ``client`` reads the platform, ``reconcile``
+``rebalance`` is the job's entry point: ``platforms`` opens and reads the platform (the
+API, or the read-only files export), ``planning`` plans a day from records, ``reconcile``
 records a dry run or applies under the lock, ``apply`` sends the changes write-ahead,
-``report`` and ``logs`` show what happened; ``demo`` runs the job on the local sandbox.
+``results`` holds what a run returns (the command line renders it) and ``log_setup``
+routes a run's logs; ``demo`` runs the job on the local sandbox.
 """
 
 from __future__ import annotations

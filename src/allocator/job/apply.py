@@ -25,7 +25,7 @@ from allocator.core.arms import AdGroup, AdGroupStatus
 from allocator.errors import ApiError, ConfigError
 from allocator.job.records import Change, ChangeKind, ChangeState, budget_text
 from allocator.job.store import Store
-from allocator.plan import Plan
+from allocator.plans import Plan
 from allocator.platform.base import (
     AdPlatform,
     BudgetChange,

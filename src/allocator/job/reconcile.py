@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allocator.config import JobConfig
-from allocator.core.arms import AdGroup, AdGroupStatus, Observation
+from allocator.core.arms import AdGroup, Observation
 from allocator.errors import StateError
 from allocator.job.apply import (
     LiveState,
@@ -30,10 +30,10 @@ from allocator.job.apply import (
     plan_differences,
 )
 from allocator.job.records import Change, ChangeState, Disposition, Outcome, Run
-from allocator.job.report import ApplyReport
+from allocator.job.results import ApplyReport
 from allocator.job.store import Store
-from allocator.plan import Plan
-from allocator.platform.tiktok import TikTokClient
+from allocator.plans import Plan
+from allocator.platform.base import AdPlatform
 
 __all__ = ["ApplyContext", "dispatch", "hash_config", "hash_inputs"]
 
@@ -56,18 +56,6 @@ def hash_inputs(adgroups: list[AdGroup], observations: list[Observation]) -> str
     return digest.hexdigest()[:16]
 
 
-def _store_plan(plan: Plan) -> dict[str, object]:
-    """The plan JSON the store records: a disabled ad group's budget is left as it is."""
-    data = plan.to_json_dict()
-    data["adgroups"] = [
-        {**row, "to_budget": row["from_budget"]}
-        if row["to_status"] == AdGroupStatus.DISABLE
-        else row
-        for row in data["adgroups"]
-    ]
-    return data
-
-
 @dataclass(slots=True)
 class ApplyContext:
     """Everything one invocation reconciles with.
@@ -75,7 +63,7 @@ class ApplyContext:
     Attributes:
         config: the validated job config.
         config_path: the config file (named in messages).
-        client: the platform's API client.
+        platform: the platform the plan is applied through.
         store: the open job store.
         plan: the plan for the period.
         adgroups: the ad groups as planned (with the stage memory attached).
@@ -87,7 +75,7 @@ class ApplyContext:
 
     config: JobConfig
     config_path: Path
-    client: TikTokClient
+    platform: AdPlatform
     store: Store
     plan: Plan
     adgroups: list[AdGroup]
@@ -157,7 +145,7 @@ def _close_earlier_open_runs(ctx: ApplyContext) -> None:
     ]
     if not stale:
         return
-    live = live_state(ctx.client.list_adgroups())
+    live = live_state(ctx.platform.list_adgroups())
     for run in stale:
         ctx.store.settle_pending(run.id, live)
         ctx.store.finish_run(run.id, Outcome.INTERRUPTED)
@@ -166,12 +154,12 @@ def _close_earlier_open_runs(ctx: ApplyContext) -> None:
 
 def _begin(ctx: ApplyContext) -> Run:
     account = ctx.config.account.name
-    plan = _store_plan(ctx.plan)
+    plan = ctx.plan
     run = ctx.store.begin_run(
         account, ctx.period, ctx.config_hash, plan, inputs_hash=ctx.inputs_hash
     )
     if run.disposition is Disposition.RESUMED and run.config_hash != ctx.config_hash:
-        live = live_state(ctx.client.list_adgroups())
+        live = live_state(ctx.platform.list_adgroups())
         ctx.store.settle_pending(run.id, live)
         ctx.store.finish_run(run.id, Outcome.INTERRUPTED)
         log.warning("config changed since store run %d: closed it, planning afresh", run.id)
@@ -223,7 +211,7 @@ def _alert_failures(ctx: ApplyContext, run: Run) -> None:
 
 def _send_and_finish(ctx: ApplyContext, run: Run, pending: list[Change]) -> ApplyReport:
     """Apply ``pending``, then finish the run (or leave it open when outcomes are unknown)."""
-    stop = apply_pending(ctx.store, ctx.client, pending)
+    stop = apply_pending(ctx.store, ctx.platform, pending)
     if stop is not None and stop.open_run:
         _alert_failures(ctx, run)
         return _report(ctx, run, "interrupted", f"store run {run.id} left open: {stop.reason}")
@@ -246,7 +234,7 @@ def _apply(ctx: ApplyContext) -> ApplyReport:
             f"period {run.period} was already applied by store run {run.id} with the same "
             "config and data: nothing to do",
         )
-    live = live_state(ctx.client.list_adgroups())
+    live = live_state(ctx.platform.list_adgroups())
     if run.disposition is Disposition.RESUMED:
         pending = _settle(ctx, run, live)
         differences = pending_differences(pending, live)
@@ -271,7 +259,7 @@ def _with_post(ctx: ApplyContext) -> list[AdGroup]:
 
 def _dry_run(ctx: ApplyContext) -> ApplyReport:
     run = ctx.store.begin_run(
-        ctx.config.account.name, ctx.period, ctx.config_hash, _store_plan(ctx.plan), dry_run=True
+        ctx.config.account.name, ctx.period, ctx.config_hash, ctx.plan, dry_run=True
     )
     ctx.store.record_authorizations(run.id, _with_post(ctx))
     return ApplyReport(
@@ -303,7 +291,7 @@ def dispatch(ctx: ApplyContext, apply: bool, owner: str | None) -> ApplyReport:
     """Record a dry run, or with ``apply`` apply the plan (unless the kill switch is on).
 
     Args:
-        ctx: the invocation's config, client, store and plan.
+        ctx: the invocation's config, platform, store and plan.
         apply: apply the plan (else record it as a dry run).
         owner: lock owner name shown to a refused concurrent run (default ``pid N@host``).
 

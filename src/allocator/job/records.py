@@ -1,5 +1,9 @@
 """What the job store records, as typed values; and how a plan becomes intended changes.
 
+The store takes a :class:`~allocator.plans.Plan` as it is (one plan type end to end):
+:func:`check_plan` refuses one it cannot record, :func:`intended_changes` orders its
+changes, and the store serialises it to JSON only when writing it to SQLite.
+
 Units: budgets are currency per day in the account currency, held as exact cents text
 (``"120.50"``) in the store so comparisons with the live state are exact.
 """
@@ -8,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from allocator.core.arms import AdGroupStatus, AuthStatus, Stage
 from allocator.errors import StateError
+from allocator.plans import Plan, PlannedAdGroup
 from allocator.platform.base import BudgetChange, StatusChange
 
 __all__ = [
@@ -27,14 +32,13 @@ __all__ = [
     "DecisionRecord",
     "Disposition",
     "Outcome",
-    "PlannedAdGroup",
-    "PlannedAlert",
     "Run",
     "Settlement",
     "budget_text",
+    "check_plan",
     "intended_changes",
-    "parse_plan",
     "period_key",
+    "recorded_plan",
 ]
 
 
@@ -248,41 +252,6 @@ class AuthorizationSeen:
     seen_at: str
 
 
-# ------------------------------------------------------------------------ plan parsing
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedAdGroup:
-    """One ``adgroups`` entry of the Plan JSON, validated (budgets currency per day)."""
-
-    adgroup_id: str
-    from_budget: float
-    to_budget: float
-    from_status: AdGroupStatus
-    to_status: AdGroupStatus
-    stage: Stage
-    p_best: float | None
-    cpa_mean: float | None
-    cpa_low: float | None
-    cpa_high: float | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedAlert:
-    """One ``alerts`` entry of the Plan JSON."""
-
-    kind: str
-    adgroup_id: str | None
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    adgroups: tuple[PlannedAdGroup, ...]
-    alerts: tuple[PlannedAlert, ...] = field(default=())
-
-
 def budget_text(budget: float) -> str:
     """A budget (currency per day) as exact cents text: ``120.5 -> "120.50"``."""
     if not math.isfinite(budget) or budget < 0:
@@ -291,100 +260,63 @@ def budget_text(budget: float) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in obj:
-        raise StateError(f"invalid plan: {where}.{key} is missing")
-    return obj[key]
+# ------------------------------------------------------------------------ plan checks
 
 
-def _text(obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> Any:
-    value = _field(obj, key, where)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or (not value and key.endswith("id")):
-        raise StateError(f"invalid plan: {where}.{key} must be a non-empty string")
-    return value
+def _where_row(plan: Plan, i: int, key: str) -> str:
+    return f"invalid plan: adgroups[{i}].{key}"
 
 
-def _number(obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> Any:
-    value = _field(obj, key, where)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise StateError(f"invalid plan: {where}.{key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _status(obj: Mapping[str, Any], key: str, where: str) -> AdGroupStatus:
-    value = _field(obj, key, where)
-    try:
-        return AdGroupStatus(value)
-    except ValueError:
-        raise StateError(f"invalid plan: {where}.{key} must be 'enable' or 'disable'") from None
-
-
-def _stage(obj: Mapping[str, Any], where: str) -> Stage:
-    labels = {s.label: s for s in Stage}
-    value = _field(obj, "stage", where)
-    if value not in labels:
-        raise StateError(f"invalid plan: {where}.stage must be one of {sorted(labels)}")
-    return labels[value]
-
-
-def _adgroup(obj: Any, where: str) -> PlannedAdGroup:
-    if not isinstance(obj, Mapping):
-        raise StateError(f"invalid plan: {where} must be an object")
-    row = PlannedAdGroup(
-        adgroup_id=_text(obj, "adgroup_id", where),
-        from_budget=_number(obj, "from_budget", where),
-        to_budget=_number(obj, "to_budget", where),
-        from_status=_status(obj, "from_status", where),
-        to_status=_status(obj, "to_status", where),
-        stage=_stage(obj, where),
-        p_best=_number(obj, "p_best", where, optional=True),
-        cpa_mean=_number(obj, "cpa_mean", where, optional=True),
-        cpa_low=_number(obj, "cpa_low", where, optional=True),
-        cpa_high=_number(obj, "cpa_high", where, optional=True),
-        reason=_text(obj, "reason", where),
-    )
+def _check_row(plan: Plan, i: int, labels: frozenset[str]) -> None:
+    row = plan.adgroups[i]
+    if not row.adgroup_id:
+        raise StateError(_where_row(plan, i, "adgroup_id") + " must be a non-empty string")
+    for key in ("from_budget", "to_budget"):
+        value = getattr(row, key)
+        if not math.isfinite(value):
+            raise StateError(_where_row(plan, i, key) + f" must be a finite number, got {value!r}")
     if min(row.from_budget, row.to_budget) < 0:
-        raise StateError(f"invalid plan: {where} has a negative budget")
-    if row.p_best is not None and not 0 <= row.p_best <= 1:
-        raise StateError(f"invalid plan: {where}.p_best must be in [0, 1]")
-    return row
+        raise StateError(f"invalid plan: adgroups[{i}] has a negative budget")
+    for key in ("from_status", "to_status"):
+        if getattr(row, key) not in (AdGroupStatus.ENABLE, AdGroupStatus.DISABLE):
+            raise StateError(_where_row(plan, i, key) + " must be 'enable' or 'disable'")
+    if row.stage not in labels:
+        raise StateError(_where_row(plan, i, "stage") + f" must be one of {sorted(labels)}")
+    if not 0 <= row.p_best <= 1:
+        raise StateError(_where_row(plan, i, "p_best") + " must be in [0, 1]")
 
 
-def _list(plan: Mapping[str, Any], key: str) -> Sequence[Any]:
-    value = plan.get(key, [])
-    if not isinstance(value, list | tuple):
-        raise StateError(f"invalid plan: {key} must be a list")
-    return value
-
-
-def parse_plan(plan: Mapping[str, Any]) -> _Plan:
-    """Validate the Plan JSON's ``adgroups`` and ``alerts`` (see DESIGN.md's contract).
+def check_plan(plan: Plan) -> None:
+    """Refuse a plan the store cannot record faithfully (see DESIGN.md's plan contract).
 
     Raises:
-        StateError: a key is missing or has the wrong type; the message names the key
+        StateError: an ad group appears twice, or a row has an empty id, a negative or
+            non-finite budget, a status other than ``enable``/``disable``, an unknown stage
+            or a ``p_best`` outside [0, 1]; the message names the row and field
             (``adgroups[2].to_budget``).
     """
-    rows = tuple(_adgroup(obj, f"adgroups[{i}]") for i, obj in enumerate(_list(plan, "adgroups")))
-    ids = [r.adgroup_id for r in rows]
+    labels = frozenset(s.label for s in Stage)
+    for i in range(len(plan.adgroups)):
+        _check_row(plan, i, labels)
+    ids = [r.adgroup_id for r in plan.adgroups]
     if len(set(ids)) != len(ids):
         raise StateError("invalid plan: an adgroup_id appears twice in adgroups")
-    alerts = []
-    for i, obj in enumerate(_list(plan, "alerts")):
-        where = f"alerts[{i}]"
-        if not isinstance(obj, Mapping):
-            raise StateError(f"invalid plan: {where} must be an object")
-        alerts.append(
-            PlannedAlert(
-                kind=_text(obj, "kind", where),
-                adgroup_id=_text(obj, "adgroup_id", where, optional=True),
-                message=_text(obj, "message", where),
-            )
-        )
-    return _Plan(rows, tuple(alerts))
+
+
+def recorded_plan(plan: Plan) -> dict[str, Any]:
+    """The plan JSON as the store records it: what the account holds after the run.
+
+    That is the plan's own JSON, except that a disabled ad group's ``to_budget`` is its
+    ``from_budget``: disabling leaves the budget as it is (see :func:`intended_changes`).
+    """
+    data = plan.to_json_dict()
+    data["adgroups"] = [
+        {**row, "to_budget": row["from_budget"]}
+        if row["to_status"] == AdGroupStatus.DISABLE
+        else row
+        for row in data["adgroups"]
+    ]
+    return data
 
 
 def intended_changes(rows: Sequence[PlannedAdGroup]) -> list[tuple[str, ChangeKind, str, str]]:
@@ -392,7 +324,8 @@ def intended_changes(rows: Sequence[PlannedAdGroup]) -> list[tuple[str, ChangeKi
 
     Order: disables, then budget decreases, then budget increases, then enables (plan
     order within each group), so spend only goes down before it goes up and a partial
-    apply never runs above the old total. Budgets equal to the cent are no change.
+    apply never runs above the old total. Budgets equal to the cent are no change, and a
+    disabled ad group's budget is left as it is (only its status changes).
 
     Returns:
         ``(adgroup_id, kind, from_value, to_value)`` tuples in apply order.
@@ -403,10 +336,10 @@ def intended_changes(rows: Sequence[PlannedAdGroup]) -> list[tuple[str, ChangeKi
     enables: list[tuple[str, ChangeKind, str, str]] = []
     for r in rows:
         old, new = budget_text(r.from_budget), budget_text(r.to_budget)
-        if old != new:
+        if old != new and r.to_status == AdGroupStatus.ENABLE:
             group = decreases if r.to_budget < r.from_budget else increases
             group.append((r.adgroup_id, ChangeKind.BUDGET, old, new))
         if r.from_status != r.to_status:
-            group = enables if r.to_status is AdGroupStatus.ENABLE else disables
-            group.append((r.adgroup_id, ChangeKind.STATUS, r.from_status.value, r.to_status.value))
+            group = enables if r.to_status == AdGroupStatus.ENABLE else disables
+            group.append((r.adgroup_id, ChangeKind.STATUS, r.from_status, r.to_status))
     return disables + decreases + increases + enables

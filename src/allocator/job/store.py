@@ -39,8 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from allocator.core.arms import AdGroup
 from allocator.errors import StateError
@@ -50,9 +49,11 @@ from allocator.job.records import (
     Disposition,
     Outcome,
     Run,
+    check_plan,
     intended_changes,
-    parse_plan,
+    recorded_plan,
 )
+from allocator.plans import Plan, PlanAlert, PlannedAdGroup
 
 __all__ = ["Store"]
 
@@ -81,7 +82,7 @@ class Store(StoreChanges):
         account: str,
         period: str,
         config_hash: str,
-        plan: Mapping[str, Any],
+        plan: Plan,
         *,
         inputs_hash: str | None = None,
         dry_run: bool = False,
@@ -101,7 +102,8 @@ class Store(StoreChanges):
             account: account name.
             period: period key (:func:`~allocator.job.records.period_key`).
             config_hash: hash of the job config.
-            plan: the Plan JSON object (``run_id`` is set by the store).
+            plan: the plan; recorded as its JSON (:func:`~allocator.job.records.recorded_plan`)
+                with ``run_id`` set to the store's run id.
             inputs_hash: optional hash of the input data, part of the fingerprint.
             dry_run: record a plan-only run.
 
@@ -113,8 +115,9 @@ class Store(StoreChanges):
             self._guard.refuse(name, value)
         self._guard.refuse("config_hash", config_hash)
         self._guard.refuse("inputs_hash", inputs_hash)
-        self._guard.refuse_json("the plan", plan)
-        parsed = parse_plan(plan)
+        check_plan(plan)
+        data = recorded_plan(plan)
+        self._guard.refuse_json("the plan", data)
         fingerprint = _fingerprint(account, period, config_hash, inputs_hash)
         owner = None if dry_run else self._require_lock(account)
         with self._tx() as tx:
@@ -130,10 +133,10 @@ class Store(StoreChanges):
                  now if dry_run else None, Outcome.PLANNED.value if dry_run else None, owner),
             )  # fmt: skip
             run_id = int(cur.lastrowid or 0)
-            text = json.dumps({**plan, "run_id": run_id}, ensure_ascii=False, allow_nan=False)
+            text = json.dumps({**data, "run_id": run_id}, ensure_ascii=False, allow_nan=False)
             self._guard.refuse("the plan", text)
             tx.execute("INSERT INTO plans (run_id, plan_json) VALUES (?, ?)", (run_id, text))
-            self._insert_plan_rows(tx, run_id, parsed.adgroups, parsed.alerts, dry_run)
+            self._insert_plan_rows(tx, run_id, plan.adgroups, plan.alerts, dry_run)
         return self._run(self._run_row(run_id), Disposition.NEW)
 
     def _existing(
@@ -158,11 +161,11 @@ class Store(StoreChanges):
         self,
         tx: sqlite3.Connection,
         run_id: int,
-        adgroups: Iterable[Any],
-        alerts: Iterable[Any],
+        adgroups: Sequence[PlannedAdGroup],
+        alerts: Sequence[PlanAlert],
         dry_run: bool,
     ) -> None:
-        rows = list(adgroups)
+        rows = adgroups
         state, error = ("skipped", "dry run: not applied") if dry_run else ("pending", None)
         tx.executemany(
             "INSERT INTO changes (run_id, seq, adgroup_id, kind, from_value, to_value, state, "
@@ -176,7 +179,7 @@ class Store(StoreChanges):
             "INSERT INTO decisions (run_id, adgroup_id, stage, p_best, cpa_mean, cpa_low, "
             "cpa_high, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (run_id, r.adgroup_id, r.stage.label, r.p_best, r.cpa_mean, r.cpa_low,
+                (run_id, r.adgroup_id, r.stage, r.p_best, r.cpa_mean, r.cpa_low,
                  r.cpa_high, r.reason)
                 for r in rows
             ],

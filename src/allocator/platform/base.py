@@ -16,7 +16,7 @@ from datetime import date
 from typing import Protocol, runtime_checkable
 
 from allocator.core.arms import AdGroup, Observation
-from allocator.errors import AllocatorError, ConfigError
+from allocator.errors import InvalidChangeError, UnsupportedAdGroupError
 
 __all__ = [
     "AdPlatform",
@@ -108,35 +108,3 @@ class AdPlatform(Protocol):
             InvalidChangeError: a change is malformed; nothing was sent.
         """
         ...
-
-
-class UnsupportedAdGroupError(ConfigError):
-    """Ad groups allocator refuses to manage; fix the account or narrow the scope.
-
-    Reasons: campaign budget optimisation, a non-daily budget mode, not exactly one ad,
-    an unknown identity type.
-
-    Attributes:
-        adgroup_ids: the offending ad groups, in platform order.
-        reasons: one reason per id, same order.
-    """
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.adgroup_ids = tuple(adgroup_id for adgroup_id, _ in problems)
-        self.reasons = tuple(reason for _, reason in problems)
-        listed = "; ".join(f"ad group {gid}: {why}" for gid, why in problems)
-        super().__init__(f"cannot manage {len(problems)} ad group(s): {listed}")
-
-
-class InvalidChangeError(AllocatorError):
-    """A requested change breaks the platform's rules; nothing was sent.
-
-    Attributes:
-        adgroup_id: the ad group the change was for, when there is one.
-        reason: what is wrong.
-    """
-
-    def __init__(self, reason: str, *, adgroup_id: str | None = None) -> None:
-        self.adgroup_id = adgroup_id
-        self.reason = reason
-        super().__init__(f"ad group {adgroup_id}: {reason}" if adgroup_id else reason)

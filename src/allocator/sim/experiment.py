@@ -42,97 +42,71 @@ anywhere are errors: :func:`load_experiment` raises one
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
-from pydantic_core import ErrorDetails, PydanticCustomError
-
-from allocator.config_base import (
-    Positive,
-    StrictModel,
-    cross_field_error,
-    dotted_key,
-    nested_model,
-    ranked_errors,
-    read_toml,
+from pydantic import (
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from allocator.config_base import Positive, StrictModel, cross_field_error
 from allocator.errors import ConfigError
 from allocator.sim.grid import expand_grid
-from allocator.sim.policy_configs import (
-    KIND_TO_POLICY_CONFIG,
-    POLICY_KINDS,
-    Label,
-    OracleConfig,
-    PolicyConfig,
-    ThompsonConfig,
-)
+from allocator.sim.policy_configs import Label, OracleConfig, PolicyConfig, ThompsonConfig
 from allocator.sim.scenario import Scenario
+from allocator.toml_lines import Loc
+from allocator.toml_loader import load_toml
 
 __all__ = ["ExperimentConfig", "load_experiment"]
 
-_POLICY_ADAPTER: TypeAdapter[PolicyConfig] = TypeAdapter(PolicyConfig)
-_SCENARIO_ADAPTER: TypeAdapter[Scenario] = TypeAdapter(Scenario)
-_SCENARIO_FIELDS = tuple(f.name for f in dataclasses.fields(Scenario))
+_OVERRIDES = ("horizon_days", "daily_budget")
+"""Top-level keys that override the scenario's."""
 
 
 # --------------------------------------------------------------------- policies
-def _validate_policies(raw: object) -> list[BaseModel]:
-    if not isinstance(raw, list) or not raw:
+def _expand_policies(raw: object) -> list[object]:
+    """The ``[[policies]]`` tables with their grids expanded into variants, in order."""
+    if not isinstance(raw, list | tuple) or not raw:
         raise cross_field_error("policies", "needs at least one [[policies]] table")
-    models: list[BaseModel] = []
+    variants: list[object] = []
     for i, table in enumerate(raw):
-        if isinstance(table, BaseModel):  # already validated (built in Python)
-            models.append(table)
-        else:
-            models += _validate_policy_table(f"policies[{i}]", table)
-    return models
-
-
-def _validate_policy_table(where: str, table: object) -> list[BaseModel]:
-    """The variants of one ``[[policies]]`` table; errors name keys below ``where``."""
-    if not isinstance(table, Mapping):
-        raise cross_field_error(where, "must be a table with a kind")
-    if table.get("kind") not in POLICY_KINDS:
-        raise cross_field_error(
-            f"{where}.kind", "must be one of " + ", ".join(map(repr, POLICY_KINDS))
-        )
-    try:
-        variants = expand_grid(table)
-    except PydanticCustomError as exc:
-        raise cross_field_error(f"{where}.{(exc.context or {})['key']}", exc.message()) from None
-    models: list[BaseModel] = []
-    for variant in variants:
+        if not isinstance(table, Mapping):  # a model built in Python, or an error for later
+            variants.append(table)
+            continue
         try:
-            models.append(_POLICY_ADAPTER.validate_python(variant))
-        except ValidationError as exc:
-            model = KIND_TO_POLICY_CONFIG.get(str(table.get("kind")))
-            key, reason = _explain(ranked_errors(exc)[0], variant, model)
-            head, _, rest = key.partition(".")
-            key = rest if head in POLICY_KINDS else key
-            raise cross_field_error(f"{where}.{key}" if key else where, reason) from None
-    return models
+            variants += expand_grid(table)
+        except PydanticCustomError as exc:
+            key = (exc.context or {}).get("key", "")
+            raise cross_field_error(f"policies[{i}].{key}", exc.message()) from None
+    return variants
+
+
+def _variant_owners(raw: object) -> list[int]:
+    """For each policy variant, the index of the ``[[policies]]`` table it came from."""
+    owners: list[int] = []
+    for i, table in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            n = len(expand_grid(table)) if isinstance(table, Mapping) else 1
+        except PydanticCustomError:
+            n = 1
+        owners += [i] * n
+    return owners
 
 
 # --------------------------------------------------------------------- scenario
-def _reject_unknown_scenario_keys(raw: Mapping[str, Any]) -> None:
-    for key in raw:
-        if key not in _SCENARIO_FIELDS:
-            close = difflib.get_close_matches(str(key), _SCENARIO_FIELDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise cross_field_error(f"scenario.{key}", f"unknown key{hint}")
-
-
-def _validate_scenario(raw: object, overrides: Mapping[str, Any]) -> Scenario:
+def _with_overrides(raw: object, overrides: Mapping[str, Any]) -> object:
+    """The scenario table with the top-level ``horizon_days``/``daily_budget`` put in."""
     if isinstance(raw, Scenario):
         raw = dataclasses.asdict(raw)
     if not isinstance(raw, Mapping):
-        raise cross_field_error("scenario", "must be a table or the path of a scenario TOML file")
-    _reject_unknown_scenario_keys(raw)
+        return raw
     data = dict(raw)
     for key, value in overrides.items():
         if value is not None:
@@ -141,14 +115,15 @@ def _validate_scenario(raw: object, overrides: Mapping[str, Any]) -> Scenario:
                     f"scenario.{key}", f"conflicts with the top-level {key} = {value}"
                 )
             data[key] = value
+    return data
+
+
+def _scenario_checked(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A :class:`Scenario`'s own checks raise ``ConfigError``: report them on its key."""
     try:
-        return _SCENARIO_ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        key, reason = _explain(ranked_errors(exc)[0], data, None)
-        raise cross_field_error(f"scenario.{key}", reason) from None
+        return handler(value)
     except ConfigError as exc:
-        key = f"scenario.{exc.key}" if exc.key else "scenario"
-        raise cross_field_error(key, exc.reason) from None
+        raise cross_field_error(exc.key or "", exc.reason) from None
 
 
 # ------------------------------------------------------------------- experiment
@@ -184,15 +159,21 @@ class ExperimentConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _expand(cls, data: Any) -> Any:
+        """Expand the policies' grids; put the top-level overrides into the scenario."""
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
         if "policies" in data:
-            data["policies"] = _validate_policies(data["policies"])
+            data["policies"] = _expand_policies(data["policies"])
         if "scenario" in data:
-            overrides = {k: data.get(k) for k in ("horizon_days", "daily_budget")}
-            data["scenario"] = _validate_scenario(data["scenario"], overrides)
+            overrides = {k: data.get(k) for k in _OVERRIDES}
+            data["scenario"] = _with_overrides(data["scenario"], overrides)
         return data
+
+    @field_validator("scenario", mode="wrap")
+    @classmethod
+    def _scenario_checks(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _scenario_checked(value, handler)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -239,39 +220,31 @@ def _arm_budgets_fit(where: str, policy: ThompsonConfig, budget: float) -> None:
 
 
 # ----------------------------------------------------------------------- loading
-def _explain(
-    error: ErrorDetails, data: object, model: type[BaseModel] | None = ExperimentConfig
-) -> tuple[str, str]:
-    """``(dotted key, reason)`` of one pydantic error, never echoing the input value."""
-    loc = tuple(error["loc"])
-    ctx = error.get("ctx") or {}
-    if error["type"] == "cross_field":
-        key = str(ctx["key"])
-        if loc and key.split(".", 1)[0] == loc[-1]:  # the section's own rules name it
-            loc = loc[:-1]
-        prefix = dotted_key(loc)
-        return (f"{prefix}.{key}" if prefix else key), str(ctx["reason"])
-    if error["type"] == "missing":
-        return dotted_key(loc), "required key is missing"
-    if error["type"] == "extra_forbidden":
-        path = [str(p) for p in loc[:-1] if not isinstance(p, int) and p not in POLICY_KINDS]
-        holder = nested_model(model, path) if model is not None else None
-        names = list(holder.model_fields) if holder is not None else []
-        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-        return dotted_key(loc), "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
-    return dotted_key(loc), error["msg"]
+class _ScenarioFile(StrictModel):
+    """A scenario TOML file (its top-level keys are the scenario's), as one model."""
+
+    scenario: Scenario
+
+    @field_validator("scenario", mode="wrap")
+    @classmethod
+    def _scenario_checks(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        return _scenario_checked(value, handler)
 
 
 def _scenario_file(value: str, base: Path, overrides: Mapping[str, Any]) -> Scenario:
-    """A scenario TOML file (top-level keys are Scenario fields); errors name that file."""
+    """A scenario TOML file with the experiment's overrides; errors name that file."""
     path = Path(value).expanduser()
     path = path if path.is_absolute() else (base / path)
-    data = read_toml(path)
-    try:
-        return _validate_scenario(data, overrides)
-    except PydanticCustomError as exc:
-        key = str((exc.context or {}).get("key", "scenario")).removeprefix("scenario.")
-        raise ConfigError(exc.message(), path=path, key=key) from None
+
+    def prepare(data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return {"scenario": _with_overrides(data, overrides)}
+        except PydanticCustomError as exc:  # a conflict with the experiment's top-level keys
+            key = str((exc.context or {}).get("key", "")).removeprefix("scenario.")
+            raise ConfigError(exc.message(), path=path, key=key) from None
+
+    loaded = load_toml(path, _ScenarioFile, prepare=prepare, relocate=lambda loc: loc[1:])
+    return loaded.scenario
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
@@ -286,16 +259,25 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
 
     Raises:
         ConfigError: the file (or the scenario file it names) is missing or not valid
-            TOML, or a key is unknown, missing or invalid; ``key`` is the dotted key.
+            TOML, or keys are unknown, missing or invalid: one error lists them all, each
+            with its line and dotted key (``policies[1].guardrails.max_step_up``).
     """
     path = Path(path)
-    data = read_toml(path)
-    data.setdefault("name", path.stem)
-    if isinstance(data.get("scenario"), str):
-        overrides = {k: data.get(k) for k in ("horizon_days", "daily_budget")}
-        data["scenario"] = _scenario_file(data["scenario"], path.parent, overrides)
-    try:
-        return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
-        key, reason = _explain(ranked_errors(exc)[0], data)
-        raise ConfigError(reason, path=path, key=key) from None
+    owners: list[int] = []
+
+    def prepare(data: dict[str, Any]) -> dict[str, Any]:
+        data.setdefault("name", path.stem)
+        owners.extend(_variant_owners(data.get("policies")))
+        if isinstance(data.get("scenario"), str):
+            overrides = {k: data.get(k) for k in _OVERRIDES}
+            data["scenario"] = _scenario_file(data["scenario"], path.parent, overrides)
+        return data
+
+    def to_table(loc: Loc) -> Loc:
+        """``policies[j]`` of a grid variant -> ``policies[i]`` of its table."""
+        j = loc[1] if len(loc) > 1 and loc[0] == "policies" else None
+        if isinstance(j, int) and j < len(owners):
+            return ("policies", owners[j], *loc[2:])
+        return loc
+
+    return load_toml(path, ExperimentConfig, prepare=prepare, relocate=to_table)

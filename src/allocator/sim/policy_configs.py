@@ -2,9 +2,9 @@
 
 Each model validates one policy variant (after grid expansion, see
 :mod:`allocator.sim.grid`) and builds the policy object it names; :data:`PolicyConfig`
-picks the model by ``kind``. The ``thompson`` policy's ``[posterior]``, ``[decisions]``
-and ``[guardrails]`` tables are the job config's sections (:mod:`allocator.engine_config`),
-key for key. Money is in currency per day, durations in days.
+picks the model by ``kind``. The ``thompson`` policy's keys are the job config's engine
+settings (:mod:`allocator.engine_config`), key for key. Money is in currency per day,
+durations in days.
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from allocator.config_base import NonNegative, Positive, StrictModel
-from allocator.core.engine import EngineParams
-from allocator.engine_config import (
-    DecisionsConfig,
-    GuardrailsConfig,
-    PosteriorConfig,
-    linear_if_unset,
-)
+from allocator.engine_config import EngineSettings
 from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
 from allocator.sim.nonstationary import RawUCB, ThompsonShares
 from allocator.sim.oracle import Oracle
@@ -235,37 +229,17 @@ class OracleConfig(_PolicyBase):
         return Oracle()
 
 
-class ThompsonConfig(_PolicyBase):
+class ThompsonConfig(_PolicyBase, EngineSettings):
     """``kind = "thompson"``: the engine (:class:`~allocator.sim.thompson.ThompsonPolicy`).
 
-    Attributes:
-        n_draws: posterior draws per decision (the job's ``[engine] n_draws``).
-        lookback_days: days of history the engine reads (the job's ``[engine]``).
-        half_saturation_spend: the job's ``[engine] half_saturation_spend`` (unset =
-            linear response).
-        posterior: the job's ``[posterior]`` section.
-        decisions: the job's ``[decisions]`` section.
-        guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
-            raised to the scenario's when lower).
+    Its keys are the job config's engine settings (:mod:`allocator.engine_config`):
+    ``n_draws``, ``lookback_days`` and ``half_saturation_spend`` (the job's ``[engine]``
+    table) at the policy's top level, and the ``posterior``, ``decisions`` and
+    ``guardrails`` tables (the ``guardrails``' ``platform_min_budget`` is raised to the
+    scenario's when lower).
     """
 
     kind: Literal["thompson"]
-    n_draws: int = Field(default=1000, ge=10, le=100_000)
-    lookback_days: int = Field(default=60, ge=1, le=366)
-    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
-    decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
-    guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
-
-    def engine_params(self) -> EngineParams:
-        """The core :class:`~allocator.core.engine.EngineParams`."""
-        return EngineParams(
-            posterior=self.posterior.params(),
-            decisions=self.decisions.params(),
-            guardrails=self.guardrails.params(),
-            n_draws=self.n_draws,
-            half_saturation_spend=linear_if_unset(self.half_saturation_spend),
-        )
 
     def build(self) -> Policy:
         """The policy object."""

@@ -34,7 +34,6 @@ from typing import Any
 
 import pandas as pd
 
-from allocator.config_base import read_toml
 from allocator.errors import ConfigError
 from allocator.sim.executors import LocalExecutor
 from allocator.sim.experiment import ExperimentConfig
@@ -43,6 +42,7 @@ from allocator.sim.robustness_plots import write_plots
 from allocator.sim.robustness_stats import compare, summary_markdown
 from allocator.sim.robustness_worlds import PENALTIES, WORLDS, Cell, cells
 from allocator.sim.runner import run_experiment
+from allocator.toml_loader import read_toml
 
 __all__ = ["DEFAULT_POLICIES", "SUITE_SEED", "TUNING_SEED", "build_experiment", "main", "run_suite"]
 
@@ -147,7 +147,8 @@ def _run_cell_named(job: _Job) -> tuple[str, pd.DataFrame]:
 def _extra_policies(path: Path | None) -> list[dict[str, Any]]:
     if path is None:
         return []
-    tables = read_toml(path).get("policies")
+    _, table = read_toml(path)
+    tables = table.get("policies")
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError("needs one or more [[policies]] tables", path=path, key="policies")
     return list(tables)

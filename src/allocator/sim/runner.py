@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -33,12 +32,13 @@ import numpy as np
 import pandas as pd
 
 from allocator._types import FloatArray, IntArray
+from allocator.sim.day_loop import named_rng, simulate_policy
 from allocator.sim.environment import Environment
 from allocator.sim.experiment import ExperimentConfig
-from allocator.sim.metrics import RESULT_COLUMNS, MetricsAccumulator, compare_to_oracle
-from allocator.sim.policy import PolicyContext
+from allocator.sim.metrics import RESULT_COLUMNS, PolicyMetrics, compare_to_oracle
 from allocator.sim.policy_configs import OracleConfig, PolicyConfig
 from allocator.sim.replication import ReplicationBlock, replication_blocks
+from allocator.sim.truth import DayReport
 
 __all__ = [
     "ID_COLUMNS",
@@ -117,39 +117,25 @@ def policy_rng(block: ReplicationBlock, name: str) -> np.random.Generator:
     Seeded from ``(base seed, block index, 1, crc32(name))``: independent of the other
     policies, of their order in the file and of the executor.
     """
-    key = (block.index, 1, zlib.crc32(name.encode("utf-8")))
-    return np.random.default_rng(np.random.SeedSequence(block.base_seed, spawn_key=key))
+    return named_rng(block.base_seed, name, block.index)
 
 
 def _run_policy(
     experiment: ExperimentConfig, config: PolicyConfig, block: ReplicationBlock
-) -> tuple[MetricsAccumulator, FloatArray]:
+) -> tuple[PolicyMetrics, FloatArray]:
     """Simulate one policy on one block; returns its metrics and all daily budgets."""
     scenario = experiment.scenario
     if isinstance(config, OracleConfig):  # the ceiling does not pay the learning phase
         scenario = dataclasses.replace(scenario, learning_penalty=0.0)
     env = Environment.reset(scenario, block.size, block.env_rng())
-    policy = config.build()
-    policy.reset(
-        PolicyContext(
-            n_runs=block.size,
-            n_arms=scenario.n_arms,
-            daily_budget=scenario.daily_budget,
-            platform_min_budget=scenario.platform_min_budget,
-            target_cpa=scenario.target_cpa,
-            truth=env.truth,
-        )
-    )
-    rng = policy_rng(block, config.label)
-    acc = MetricsAccumulator(block.size, scenario.n_arms, scenario.daily_budget)
     budgets = np.zeros((scenario.horizon_days, block.size, scenario.n_arms))
-    for day in range(scenario.horizon_days):
-        arms, history = env.observe()
-        action, enabled = policy.act(arms, history, day, rng)
-        report = env.advance_day(action, enabled)
-        acc.update(report, policy.stages())
+
+    def keep_budgets(day: int, report: DayReport) -> None:
         budgets[day] = report.budget
-    return acc, budgets
+
+    policy = config.build()
+    rng = policy_rng(block, config.label)
+    return simulate_policy(env, policy, rng, on_day=keep_budgets), budgets
 
 
 def simulate_block(experiment: ExperimentConfig, block: ReplicationBlock) -> BlockResult:
@@ -170,8 +156,7 @@ def simulate_block(experiment: ExperimentConfig, block: ReplicationBlock) -> Blo
     metrics, conversions, expected, plots = [], [], [], []
     oracle = None
     for config in configs:
-        acc, budgets = _run_policy(experiment, config, block)
-        result = acc.finalize()
+        result, budgets = _run_policy(experiment, config, block)
         oracle = result if oracle is None else oracle
         result = compare_to_oracle(result, oracle)
         columns = result.columns()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocator.backtest.logs import LogFormat, read_logs
+from allocator.backtest.logged_feedback import LogFormat, read_logs
 from allocator.backtest.target_policy import (
     TargetPolicy,
     align_logs,

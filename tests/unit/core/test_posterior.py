@@ -105,7 +105,8 @@ class TestPosteriorParams:
             ({"prior_strength": float("inf")}, "prior_strength"),
             ({"value_shape": -2.0}, "value_shape"),
             ({"value_shape": 0.5, "prior_strength": 1.0}, "exceed 1"),
-            ({"lag": [0.5, 0.5]}, "LagModel"),
+            ({"lag_pmf": (0.5, 0.4)}, "sum to 1"),
+            ({"lag_pmf": (1.5, -0.5)}, "lag_pmf"),
         ],
         ids=[
             "negative-half-life",
@@ -115,7 +116,8 @@ class TestPosteriorParams:
             "infinite-strength",
             "negative-value-shape",
             "mean-value-undefined",
-            "lag-not-a-model",
+            "lag-not-summing-to-1",
+            "lag-negative",
         ],
     )
     def test_invalid_parameters_are_rejected(self, kwargs: dict[str, Any], message: str) -> None:
@@ -124,7 +126,7 @@ class TestPosteriorParams:
 
     def test_infinite_half_life_disables_discounting(self) -> None:
         h = history_of([[10.0, 20.0, 30.0]], [[1.0, 2.0, 3.0]])
-        params = PosteriorParams(half_life_days=float("inf"), lag=LagModel(np.array([1.0])))
+        params = PosteriorParams(half_life_days=float("inf"), lag_pmf=(1.0,))
         ev = discounted_evidence(h, params)
         np.testing.assert_allclose(ev.conversions, [6.0])
         np.testing.assert_allclose(ev.exposure, [60.0])

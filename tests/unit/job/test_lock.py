@@ -15,8 +15,10 @@ import pytest
 from allocator.errors import StateError
 from allocator.job import AccountLock, ChangeState, Disposition, Outcome, Store, lock_path
 from allocator.job.lock import read_holder
+from plan_rows import plan_of
 
-PLAN = {
+TESTS = Path(__file__).resolve().parents[2]
+ROWS = {
     "adgroups": [
         {
             "adgroup_id": gid,
@@ -35,12 +37,14 @@ PLAN = {
     ],
     "alerts": [],
 }
+PLAN = plan_of(ROWS["adgroups"])
 
 # A job that waits for a start signal, then tries to apply PLAN under the lock.
 APPLIER = """
 import json, sys, time, pathlib
 from allocator.errors import StateError
 from allocator.job import Store
+from plan_rows import plan_of
 db, owner, go, release, plan = sys.argv[1:6]
 store = Store.open(db)
 print("ready", flush=True)
@@ -48,7 +52,7 @@ while not pathlib.Path(go).exists():
     time.sleep(0.002)
 try:
     with store.lock("acme", owner=owner):
-        run = store.begin_run("acme", "2026-11-20", "cfg", json.loads(plan))
+        run = store.begin_run("acme", "2026-11-20", "cfg", plan_of(json.loads(plan)["adgroups"]))
         for c in store.pending_changes(run.id):
             store.mark_attempted(c.id)
             store.record_change_result(c.id, True, owner)
@@ -64,10 +68,11 @@ except StateError as exc:
 VICTIM = """
 import json, sys, time
 from allocator.job import Store
+from plan_rows import plan_of
 db, plan = sys.argv[1:3]
 store = Store.open(db)
 with store.lock("acme", owner="victim"):
-    run = store.begin_run("acme", "2026-11-20", "cfg", json.loads(plan))
+    run = store.begin_run("acme", "2026-11-20", "cfg", plan_of(json.loads(plan)["adgroups"]))
     first, second = run.pending
     store.mark_attempted(first.id)
     store.record_change_result(first.id, True, "req-1")
@@ -83,6 +88,7 @@ def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},  # for the plans helper
     )
 
 
@@ -191,7 +197,7 @@ def test_two_processes_race_and_exactly_one_applies(
     db, go, release = tmp_path / "job.db", tmp_path / "go", tmp_path / "release"
     Store.open(db).close()  # migrate once, so the race is about the lock only
     procs.extend(
-        _spawn(APPLIER, str(db), owner, str(go), str(release), json.dumps(PLAN))
+        _spawn(APPLIER, str(db), owner, str(go), str(release), json.dumps(ROWS))
         for owner in ("one", "two")
     )
     assert [_line(p) for p in procs] == ["ready", "ready"]
@@ -221,7 +227,7 @@ def test_a_killed_holder_does_not_block_the_next_run_which_resumes(
     tmp_path: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
     db = tmp_path / "job.db"
-    victim = _spawn(VICTIM, str(db), json.dumps(PLAN))
+    victim = _spawn(VICTIM, str(db), json.dumps(ROWS))
     procs.append(victim)
     assert _line(victim) == "holding"
     with Store.open(db) as store:

@@ -5,6 +5,7 @@ from pathlib import Path
 from allocator.core.arms import AdGroup, AdGroupStatus, Kind, Stage
 from allocator.job import Outcome, Store
 from allocator.job.memory import remember
+from plan_rows import plan_of
 
 
 def test_a_stopped_ad_group_a_person_re_enabled_comes_back_as_testing(tmp_path: Path) -> None:
@@ -12,19 +13,12 @@ def test_a_stopped_ad_group_a_person_re_enabled_comes_back_as_testing(tmp_path: 
         (name, stage, "enable" if stage in ("testing", "scaling") else "disable")
         for name, stage in [("a", "resting"), ("b", "paused"), ("c", "resting"), ("d", "scaling")]
     ]
-    plan = {
-        "run_id": None,
-        "account": "acme",
-        "as_of": "2026-11-20",
-        "daily_budget": 300.0,
-        "adgroups": [
-            {"adgroup_id": name, "from_budget": 50.0, "to_budget": 50.0, "from_status": "enable",
-             "to_status": status, "stage": stage, "p_best": 0.1, "cpa_mean": 30.0,
-             "cpa_low": 20.0, "cpa_high": 40.0, "reason": stage}
-            for name, stage, status in rows
-        ],
-        "alerts": [],
-    }  # fmt: skip
+    plan = plan_of(
+        {"adgroup_id": name, "from_budget": 50.0, "to_budget": 50.0, "from_status": "enable",
+         "to_status": status, "stage": stage, "p_best": 0.1, "cpa_mean": 30.0,
+         "cpa_low": 20.0, "cpa_high": 40.0, "reason": stage}
+        for name, stage, status in rows
+    )  # fmt: skip
     with Store.open(tmp_path / "job.db") as store:
         with store.lock("acme"):
             run = store.begin_run("acme", "2026-11-20", "cfg", plan)

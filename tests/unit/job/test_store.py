@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from allocator.job import (
     migrations,
     period_key,
 )
+from allocator.plans import Plan
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.tiktok import Secret
+from plan_rows import plan_of
 
 TOKEN = "tok-3f9c1a7be24d5e60aa"
 
@@ -63,15 +65,8 @@ def row(
     }
 
 
-def make_plan(*rows: dict[str, Any], alerts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "run_id": None,
-        "account": "acme",
-        "as_of": "2026-11-20",
-        "daily_budget": 300.0,
-        "adgroups": list(rows),
-        "alerts": alerts or [],
-    }
+def make_plan(*rows: dict[str, Any], alerts: list[dict[str, Any]] | None = None) -> Plan:
+    return plan_of(rows, alerts or [])
 
 
 PLAN = make_plan(
@@ -267,7 +262,7 @@ def test_a_new_run_records_changes_in_safe_order_with_decisions_and_alerts(store
     assert run.disposition is Disposition.NEW
     assert (run.outcome, run.finished, run.owner) == (None, None, "test")
     assert run.plan["run_id"] == run.id
-    assert run.plan["adgroups"] == PLAN["adgroups"]
+    assert run.plan["adgroups"] == PLAN.to_json_dict()["adgroups"]
     got = [(c.seq, c.adgroup_id, c.kind, c.from_value, c.to_value) for c in run.pending]
     assert got == [
         (1, "c", ChangeKind.STATUS, "enable", "disable"),
@@ -400,32 +395,28 @@ def test_an_unfinished_run_is_resumed_with_only_its_pending_changes(tmp_path: Pa
     assert again.disposition is Disposition.RESUMED
     assert again.id == first.id
     assert again.config_hash == "cfg1"  # the caller can see the config changed meanwhile
-    assert again.plan["adgroups"] == PLAN["adgroups"]  # the old plan is finished, not the new
+    assert (
+        again.plan["adgroups"] == PLAN.to_json_dict()["adgroups"]
+    )  # the old plan is finished, not the new
     assert [c.id for c in again.pending] == [c.id for c in first.pending[1:]]
     assert again.pending[0].attempted_at is not None
 
 
 INVALID_PLANS = [
-    ({"adgroups": [{**row("a", 1, 2), "to_budget": None}]}, r"adgroups\[0\]\.to_budget"),
-    ({"adgroups": [{**row("a", 1, 2), "to_budget": float("nan")}]}, r"to_budget.*finite"),
-    ({"adgroups": [{**row("a", 1, 2), "from_budget": True}]}, r"from_budget.*number"),
-    ({"adgroups": [row("a", 1, -2)]}, "negative budget"),
-    ({"adgroups": [{**row("a", 1, 2), "to_status": "paused"}]}, r"to_status.*'enable'"),
-    ({"adgroups": [{**row("a", 1, 2), "stage": "winner"}]}, r"stage must be one of"),
-    ({"adgroups": [{**row("a", 1, 2), "p_best": 1.5}]}, r"p_best must be in \[0, 1\]"),
-    ({"adgroups": [{**row("a", 1, 2), "adgroup_id": ""}]}, r"adgroup_id must be a non-empty"),
-    ({"adgroups": [{**row("a", 1, 2), "adgroup_id": 7}]}, r"adgroup_id must be a non-empty"),
-    ({"adgroups": [row("a", 1, 2), row("a", 2, 3)]}, "appears twice"),
-    ({"adgroups": [{k: v for k, v in row("a", 1, 2).items() if k != "reason"}]}, "reason is miss"),
-    ({"adgroups": {"a": row("a", 1, 2)}}, "adgroups must be a list"),
-    ({"adgroups": ["a"]}, r"adgroups\[0\] must be an object"),
-    ({"adgroups": [], "alerts": [{"kind": "x", "adgroup_id": None}]}, r"alerts\[0\]\.message"),
+    (make_plan({**row("a", 1, 2), "to_budget": float("nan")}), r"adgroups\[0\]\.to_budget.*finite"),
+    (make_plan({**row("a", 1, 2), "from_budget": float("inf")}), r"from_budget.*finite"),
+    (make_plan(row("a", 1, -2)), "negative budget"),
+    (make_plan({**row("a", 1, 2), "to_status": "paused"}), r"to_status.*'enable'"),
+    (make_plan({**row("a", 1, 2), "stage": "winner"}), r"stage must be one of"),
+    (make_plan({**row("a", 1, 2), "p_best": 1.5}), r"p_best must be in \[0, 1\]"),
+    (make_plan({**row("a", 1, 2), "adgroup_id": ""}), r"adgroup_id must be a non-empty"),
+    (make_plan(row("a", 1, 2), row("a", 2, 3)), "appears twice"),
 ]
 
 
 @pytest.mark.parametrize(("plan", "match"), INVALID_PLANS)
 def test_an_invalid_plan_is_refused_and_nothing_is_recorded(
-    store: Store, plan: dict[str, Any], match: str
+    store: Store, plan: Plan, match: str
 ) -> None:
     with store.lock("acme"), pytest.raises(StateError, match=match):
         store.begin_run("acme", "2026-11-20", "cfg1", plan)
@@ -680,20 +671,16 @@ def test_the_token_is_redacted_from_error_and_alert_text(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "mutate",
+    "plan",
     [
-        lambda p: p["adgroups"][0].update(reason=f"see {TOKEN}"),
-        lambda p: p["adgroups"][0].update(adgroup_id=TOKEN),
-        lambda p: p.update(note={TOKEN: 1}),
-        lambda p: p["alerts"].append({"kind": "x", "adgroup_id": None, "message": TOKEN}),
+        make_plan(row("a", 1, 2, reason=f"see {TOKEN}")),
+        make_plan(row(TOKEN, 1, 2)),
+        plan_of([row("a", 1, 2)], currency=TOKEN),
+        make_plan(row("a", 1, 2), alerts=[{"kind": "x", "adgroup_id": None, "message": TOKEN}]),
     ],
-    ids=["reason", "adgroup_id", "key", "alert"],
+    ids=["reason", "adgroup_id", "currency", "alert"],
 )
-def test_a_plan_holding_the_token_is_refused(
-    store: Store, mutate: Callable[[dict[str, Any]], None]
-) -> None:
-    plan = make_plan(row("a", 1, 2))
-    mutate(plan)
+def test_a_plan_holding_the_token_is_refused(store: Store, plan: Plan) -> None:
     with store.lock("acme"), pytest.raises(StateError, match="contains the access token") as info:
         store.begin_run("acme", "2026-11-20", "cfg1", plan)
     assert TOKEN not in str(info.value)

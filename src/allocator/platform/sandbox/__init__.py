@@ -21,6 +21,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from allocator.platform.sandbox.account_spec import (
+    DEFAULT_NEW_AUTH_CODE,
+    SandboxScenario,
+    default_scenario,
+    load_scenario,
+)
 from allocator.platform.sandbox.api import (
     DEFAULT_ADVERTISER_ID,
     DEFAULT_TOKEN,
@@ -30,12 +36,6 @@ from allocator.platform.sandbox.api import (
 )
 from allocator.platform.sandbox.build import build_account
 from allocator.platform.sandbox.faults import FaultKind, FaultRule
-from allocator.platform.sandbox.scenario import (
-    DEFAULT_NEW_AUTH_CODE,
-    SandboxScenario,
-    default_scenario,
-    load_scenario,
-)
 from allocator.platform.sandbox.server import SandboxServer, serve_in_thread
 from allocator.platform.sandbox.transport import SandboxTransport
 

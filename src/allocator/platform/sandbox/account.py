@@ -4,7 +4,7 @@ One :class:`SandboxAccount` holds an advertiser's campaigns, ad groups (one ad e
 engine's arms), ads (Spark posts or dark posts), the Spark posts' authorizations (the
 records are in :mod:`.objects`), the simulated calendar and a ledger of reported delivery
 per ad group and day (:mod:`.ledger`). Delivery comes from a pluggable
-:class:`~allocator.platform.sandbox.ledger.DeliveryModel` advanced one day at a time; the
+:class:`~allocator.platform.sandbox.delivery_ledger.DeliveryModel` advanced one day at a time; the
 account decides which ad groups may deliver (status, deleted, authorization) and with
 what daily budget.
 
@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray
-from allocator.platform.sandbox.ledger import DeliveryModel, Ledger
+from allocator.platform.sandbox.delivery_ledger import DeliveryModel, Ledger
 from allocator.platform.sandbox.objects import (
     AUTH_AUTHORIZED,
     AUTH_EXPIRED,

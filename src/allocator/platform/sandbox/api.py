@@ -39,9 +39,9 @@ import numpy as np
 from allocator.platform.sandbox import control
 from allocator.platform.sandbox.account import RuleViolation, SandboxAccount
 from allocator.platform.sandbox.faults import PRE_KINDS, Fault, FaultInjector, FaultKind
+from allocator.platform.sandbox.integrated_report import report_integrated_get
 from allocator.platform.sandbox.params import PARAM_ERROR, parse_body, parse_query, required
 from allocator.platform.sandbox.reads import ad_get, adgroup_get, tt_video_info, tt_video_list
-from allocator.platform.sandbox.report import report_integrated_get
 from allocator.platform.sandbox.writes import (
     WriteContext,
     adgroup_budget_update,

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 
 from allocator.platform.sandbox.account import SandboxAccount
+from allocator.platform.sandbox.account_spec import AdGroupSpec, SandboxScenario
 from allocator.platform.sandbox.delivery import EnvironmentDelivery
 from allocator.platform.sandbox.objects import (
     AUTH_AUTHORIZED,
@@ -25,7 +26,6 @@ from allocator.platform.sandbox.objects import (
     Campaign,
     SparkPost,
 )
-from allocator.platform.sandbox.scenario import AdGroupSpec, SandboxScenario
 from allocator.sim.environment import Environment
 
 __all__ = ["build_account"]

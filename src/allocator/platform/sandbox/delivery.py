@@ -1,7 +1,7 @@
 """The sandbox's delivery model: the simulator's environment with one replication.
 
 :class:`EnvironmentDelivery` adapts :class:`allocator.sim.environment.Environment`
-(``R = 1``) to the sandbox's :class:`~allocator.platform.sandbox.ledger.DeliveryModel`:
+(``R = 1``) to the sandbox's :class:`~allocator.platform.sandbox.delivery_ledger.DeliveryModel`:
 one implementation of the dynamics (funnel, saturation, fatigue, weekday, lag) serves the
 simulator and the sandbox. The sandbox account is the single authority on Spark
 authorizations: it withholds delivery through ``enabled``, so the adapter switches the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray
-from allocator.platform.sandbox.ledger import DayDelivery
+from allocator.platform.sandbox.delivery_ledger import DayDelivery
 from allocator.sim.environment import Environment
 
 __all__ = ["VIEW_RATES", "EnvironmentDelivery"]
@@ -58,7 +58,7 @@ class EnvironmentDelivery:
         return self.env.n_arms
 
     def advance_day(self, budgets: FloatArray, enabled: BoolArray) -> DayDelivery:
-        """Deliver one day; see :class:`~allocator.platform.sandbox.ledger.DeliveryModel`.
+        """Deliver one day; see :class:`~allocator.platform.sandbox.delivery_ledger.DeliveryModel`.
 
         Args:
             budgets: daily budget per arm, currency per day, shape ``(K,)``.

@@ -200,7 +200,7 @@ def test_a_toml_scenario_builds_its_account(tmp_path: Path) -> None:
     [
         (("[api]", "[api]\ncolour = 'red'"), "api.colour"),
         (("cpm = 12.0", "cpm = 12.0\nn_arms = 3"), "simulator"),
-        (('kind = "dark"', 'kind = "grey"'), "adgroups.1.kind"),
+        (('kind = "dark"', 'kind = "grey"'), "adgroups[1].kind"),
         (("history_days = 5", "history_days = 5\nsurprise = 1"), "surprise"),
     ],
     ids=["unknown-api-key", "per-arm-simulator-key", "bad-kind", "unknown-top-key"],

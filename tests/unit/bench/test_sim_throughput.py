@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import allocator.bench.sim as sim_bench
+import allocator.bench.sim_throughput as sim_bench
 from allocator.sim.scenario import Scenario
 
 

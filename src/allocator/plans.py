@@ -16,7 +16,6 @@ plan, id included, and inputs that can change the plan change the id.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from allocator.core.alerts import Alert
+from allocator.core.alerts import alert_messages
 from allocator.core.arms import AdGroup, AdGroupStatus, Observation, Portfolio, Stage
 from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
 from allocator.core.explain import explain
@@ -33,14 +32,7 @@ from allocator.core.guardrails import Infeasibility
 from allocator.core.target import Target
 from allocator.data.arrays import EngineInputs, to_arrays
 
-__all__ = ["Plan", "PlanAlert", "PlannedAdGroup", "make_plan", "plan_from_step"]
-
-_ALERT_KINDS = {
-    Alert.AUTH_EXPIRING: "auth_expiring",
-    Alert.AUTH_LAPSED: "auth_lapsed",
-    Alert.FATIGUED: "fatigued",
-    Alert.DATA_MISSING: "data_missing",
-}
+__all__ = ["Plan", "PlanAlert", "PlanSettings", "PlannedAdGroup", "make_plan", "plan_from_step"]
 
 _SHORTFALL_CAUSES = {
     Infeasibility.SHORTFALL_STEP_UP: "step-up caps keep the running ad groups below it",
@@ -148,37 +140,54 @@ def _fingerprint(
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    """How an account is planned, besides its portfolio and records.
+
+    Attributes:
+        account: the account's name, as plans and the store show it.
+        params: the engine's settings.
+        seed: the engine's seed (with the planning day, it seeds each plan's draws).
+        timezone: the account's IANA time zone (authorization expiry, learning windows).
+        lookback_days: the most days of history used (>= 1).
+    """
+
+    account: str
+    params: EngineParams
+    seed: int
+    timezone: str = "UTC"
+    lookback_days: int = 60
+
+
 def make_plan(
     adgroups: Sequence[AdGroup],
     observations: Sequence[Observation],
     portfolio: Portfolio,
+    settings: PlanSettings,
     *,
-    account: str,
     as_of: date,
     today: date,
-    params: EngineParams,
-    seed: int,
-    timezone: str = "UTC",
-    lookback_days: int = 60,
 ) -> Plan:
     """Plan budgets for ``as_of`` from the records (validated by :mod:`allocator.data`).
 
-    The engine's generator is seeded from ``seed`` and the planning day, so a plan is
-    reproducible and successive days draw fresh samples.
+    The engine's generator is seeded from ``settings.seed`` and the planning day, so a plan
+    is reproducible and successive days draw fresh samples.
     """
     inputs = to_arrays(
         adgroups,
         observations,
         as_of=as_of,
         today=today,
-        timezone=timezone,
-        lookback_days=lookback_days,
+        timezone=settings.timezone,
+        lookback_days=settings.lookback_days,
     )
-    rng = np.random.default_rng([seed, as_of.toordinal()])
+    rng = np.random.default_rng([settings.seed, as_of.toordinal()])
     target = Target.from_portfolio(portfolio)
+    params = settings.params
     result = step(inputs.arms, inputs.history, target, portfolio.daily_budget, params, rng)
-    settings = (params, seed, timezone, lookback_days)
-    run_id = _fingerprint(account, as_of, portfolio, settings, adgroups, observations)
+    hashed = (params, settings.seed, settings.timezone, settings.lookback_days)
+    account = settings.account
+    run_id = _fingerprint(account, as_of, portfolio, hashed, adgroups, observations)
     by_id = {ag.adgroup_id: ag for ag in adgroups}
     return plan_from_step(result, inputs, by_id, portfolio, target, account=account, run_id=run_id)
 
@@ -266,24 +275,6 @@ def _shortfall_alert(
 
 
 def _arm_alerts(result: EngineStep, i: int, adgroup_id: str) -> list[PlanAlert]:
-    flags = Alert(int(result.decisions.alerts[i]))
-    days = float(result.decisions.auth_days_left[i])
-    messages = {
-        Alert.AUTH_EXPIRING: f"authorization expires in {days:.1f} days: ask the creator to renew",
-        Alert.AUTH_LAPSED: "authorization expired, revoked or post deleted: the ad cannot deliver",
-        Alert.FATIGUED: (
-            f"creative fatigued: recent conversion rate down "
-            f"(P {float(result.decisions.p_fatigue[i]):.2f})"
-        ),
-        Alert.DATA_MISSING: "no data reported for yesterday although the ad group was running",
-    }
-    return [
-        PlanAlert(kind=_ALERT_KINDS[flag], adgroup_id=adgroup_id, message=messages[flag])
-        for flag in _ALERT_KINDS
-        if flags & flag
-    ]
-
-
-def plan_json(plan: Plan) -> str:
-    """The plan as indented JSON text."""
-    return json.dumps(plan.to_json_dict(), indent=2)
+    d = result.decisions
+    messages = alert_messages(int(d.alerts[i]), float(d.auth_days_left[i]), float(d.p_fatigue[i]))
+    return [PlanAlert(kind=kind, adgroup_id=adgroup_id, message=text) for kind, text in messages]

@@ -1,65 +1,26 @@
-"""What a rebalance run shows a person: the plan table, the apply results, a Markdown file.
+"""How ``allocator rebalance`` shows a result: tables, JSON, a Markdown file, the exit line.
 
-Money is in the account currency; budgets are currency per day.
+The job returns a :class:`~allocator.job.results.RebalanceResult`; this module is the only
+place that turns it into text. Money is in the account currency; budgets are currency per
+day.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
 
-from allocator.job.records import Change, ChangeState
-from allocator.plan import Plan
+from allocator.exit_codes import ExitCode
+from allocator.job.records import Change
+from allocator.job.results import ApplyReport, RebalanceResult
+from allocator.plans import Plan
 
-__all__ = ["ApplyReport", "markdown_report", "render_apply", "render_plan"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyReport:
-    """What ``--apply`` did with a plan.
-
-    Attributes:
-        mode: ``dry-run`` or ``apply``.
-        outcome: ``planned``, ``applied``, ``partial``, ``failed``, ``noop``,
-            ``refused`` or ``interrupted``.
-        message: one line saying what happened and what to do next.
-        store_run_id: the run's id in the job store (``None`` when nothing was recorded).
-        disposition: what the store made of the run: ``new``, ``resumed``, ``noop``.
-        changes: the run's intended changes with their final state, in apply order.
-        budget_moved: total budget the plan moves, currency per day.
-    """
-
-    mode: str
-    outcome: str
-    message: str
-    store_run_id: int | None = None
-    disposition: str | None = None
-    changes: tuple[Change, ...] = field(default=())
-    budget_moved: float = 0.0
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The ``apply`` object of ``allocator rebalance --json``."""
-        return {
-            "mode": self.mode,
-            "outcome": self.outcome,
-            "message": self.message,
-            "store_run_id": self.store_run_id,
-            "disposition": self.disposition,
-            "budget_moved": round(self.budget_moved, 2),
-            "changes": [
-                {
-                    k: (str(v) if k in ("kind", "state") else v)
-                    for k, v in asdict(c).items()
-                    if k not in ("id", "run_id")
-                }
-                for c in self.changes
-            ],
-        }
+__all__ = ["markdown_report", "render_apply", "render_plan", "show_result"]
 
 
 def _money(x: float | None) -> str:
@@ -174,6 +135,31 @@ def markdown_report(plan: Plan, report: ApplyReport, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def applied_count(changes: Sequence[Change]) -> int:
-    """How many of ``changes`` are applied."""
-    return sum(c.state is ChangeState.APPLIED for c in changes)
+def show_result(
+    result: RebalanceResult, *, as_json: bool, report_md: Path | None, out: TextIO, err: TextIO
+) -> ExitCode:
+    """Print ``result`` (JSON or tables), a failure line, the Markdown report; the exit code.
+
+    Args:
+        result: what the job returned.
+        as_json: print the plan JSON (with its ``apply`` object) instead of tables.
+        report_md: where to write the Markdown report (``None``: no report).
+        out: where the plan and results go.
+        err: where a failure line goes.
+    """
+    console = Console(file=out, width=160)
+    if as_json:
+        out.write(json.dumps(result.to_json_dict(), indent=2))
+        out.write("\n")
+    else:
+        render_plan(result.plan, console)
+    report = result.report
+    if report is None:
+        return result.exit_code
+    if not as_json:
+        render_apply(report, console)
+    if result.exit_code is not ExitCode.OK:
+        print(f"allocator: {report.outcome}: {report.message}", file=err)
+    if report_md is not None:
+        markdown_report(result.plan, report, report_md)
+    return result.exit_code

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import allocator.bench.bernoulli as bench
+import allocator.bench.bernoulli_pulls as bench
 
 
 @pytest.mark.skipif(

@@ -11,7 +11,9 @@ windows) and drives each through the emulated TikTok API over real HTTP:
   can deliver (authorization not lapsed) through the same client calls, then the second
   sandbox delivers the day.
 
-Only the budgets differ, so the comparison is paired. Conversions and spend are read back
+The days run through :func:`allocator.sim.day_loop.run_days`, the simulator's own day
+loop: both policies decide, both sandboxes deliver, the day is recorded. Only the
+budgets differ, so the comparison is paired. Conversions and spend are read back
 through the report API for the simulated days (conversions of the last days are still
 partly unreported, for both alike: the sandbox models the platform's conversion lag).
 """
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import tempfile
@@ -34,8 +35,8 @@ from typing import Any
 import httpx
 
 from allocator.config import JobConfig, load_job_config
-from allocator.job.client import ClientTuning
-from allocator.job.rebalance import run_rebalance
+from allocator.job.platforms import ClientTuning
+from allocator.job.rebalance import RebalanceOptions, run_rebalance
 from allocator.job.records import budget_text
 from allocator.platform.base import BudgetChange, StatusChange
 from allocator.platform.sandbox import (
@@ -47,6 +48,7 @@ from allocator.platform.sandbox import (
     serve_in_thread,
 )
 from allocator.platform.tiktok import Secret, TikTokClient, TikTokConfig
+from allocator.sim.day_loop import run_days
 
 __all__ = [
     "DemoAlert",
@@ -236,6 +238,19 @@ def _collect_alerts(plans: list[dict[str, Any]]) -> tuple[DemoAlert, ...]:
     return tuple(sorted(seen.values(), key=lambda a: (a.first, a.kind)))
 
 
+@dataclass(frozen=True, slots=True)
+class _DemoSettings:
+    """What :func:`run_demo` runs: its arguments, the first simulated day and today."""
+
+    days: int
+    seed: int
+    daily_budget: float
+    target_cpa: float
+    workdir: Path | None
+    start: date
+    today: date
+
+
 def run_demo(
     *,
     days: int = 30,
@@ -262,61 +277,66 @@ def run_demo(
         raise ValueError(f"days must be >= 1, got {days}")
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days + 1)
+    settings = _DemoSettings(days, seed, daily_budget, target_cpa, workdir, start, today)
     scenario = demo_scenario(seed, start, history_days)
     quiet = logging.NullHandler()  # the client's "not managing" warnings, once per call
     logging.getLogger("allocator").addHandler(quiet)
     try:
-        return _run(days, start, today, scenario, seed, daily_budget, target_cpa, workdir, progress)
+        return _run(settings, scenario, progress)
     finally:
         logging.getLogger("allocator").removeHandler(quiet)
 
 
 def _run(
-    days: int,
-    start: date,
-    today: date,
+    settings: _DemoSettings,
     scenario: SandboxScenario,
-    seed: int,
-    daily_budget: float,
-    target_cpa: float,
-    workdir: Path | None,
     progress: Callable[[int, date, int], None] | None,
 ) -> DemoResult:
     job_api = create_sandbox(scenario, rate_limit_per_second=100_000)
     even_api = create_sandbox(scenario, rate_limit_per_second=100_000)
     with (
-        contextlib_dir(workdir) as work,
+        contextlib_dir(settings.workdir) as work,
         serve_in_thread(job_api) as job_url,
         serve_in_thread(even_api) as even_url,
         httpx.Client() as http,
     ):
-        path = _write_config(work, job_url, daily_budget, target_cpa)
+        path = _write_config(work, job_url, settings.daily_budget, settings.target_cpa)
         config = load_job_config(path)
         job_client, even_client = _client(http, job_url), _client(http, even_url)
-        names = {g["adgroup_id"]: g["adgroup_name"] for g in _state(http, job_url)["adgroups"]}
+        state = _control(http, job_url, "GET", "/_sandbox/state")
+        names = {g["adgroup_id"]: g["adgroup_name"] for g in state["adgroups"]}
         plans: list[dict[str, Any]] = []
         records: list[DemoDay] = []
-        for i in range(days):
-            day = start + timedelta(days=i)
-            code, plan = _job_day(config, path, day, today)
-            plans.append(plan)
-            records.append(DemoDay(day, _budgets(plan), code, plan["apply"]["outcome"]))
-            _even_split(even_client, daily_budget)
+
+        def decide(i: int) -> tuple[date, int, dict[str, Any]]:  # both policies set budgets
+            day = settings.start + timedelta(days=i)
+            code, plan = _job_day(config, path, day, settings.today)
+            _even_split(even_client, settings.daily_budget)
+            return day, code, plan
+
+        def deliver(_: object) -> None:  # both sandboxes deliver the day
             for url in (job_url, even_url):
                 _control(http, url, "POST", "/_sandbox/advance", {"days": 1})
+
+        def record(i: int, decided: tuple[date, int, dict[str, Any]], _: None) -> None:
+            day, code, plan = decided
+            plans.append(plan)
+            records.append(DemoDay(day, _budgets(plan), code, plan["apply"]["outcome"]))
             if progress is not None:
                 progress(i, day, code)
+
+        run_days(settings.days, decide, deliver, record)
         filled = _with_delivery(records, job_client, even_client)
         n_edits = len(_control(http, job_url, "GET", "/_sandbox/edits")["edits"])
     return DemoResult(
         days=filled,
         alerts=_collect_alerts(plans),
         names=names,
-        daily_budget=daily_budget,
+        daily_budget=settings.daily_budget,
         currency="USD",
-        seed=seed,
+        seed=settings.seed,
         n_edits=n_edits,
-        n_store_changes=_n_applied(plans),
+        n_store_changes=sum(c["state"] == "applied" for p in plans for c in p["apply"]["changes"]),
     )
 
 
@@ -331,21 +351,17 @@ def _write_config(work: Path, job_url: str, daily_budget: float, target_cpa: flo
 
 
 def _job_day(config: JobConfig, path: Path, day: date, today: date) -> tuple[int, dict[str, Any]]:
-    """Run the job with ``--apply --json`` for ``day``: its exit code and printed plan."""
-    out = io.StringIO()
-    code = run_rebalance(
-        config,
-        path,
+    """Run the job with ``--apply`` for ``day``: its exit code and its result as JSON."""
+    options = RebalanceOptions(
         as_of=day,
         apply=True,
-        as_json=True,
         today=today,
-        out=out,
-        err=io.StringIO(),
+        log_stream=io.StringIO(),
         environ={TOKEN_ENV: DEFAULT_TOKEN},
         tuning=ClientTuning(),
     )
-    return code, json.loads(out.getvalue())
+    result = run_rebalance(config, path, options)
+    return int(result.exit_code), result.to_json_dict()
 
 
 def _budgets(plan: dict[str, Any]) -> dict[str, float]:
@@ -373,11 +389,6 @@ def _with_delivery(
     )  # fmt: skip
 
 
-def _n_applied(plans: list[dict[str, Any]]) -> int:
-    """Changes the job's store recorded as applied, over every day's printed plan."""
-    return sum(1 for p in plans for c in p["apply"]["changes"] if c["state"] == "applied")
-
-
 def _control(
     http: httpx.Client, url: str, method: str, path: str, body: object = None
 ) -> dict[str, Any]:
@@ -385,7 +396,3 @@ def _control(
     response.raise_for_status()
     data: dict[str, Any] = response.json()["data"]
     return data
-
-
-def _state(http: httpx.Client, url: str) -> dict[str, Any]:
-    return _control(http, url, "GET", "/_sandbox/state")

@@ -1,10 +1,11 @@
-"""The job's side of the platform API: the token, a tuned client, and what it reads.
+"""The job's platforms: the token, the API client or the files, and what the job reads.
 
 :func:`load_job_token` reads the access token the config names (from the environment or
 a file; never printed or stored); :func:`make_client` builds the TikTok API client with
 the config's advertiser, base URL and minimum budget (currency per day) and any
-:class:`ClientTuning`; :func:`fetch_records` reads the ad groups and the observations of
-the ``engine.lookback_days`` days before the planning day.
+:class:`ClientTuning`; :func:`open_files` opens the read-only ``files`` platform;
+:func:`fetch_records` reads the ad groups and observations from any
+:class:`~allocator.platform.base.AdPlatform`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from allocator.config import JobConfig, SandboxPlatform, TikTokPlatform
+from allocator.config import FilesPlatform, JobConfig, SandboxPlatform, TikTokPlatform
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ConfigError
+from allocator.platform.base import AdPlatform
+from allocator.platform.files import FileAdPlatform
 from allocator.platform.tiktok import RetryPolicy, Secret, TikTokClient, TikTokConfig, load_token
 
-__all__ = ["ClientTuning", "fetch_records", "load_job_token", "make_client"]
+__all__ = ["ClientTuning", "fetch_records", "load_job_token", "make_client", "open_files"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +81,30 @@ def make_client(
     return TikTokClient(http, settings, token, sleep=tuning.sleep)
 
 
+def open_files(platform: FilesPlatform, today: date) -> FileAdPlatform:
+    """The read-only ``files`` platform over the config's two CSV files.
+
+    Raises:
+        DataError: the first invalid cell, naming file, line and column.
+    """
+    return FileAdPlatform.from_files(platform.adgroups, platform.observations, today=today)
+
+
 def fetch_records(
-    client: TikTokClient, config: JobConfig, as_of: date
+    platform: AdPlatform, config: JobConfig, as_of: date, today: date
 ) -> tuple[list[AdGroup], list[Observation]]:
-    """The ad groups, and the observations of the lookback days before ``as_of`` (theirs)."""
-    adgroups = client.list_adgroups()
-    start = as_of - timedelta(days=config.engine.lookback_days)
-    observations = client.fetch_observations(start, as_of - timedelta(days=1))
+    """The ad groups, and the observations the plan for ``as_of`` is made from (theirs).
+
+    From an API platform: the ``engine.lookback_days`` days before ``as_of``. From the
+    read-only ``files`` export: every row up to ``today``, so that the planning step sees
+    each ad group's first delivery and warns about rows on or after ``as_of``.
+    """
+    adgroups = platform.list_adgroups()
+    if isinstance(platform, FileAdPlatform):
+        start, end = date.min, today
+    else:
+        start = as_of - timedelta(days=config.engine.lookback_days)
+        end = as_of - timedelta(days=1)
+    observations = platform.fetch_observations(start, end)
     known = {g.adgroup_id for g in adgroups}
     return adgroups, [o for o in observations if o.adgroup_id in known]

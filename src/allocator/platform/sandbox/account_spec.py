@@ -1,8 +1,9 @@
-"""Sandbox scenarios: the account a sandbox starts with, from TOML or the default.
+"""Account specs: the account a sandbox starts with (its scenario), from TOML or the default.
 
 A scenario file (``allocator sandbox serve --scenario FILE``) is TOML validated by the
-pydantic models below; unknown keys are errors (:class:`~allocator.errors.ConfigError`
-naming the file and the dotted key). Without a file, :func:`default_scenario` is a DTC
+pydantic models below and read by :func:`allocator.toml_loader.load_toml`; unknown keys
+are errors (one :class:`~allocator.errors.ConfigError` listing every problem with its
+line and dotted key). Without a file, :func:`default_scenario` is a DTC
 skincare account: 12 ad groups over 3 campaigns, Spark posts from five creators and dark
 posts, one authorization expiring in 3 days, one revoked 4 days ago, one ad group under
 campaign budget optimisation (budget 0, ``BUDGET_MODE_INFINITE``) and one with
@@ -42,17 +43,17 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from allocator.config_base import StrictModel
+from allocator.config_base import StrictModel, cross_field_error
 from allocator.errors import ConfigError
 from allocator.platform.sandbox.api import DEFAULT_ADVERTISER_ID, DEFAULT_TOKEN, ApiSettings
 from allocator.sim.scenario import Scenario
+from allocator.toml_loader import load_toml
 
 __all__ = [
     "DEFAULT_NEW_AUTH_CODE",
@@ -173,16 +174,23 @@ class SandboxScenario(StrictModel):
     def _consistent(self) -> SandboxScenario:
         unknown = sorted(set(self.simulator) - _SIM_FIELDS)
         if unknown:
-            raise ValueError(f"simulator: unknown or per-arm key(s) {unknown}")
+            raise cross_field_error(
+                f"simulator.{unknown[0]}", "unknown key, or a per-arm one (set by the ad groups)"
+            )
         campaigns = {c.campaign_id for c in self.campaigns}
-        ids = [g.adgroup_id for g in self.adgroups]
-        if len(set(ids)) != len(ids) or len(campaigns) != len(self.campaigns):
-            raise ValueError("campaign and ad group ids must be unique")
-        for group in self.adgroups:
+        if len(campaigns) != len(self.campaigns):
+            raise cross_field_error("campaigns", "campaign ids must be unique")
+        seen: set[str] = set()
+        for i, group in enumerate(self.adgroups):
+            if group.adgroup_id in seen:
+                raise cross_field_error(f"adgroups[{i}].adgroup_id", "ad group ids must be unique")
+            seen.add(group.adgroup_id)
             if group.campaign_id not in campaigns:
-                raise ValueError(f"ad group {group.adgroup_id} names unknown campaign")
+                raise cross_field_error(f"adgroups[{i}].campaign_id", "names no campaign above")
             if (group.launched_days_ago or 0) > self.history_days:
-                raise ValueError(f"ad group {group.adgroup_id}: launched before the history")
+                raise cross_field_error(
+                    f"adgroups[{i}].launched_days_ago", "launched before the history starts"
+                )
         return self
 
     def simulator_scenario(self, start: date) -> Scenario:
@@ -208,20 +216,13 @@ class SandboxScenario(StrictModel):
 
 
 def load_scenario(path: str | Path) -> SandboxScenario:
-    """Read and validate a TOML scenario; errors name the file and the dotted key."""
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the scenario: {exc.strerror}", path=path) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", path=path) from exc
-    try:
-        return SandboxScenario.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or None
-        raise ConfigError(first["msg"], path=path, key=key) from exc
+    """Read and validate a TOML scenario.
+
+    Raises:
+        ConfigError: the file is unreadable or not TOML, or keys are unknown, missing or
+            invalid: one error lists them all, with line and dotted key.
+    """
+    return load_toml(path, SandboxScenario)
 
 
 DEFAULT_NEW_AUTH_CODE = "sandbox-new-code-0001"

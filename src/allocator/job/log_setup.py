@@ -1,4 +1,4 @@
-"""The job's log output: ``allocator`` logs on a stream for one run, token scrubbed.
+"""Logging setup for one job run: ``allocator`` logs on a stream, the token scrubbed.
 
 As JSON lines (one object per record: time, level, logger, message) at INFO and up, or
 as plain ``allocator: LEVEL: message`` lines at WARNING and up. Either way the access
@@ -19,10 +19,14 @@ from allocator.platform.tiktok import Secret
 __all__ = ["route_logs"]
 
 
+def _scrub(secret: Secret | None, text: str) -> str:
+    return text if secret is None else secret.scrub(text)
+
+
 class _JsonLines(logging.Formatter):
     """One JSON object per record: time, level, logger, message (token scrubbed)."""
 
-    def __init__(self, secret: Secret) -> None:
+    def __init__(self, secret: Secret | None) -> None:
         super().__init__()
         self._secret = secret
 
@@ -32,23 +36,27 @@ class _JsonLines(logging.Formatter):
                 "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
                 "level": record.levelname.lower(),
                 "logger": record.name,
-                "message": self._secret.scrub(record.getMessage()),
+                "message": _scrub(self._secret, record.getMessage()),
             }
         )
 
 
 class _Plain(logging.Formatter):
-    def __init__(self, secret: Secret) -> None:
+    def __init__(self, secret: Secret | None) -> None:
         super().__init__("allocator: %(levelname)s: %(message)s")
         self._secret = secret
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._secret.scrub(super().format(record))
+        return _scrub(self._secret, super().format(record))
 
 
 @contextlib.contextmanager
-def route_logs(stream: TextIO, as_json: bool, secret: Secret) -> Iterator[None]:
-    """Route ``allocator`` logs to ``stream`` for the run (JSON lines at INFO on request)."""
+def route_logs(stream: TextIO, as_json: bool, secret: Secret | None) -> Iterator[None]:
+    """Route ``allocator`` logs to ``stream`` for the run (JSON lines at INFO on request).
+
+    ``secret`` (the access token, ``None`` on a platform without one) is scrubbed from
+    every message.
+    """
     logger = logging.getLogger("allocator")
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_JsonLines(secret) if as_json else _Plain(secret))

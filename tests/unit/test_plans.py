@@ -22,7 +22,7 @@ from allocator.core.arms import (
 )
 from allocator.core.engine import EngineParams
 from allocator.core.guardrail_params import GuardrailParams
-from allocator.plan import Plan, make_plan, plan_json
+from allocator.plans import Plan, PlanSettings, make_plan
 from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
 
 AS_OF = date(2026, 11, 20)
@@ -73,7 +73,8 @@ def plan(**overrides: Any) -> Plan:
     groups = kwargs.pop("adgroups", adgroups())
     obs = kwargs.pop("observations", observations())
     portfolio = kwargs.pop("portfolio", PORTFOLIO)
-    return make_plan(groups, obs, portfolio, **kwargs)
+    days = {"as_of": kwargs.pop("as_of"), "today": kwargs.pop("today")}
+    return make_plan(groups, obs, portfolio, PlanSettings(**kwargs), **days)
 
 
 def test_plan_json_has_exactly_the_contract_keys_and_is_strict_json() -> None:
@@ -82,7 +83,7 @@ def test_plan_json_has_exactly_the_contract_keys_and_is_strict_json() -> None:
     assert set(doc) == PLAN_KEYS
     text = json.dumps(doc, allow_nan=False)  # the contract has no NaN or Infinity
     assert json.loads(text) == doc
-    assert json.loads(plan_json(p)) == doc
+    assert json.loads(json.dumps(p.to_json_dict())) == doc
     assert doc["account"] == "demo"
     assert doc["currency"] == "USD"
     assert doc["as_of"] == "2026-11-20"
@@ -143,11 +144,11 @@ def test_records_carry_the_inputs_and_the_engine_decisions() -> None:
 def test_run_id_is_stable_for_the_same_inputs() -> None:
     first, second = plan(), plan()
     assert first.run_id == second.run_id
-    assert plan_json(first) == plan_json(second)
+    assert first.to_json_dict() == second.to_json_dict()
     shuffled = list(reversed(observations()))  # row order of the export does not matter
     third = plan(observations=shuffled)
     assert third.run_id == first.run_id
-    assert plan_json(third) == plan_json(first)
+    assert third.to_json_dict() == first.to_json_dict()
 
 
 @pytest.mark.parametrize(

@@ -6,24 +6,25 @@ arms, ``R = 1,000`` replications (blocks of :data:`BLOCK` as the runner does), 6
 and times it beside the *floor*: drawing the same posterior samples alone, one
 ``(B, S, K)`` Gamma array per block and day, which no implementation of Thompson sampling
 can avoid. The two are timed interleaved, the floor's draw right before each simulated
-day (:func:`simulate_paired`), so load from other work on the shared machine hits both
-alike instead of only the run that happened to overlap it. It prints arm-days per second
-and the ratio (target: <= 2), then the figures as one JSON line. ``--quick`` uses 200
+day (:func:`simulate_paired`, through the day loop's ``before_day`` hook), so load from
+other work on the shared machine hits both alike instead of only the run that happened
+to overlap it. It prints arm-days per second and the ratio (target: <= 2), then the
+figures as one JSON line. ``--quick`` uses 200
 replications and 20 days.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from allocator.bench import print_report
 from allocator.core.engine import EngineParams
+from allocator.sim.day_loop import simulate_policy
 from allocator.sim.environment import Environment
-from allocator.sim.metrics import MetricsAccumulator
-from allocator.sim.policy import PolicyContext
-from allocator.sim.replication import replication_blocks
+from allocator.sim.replication import ReplicationBlock, replication_blocks
 from allocator.sim.scenario import Scenario
 from allocator.sim.thompson import ThompsonPolicy
 
@@ -34,22 +35,43 @@ N_DRAWS = 1000
 BLOCK = 100
 
 
+def _simulate_block(
+    scenario: Scenario,
+    block: ReplicationBlock,
+    params: EngineParams,
+    before_day: Callable[[int], None] | None = None,
+) -> None:
+    """Simulate the engine policy on one block (metrics computed, then dropped)."""
+    env = Environment.reset(scenario, block.size, block.env_rng())
+    simulate_policy(env, ThompsonPolicy(params), block.policy_rng(), before_day=before_day)
+
+
 def simulate_engine(scenario: Scenario, n_runs: int, seed: int, n_draws: int) -> float:
     """Simulate the engine policy block by block; return the wall time in seconds."""
     params = EngineParams(n_draws=n_draws)
     start = time.perf_counter()
     for block in replication_blocks(seed, n_runs, min(BLOCK, n_runs)):
-        env = Environment.reset(scenario, block.size, block.env_rng())
-        policy = ThompsonPolicy(params)
-        policy.reset(PolicyContext(block.size, scenario.n_arms, scenario.daily_budget,
-                                   scenario.platform_min_budget, scenario.target_cpa))  # fmt: skip
-        acc = MetricsAccumulator(block.size, scenario.n_arms)
-        rng = block.policy_rng()
-        for day in range(scenario.horizon_days):
-            budgets, enabled = policy.act(*env.observe(), day, rng)
-            acc.update(env.advance_day(budgets, enabled), policy.stages())
-        acc.finalize()
+        _simulate_block(scenario, block, params)
     return time.perf_counter() - start
+
+
+class _Floor:
+    """The sampling floor: one ``(B, S, K)`` Gamma draw per call, its time summed.
+
+    Shapes 2 to 60 conversions, rates at the target CPA, from its own generator.
+    """
+
+    def __init__(self, scenario: Scenario, size: int, seed: int, n_draws: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._shape = self._rng.uniform(2.0, 60.0, (size, 1, scenario.n_arms))
+        self._scale = 1.0 / (self._shape * scenario.target_cpa)
+        self._size = (size, n_draws, scenario.n_arms)
+        self.seconds = 0.0
+
+    def __call__(self, day: int) -> None:
+        start = time.perf_counter()
+        self._rng.gamma(self._shape, self._scale, size=self._size)
+        self.seconds += time.perf_counter() - start
 
 
 def simulate_paired(
@@ -59,42 +81,18 @@ def simulate_paired(
 
     Runs exactly what :func:`simulate_engine` runs (block set-up, every simulated day,
     metrics, finalisation: all counted as simulation time) and, right before each
-    simulated day, the floor's draw: one ``(B, S, K)`` Gamma array from its own generator
-    (shapes 2 to 60 conversions, rates at the target CPA), counted as floor time.
+    simulated day, the floor's draw (:class:`_Floor`), counted as floor time only.
 
     Returns:
         ``(simulation seconds, floor seconds)``.
     """
     params = EngineParams(n_draws=n_draws)
     size = min(BLOCK, n_runs)
-    floor_rng = np.random.default_rng(seed)
-    shape = floor_rng.uniform(2.0, 60.0, (size, 1, scenario.n_arms))
-    scale = 1.0 / (shape * scenario.target_cpa)
-    draw_shape = (size, n_draws, scenario.n_arms)
-    sim = floor = 0.0
-    clock = time.perf_counter
+    floor = _Floor(scenario, size, seed, n_draws)
+    start = time.perf_counter()
     for block in replication_blocks(seed, n_runs, size):
-        start = clock()
-        env = Environment.reset(scenario, block.size, block.env_rng())
-        policy = ThompsonPolicy(params)
-        policy.reset(PolicyContext(block.size, scenario.n_arms, scenario.daily_budget,
-                                   scenario.platform_min_budget, scenario.target_cpa))  # fmt: skip
-        acc = MetricsAccumulator(block.size, scenario.n_arms)
-        rng = block.policy_rng()
-        sim += clock() - start
-        for day in range(scenario.horizon_days):
-            start = clock()
-            floor_rng.gamma(shape, scale, size=draw_shape)
-            middle = clock()
-            budgets, enabled = policy.act(*env.observe(), day, rng)
-            acc.update(env.advance_day(budgets, enabled), policy.stages())
-            end = clock()
-            floor += middle - start
-            sim += end - middle
-        start = clock()
-        acc.finalize()
-        sim += clock() - start
-    return sim, floor
+        _simulate_block(scenario, block, params, before_day=floor)
+    return time.perf_counter() - start - floor.seconds, floor.seconds
 
 
 def run(*, quick: bool = False, seed: int = 0) -> None:

@@ -35,7 +35,7 @@ from allocator.backtest.estimate import (
     summarize,
 )
 from allocator.backtest.fit import FitParams, LagCheck, fit_scenario, lag_check
-from allocator.backtest.history import Panel, panel_from_records, replay_decisions
+from allocator.backtest.history import Panel, Replay, panel_from_records, replay_decisions
 from allocator.backtest.reported import Thinning
 from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.backtest.worlds import Layout
@@ -151,11 +151,8 @@ def run_history_backtest(
         observations,
         config.portfolio(),
         params,
+        Replay(export, config.account.timezone, config.engine.lookback_days, thinning),
         seed=seed,
-        export_date=export,
-        timezone=config.account.timezone,
-        lookback_days=config.engine.lookback_days,
-        thinning=thinning,
     )
     ages = panel.age_days(export)
     fit = fit_scenario(

@@ -8,6 +8,7 @@ statuses, authorization statuses). Budgets are currency (per day for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "STATUS_ENABLE",
     "STATUS_FROZEN",
     "TIME_FORMAT",
+    "AccountObjects",
     "Ad",
     "AdGroup",
     "Campaign",
@@ -115,6 +117,16 @@ class SparkPost:
         """True when the post may deliver on ``day`` (authorized at the day's start)."""
         start = datetime.combine(day, time(), tzinfo=UTC)
         return self.bound and self.status == AUTH_AUTHORIZED and self.auth_end_time > start
+
+
+@dataclass(frozen=True, slots=True)
+class AccountObjects:
+    """The objects an account starts with; ``adgroups[i].arm`` index the delivery arms."""
+
+    campaigns: Iterable[Campaign]
+    adgroups: Iterable[AdGroup]
+    ads: Iterable[Ad]
+    posts: Iterable[SparkPost]
 
 
 @dataclass(frozen=True, slots=True)

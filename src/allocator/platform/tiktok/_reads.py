@@ -23,7 +23,6 @@ from allocator.platform.tiktok._config import (
     PAGE_SIZE,
     POST_PAGE_SIZE,
     REPORT_DAYS_MAX,
-    TikTokConfig,
 )
 from allocator.platform.tiktok._records import (
     DARK_IDENTITY_TYPE,
@@ -37,7 +36,7 @@ from allocator.platform.tiktok._records import (
     parse_id,
 )
 from allocator.platform.tiktok._retry import is_retryable_read
-from allocator.platform.tiktok._transport import Envelope, Transport
+from allocator.platform.tiktok._transport import AdvertiserEndpoints, Envelope
 
 __all__ = ["Reader", "ReportLevel", "ReportRow", "date_windows"]
 
@@ -148,22 +147,12 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-class Reader:
+class Reader(AdvertiserEndpoints):
     """All GET endpoints, over a :class:`Transport`, with the read retry policy."""
-
-    def __init__(self, transport: Transport, config: TikTokConfig) -> None:
-        self._transport = transport
-        self._config = config
 
     def get(self, path: str, params: Mapping[str, object]) -> Envelope:
         """One retried GET with the advertiser id added."""
-        return self._transport.request(
-            "GET",
-            path,
-            params={"advertiser_id": self._config.advertiser_id, **params},
-            policy=self._config.read_retry,
-            retry_on=is_retryable_read,
-        )
+        return self._call("GET", path, params, self._config.read_retry, is_retryable_read)
 
     def paginate(
         self, path: str, params: Mapping[str, object], *, page_size: int = PAGE_SIZE

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from allocator.core.arms import (
     AdGroup,
@@ -23,6 +23,7 @@ from allocator.platform.tiktok._config import (
     PAGE_SIZE,
     POST_PAGE_SIZE,
     REPORT_DAYS_MAX,
+    TikTokConfig,
 )
 from allocator.platform.tiktok._records import (
     DARK_IDENTITY_TYPE,
@@ -35,10 +36,10 @@ from allocator.platform.tiktok._records import (
     parse_day,
     parse_id,
 )
-from allocator.platform.tiktok._retry import is_retryable_read
-from allocator.platform.tiktok._transport import AdvertiserEndpoints, Envelope
+from allocator.platform.tiktok._retry import RetryPolicy, is_retryable_read
+from allocator.platform.tiktok._transport import Envelope, Transport
 
-__all__ = ["Reader", "ReportLevel", "ReportRow", "date_windows"]
+__all__ = ["AdvertiserEndpoints", "Reader", "ReportLevel", "ReportRow", "date_windows"]
 
 log = logging.getLogger("allocator.platform.tiktok")
 
@@ -145,6 +146,31 @@ def date_windows(
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class AdvertiserEndpoints:
+    """The reader's and the writer's base: retried calls for the configured advertiser.
+
+    The advertiser id is added to every query (GET) or body (POST).
+    """
+
+    def __init__(self, transport: Transport, config: TikTokConfig) -> None:
+        self._transport = transport
+        self._config = config
+
+    def _call(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        payload: Mapping[str, object],
+        policy: RetryPolicy,
+        retry_on: Callable[[BaseException], bool],
+    ) -> Envelope:
+        scoped = {"advertiser_id": self._config.advertiser_id, **payload}
+        params, body = (scoped, None) if method == "GET" else (None, scoped)
+        return self._transport.request(
+            method, path, params=params, body=body, policy=policy, retry_on=retry_on
+        )
 
 
 class Reader(AdvertiserEndpoints):

@@ -24,11 +24,10 @@ from allocator.errors import (
     RateLimitedError,
     ServerError,
 )
-from allocator.platform.tiktok._config import TikTokConfig
 from allocator.platform.tiktok._retry import RetryPolicy, run_with_retry
 from allocator.platform.tiktok._secret import Secret
 
-__all__ = ["AdvertiserEndpoints", "Envelope", "Transport", "error_for_code"]
+__all__ = ["Envelope", "Transport", "error_for_code"]
 
 log = logging.getLogger("allocator.platform.tiktok")
 
@@ -257,28 +256,3 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, ApiStatusError):
         return f"{type(exc).__name__} code={exc.code} request_id={exc.request_id}"
     return type(exc).__name__
-
-
-class AdvertiserEndpoints:
-    """The reader's and the writer's base: retried calls for the configured advertiser.
-
-    The advertiser id is added to every query (GET) or body (POST).
-    """
-
-    def __init__(self, transport: Transport, config: TikTokConfig) -> None:
-        self._transport = transport
-        self._config = config
-
-    def _call(
-        self,
-        method: Literal["GET", "POST"],
-        path: str,
-        payload: Mapping[str, object],
-        policy: RetryPolicy,
-        retry_on: Callable[[BaseException], bool],
-    ) -> Envelope:
-        scoped = {"advertiser_id": self._config.advertiser_id, **payload}
-        params, body = (scoped, None) if method == "GET" else (None, scoped)
-        return self._transport.request(
-            method, path, params=params, body=body, policy=policy, retry_on=retry_on
-        )

@@ -19,10 +19,10 @@ from typing import Any
 from allocator.errors import ApiError, ApiStatusError, AuthError
 from allocator.platform.base import BudgetChange, ChangeResult, InvalidChangeError, StatusChange
 from allocator.platform.tiktok._config import BudgetPath, TikTokConfig
-from allocator.platform.tiktok._reads import Reader
+from allocator.platform.tiktok._reads import AdvertiserEndpoints, Reader
 from allocator.platform.tiktok._records import to_cents
 from allocator.platform.tiktok._retry import is_ambiguous_write_failure, is_not_applied
-from allocator.platform.tiktok._transport import AdvertiserEndpoints, Envelope, Transport
+from allocator.platform.tiktok._transport import Envelope, Transport
 
 __all__ = ["Intent", "Writer", "validate_budgets", "validate_statuses"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocator.backtest.history import replay_decisions
+from allocator.backtest.history import Replay, replay_decisions
 from allocator.core.arms import (
     AdGroup,
     AdGroupStatus,
@@ -73,10 +73,8 @@ def decisions(rows: list[Observation], last_day: date, thinning: str) -> pd.Data
         rows,
         PORTFOLIO,
         PARAMS,
+        Replay(EXPORT, thinning=thinning, last_day=last_day),  # type: ignore[arg-type]
         seed=3,
-        export_date=EXPORT,
-        thinning=thinning,  # type: ignore[arg-type]
-        last_day=last_day,
     )
 
 

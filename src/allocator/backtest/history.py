@@ -56,6 +56,7 @@ from allocator.errors import DataError, InsufficientDataError
 __all__ = [
     "DECISION_COLUMNS",
     "Panel",
+    "Replay",
     "panel_from_records",
     "replay_decisions",
 ]
@@ -211,33 +212,44 @@ class _Shadow:
         self.budget, self.enabled, self.stage = after, enabled.copy(), stage.copy()
 
 
-def replay_decisions(
-    adgroups: Sequence[AdGroup],
-    observations: Sequence[Observation],
-    portfolio: Portfolio,
-    params: EngineParams,
-    *,
-    seed: int,
-    export_date: date,
-    timezone: str = "UTC",
-    lookback_days: int = 60,
-    thinning: Thinning = "expected",
-    last_day: date | None = None,
-) -> pd.DataFrame:
-    """The engine's decisions for every day of the history (see the module docstring).
+@dataclasses.dataclass(frozen=True, slots=True)
+class Replay:
+    """Which history a replay walks and how it reads it.
 
-    Args:
-        adgroups: the ad group snapshot (``K`` arms).
-        observations: the export's rows, all dated before ``export_date``.
-        portfolio: the account's budget frame and target.
-        params: engine settings.
-        seed: the engine's seed; day ``d`` draws from ``default_rng([seed, d.toordinal()])``
-            as :func:`allocator.plans.make_plan` does.
+    Attributes:
         export_date: the day the export was taken (the last planning day).
         timezone: the account's IANA time zone.
         lookback_days: days of history the engine reads.
         thinning: how conversions as reported on each day are rebuilt.
         last_day: stop after this planning day (default: ``export_date``).
+    """
+
+    export_date: date
+    timezone: str = "UTC"
+    lookback_days: int = 60
+    thinning: Thinning = "expected"
+    last_day: date | None = None
+
+
+def replay_decisions(
+    adgroups: Sequence[AdGroup],
+    observations: Sequence[Observation],
+    portfolio: Portfolio,
+    params: EngineParams,
+    replay: Replay,
+    *,
+    seed: int,
+) -> pd.DataFrame:
+    """The engine's decisions for every day of the history (see the module docstring).
+
+    Args:
+        adgroups: the ad group snapshot (``K`` arms).
+        observations: the export's rows, all dated before ``replay.export_date``.
+        portfolio: the account's budget frame and target.
+        params: engine settings.
+        replay: the export date, time zone, lookback, thinning and last day.
+        seed: the engine's seed; day ``d`` draws from ``default_rng([seed, d.toordinal()])``
+            as :func:`allocator.plans.make_plan` does.
 
     Returns:
         One row per (planning day, ad group), columns :data:`DECISION_COLUMNS`.
@@ -246,6 +258,7 @@ def replay_decisions(
         DataError: a row is dated on or after ``export_date``.
         InsufficientDataError: no rows.
     """
+    export_date, timezone, thinning = replay.export_date, replay.timezone, replay.thinning
     panel = panel_from_records(adgroups, observations)
     if panel.dates[-1] >= export_date:
         raise DataError(
@@ -258,14 +271,19 @@ def replay_decisions(
     target = Target.from_portfolio(portfolio)
     shadow = _Shadow.start(panel)
     frames = []
-    end = export_date if last_day is None else min(last_day, export_date)
+    end = export_date if replay.last_day is None else min(replay.last_day, export_date)
     day = panel.dates[0] + timedelta(days=1)
     while day <= end:
         delivered = _delivered_before(panel, day)
         snapshot = _adgroups_as_of(adgroups, day, timezone, delivered, first_row, export_date)
         rows = reported_as_of(observations, day, export_date, lag, thinning=thinning, splits=splits)
         inputs = to_arrays(
-            snapshot, rows, as_of=day, today=day, timezone=timezone, lookback_days=lookback_days
+            snapshot,
+            rows,
+            as_of=day,
+            today=day,
+            timezone=timezone,
+            lookback_days=replay.lookback_days,
         )
         arms = shadow.arms(inputs.arms)
         rng = np.random.default_rng([seed, day.toordinal()])

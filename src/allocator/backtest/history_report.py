@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from allocator.backtest.estimate import (
     summarize,
 )
 from allocator.backtest.fit import FitParams, LagCheck, fit_scenario, lag_check
-from allocator.backtest.history import Panel, panel_from_records, replay_decisions
+from allocator.backtest.history import Panel, Replay, panel_from_records, replay_decisions
 from allocator.backtest.reported import Thinning
 from allocator.backtest.scenario_fit import ScenarioFit
 from allocator.backtest.worlds import Layout
@@ -43,6 +43,9 @@ from allocator.config import FilesPlatform, JobConfig
 from allocator.core.arms import AdGroup, Observation
 from allocator.data.observations import load_files
 from allocator.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["HistoryBacktest", "run_history_backtest", "summary_markdown", "write_outputs"]
 
@@ -151,11 +154,8 @@ def run_history_backtest(
         observations,
         config.portfolio(),
         params,
+        Replay(export, config.account.timezone, config.engine.lookback_days, thinning),
         seed=seed,
-        export_date=export,
-        timezone=config.account.timezone,
-        lookback_days=config.engine.lookback_days,
-        thinning=thinning,
     )
     ages = panel.age_days(export)
     fit = fit_scenario(
@@ -316,6 +316,15 @@ def summary_markdown(result: HistoryBacktest) -> str:
 
 
 # ------------------------------------------------------------------------ plots
+def _save_figure(fig: Figure, path: Path) -> None:
+    """Lay out, write and close a figure (both plots share the size and resolution)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _plot_shares(decisions: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -334,9 +343,7 @@ def _plot_shares(decisions: pd.DataFrame, path: Path) -> None:
         ax.tick_params(axis="x", rotation=45)
     axes[0].set_ylabel("share of the day's budget")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def _plot_estimates(result: HistoryBacktest, path: Path) -> None:
@@ -354,9 +361,7 @@ def _plot_estimates(result: HistoryBacktest, path: Path) -> None:
         ax.set_yticks(y, est["policy"].tolist())
         ax.set_xlabel(f"{label} ({result.level:.0%} interval)")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def write_outputs(result: HistoryBacktest, out_dir: Path) -> list[Path]:

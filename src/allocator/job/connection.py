@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from allocator.errors import StateError
-from allocator.job.lock import AccountLock, default_owner, lock_path
+from allocator.job.lock import AccountLock, Scoped, default_owner, lock_path
 from allocator.job.migrations import migrate, schema_version
 from allocator.job.queries import StoreQueries
 from allocator.job.secrets import Revealable, SecretGuard
@@ -26,7 +25,7 @@ from allocator.job.secrets import Revealable, SecretGuard
 __all__ = ["StoreConnection"]
 
 
-class StoreConnection(StoreQueries):
+class StoreConnection(StoreQueries, Scoped):
     """An open job store: its connection, secrets filter, clock and held locks.
 
     Args:
@@ -103,15 +102,7 @@ class StoreConnection(StoreQueries):
         self._locks.clear()
         self._conn.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _end(self) -> None:
         self.close()
 
     # ---------------------------------------------------------------------- locking

@@ -45,7 +45,7 @@ from typing import Self
 
 from allocator.errors import StateError
 
-__all__ = ["AccountLock", "LockHolder", "default_owner", "lock_path", "read_holder"]
+__all__ = ["AccountLock", "LockHolder", "Scoped", "default_owner", "lock_path", "read_holder"]
 
 _FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 _GUARD_WAIT = 2.0  # seconds
@@ -102,7 +102,34 @@ def read_holder(path: Path) -> LockHolder | None:
         return None
 
 
-class AccountLock:
+class Scoped:
+    """A resource held for a ``with`` block.
+
+    Entering calls :meth:`_begin`; leaving, normally or by an exception (which
+    propagates), calls :meth:`_end`.
+    """
+
+    def _begin(self) -> None:
+        """Take the resource on entering (by default it is taken already)."""
+
+    def _end(self) -> None:
+        """Give the resource back on leaving."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._end()
+
+
+class AccountLock(Scoped):
     """Exclusive lock on one account; a context manager.
 
     ``with AccountLock(path, "acme", owner="cron"):`` holds the lock for the block.
@@ -218,14 +245,8 @@ class AccountLock:
             f"another rebalance is running (lock file {self.path})"
         )
 
-    def __enter__(self) -> Self:
+    def _begin(self) -> None:
         self.acquire()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _end(self) -> None:
         self.release()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from allocator.core.arms import AuthStatus, Stage
 from allocator.errors import StateError
@@ -20,27 +22,31 @@ from allocator.job.records import (
     Run,
 )
 
-__all__ = ["StoreQueries", "change_from_row"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["StoreQueries", "change_from_row", "record_from_row"]
+
+R = TypeVar("R", bound="DataclassInstance")
 
 _STAGE_MEMORY = (Outcome.APPLIED.value, Outcome.PARTIAL.value, Outcome.NOOP.value)
 _LABELS = {s.label: s for s in Stage}
 
 
+def record_from_row(cls: type[R], row: sqlite3.Row, **converted: Any) -> R:
+    """A store record from a row: each field from its like-named column.
+
+    ``converted`` gives the fields whose column value needs turning into the field's type,
+    and those without a column.
+    """
+    names = [f.name for f in fields(cls)]
+    return cls(**{n: converted[n] if n in converted else row[n] for n in names})
+
+
 def change_from_row(row: sqlite3.Row) -> Change:
     """A ``changes`` row as a :class:`Change`."""
-    return Change(
-        id=row["id"],
-        run_id=row["run_id"],
-        seq=row["seq"],
-        adgroup_id=row["adgroup_id"],
-        kind=ChangeKind(row["kind"]),
-        from_value=row["from_value"],
-        to_value=row["to_value"],
-        state=ChangeState(row["state"]),
-        request_id=row["request_id"],
-        error=row["error"],
-        attempted_at=row["attempted_at"],
-        applied_at=row["applied_at"],
+    return record_from_row(
+        Change, row, kind=ChangeKind(row["kind"]), state=ChangeState(row["state"])
     )
 
 
@@ -69,16 +75,10 @@ class StoreQueries:
         pending: tuple[Change, ...] = ()
         if disposition in (Disposition.NEW, Disposition.RESUMED):
             pending = tuple(self.pending_changes(row["id"]))
-        return Run(
-            id=row["id"],
-            account=row["account"],
-            period=row["period"],
-            config_hash=row["config_hash"],
-            fingerprint=row["fingerprint"],
-            owner=row["owner"],
+        return record_from_row(
+            Run,
+            row,
             dry_run=bool(row["dry_run"]),
-            started=row["started"],
-            finished=row["finished"],
             outcome=None if row["outcome"] is None else Outcome(row["outcome"]),
             plan=json.loads(row["plan_json"]),
             disposition=disposition,
@@ -148,19 +148,12 @@ class StoreQueries:
         rows = self._conn.execute(
             "SELECT * FROM decisions WHERE run_id = ? ORDER BY rowid", (run_id,)
         )
-        return [
-            DecisionRecord(
-                run_id=r["run_id"], adgroup_id=r["adgroup_id"], stage=_LABELS[r["stage"]],
-                p_best=r["p_best"], cpa_mean=r["cpa_mean"], cpa_low=r["cpa_low"],
-                cpa_high=r["cpa_high"], reason=r["reason"],
-            )
-            for r in rows
-        ]  # fmt: skip
+        return [record_from_row(DecisionRecord, r, stage=_LABELS[r["stage"]]) for r in rows]
 
     def alerts(self, run_id: int) -> list[AlertRecord]:
         """The run's alerts, in the order raised."""
         rows = self._conn.execute("SELECT * FROM alerts WHERE run_id = ? ORDER BY id", (run_id,))
-        return [AlertRecord(r["run_id"], r["kind"], r["adgroup_id"], r["message"]) for r in rows]
+        return [record_from_row(AlertRecord, r) for r in rows]
 
     def authorizations(self, account: str) -> list[AuthorizationSeen]:
         """Every authorization sighting for the account, oldest first."""
@@ -169,10 +162,4 @@ class StoreQueries:
             "WHERE r.account = ? ORDER BY a.id",
             (account,),
         )
-        return [
-            AuthorizationSeen(
-                run_id=r["run_id"], adgroup_id=r["adgroup_id"], post_id=r["post_id"],
-                status=AuthStatus(r["status"]), expires_at=r["expires_at"], seen_at=r["seen_at"],
-            )
-            for r in rows
-        ]  # fmt: skip
+        return [record_from_row(AuthorizationSeen, r, status=AuthStatus(r["status"])) for r in rows]

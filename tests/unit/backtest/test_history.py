@@ -17,6 +17,7 @@ from allocator.backtest.estimate import (
 from allocator.backtest.fit import FitParams, fit_scenario
 from allocator.backtest.history import (
     DECISION_COLUMNS,
+    Replay,
     panel_from_records,
     replay_decisions,
 )
@@ -210,8 +211,8 @@ def test_replay_decides_every_day_within_the_budget_and_reports_spend_as_actual(
         obs,
         Portfolio("USD", 300.0, target_cpa=30.0),
         EngineParams(n_draws=100),
+        Replay(export),
         seed=1,
-        export_date=export,
     )
     assert tuple(frame.columns) == DECISION_COLUMNS
     assert frame["date"].nunique() == 10  # day after the first row .. export date
@@ -233,8 +234,8 @@ def test_an_authorization_that_expired_later_was_active_earlier() -> None:
         [o for o in obs if not (o.adgroup_id == "a0" and o.date >= export - timedelta(days=3))],
         Portfolio("USD", 300.0, target_cpa=30.0),
         EngineParams(n_draws=100),
+        Replay(export),
         seed=1,
-        export_date=export,
     )
     a0 = frame[frame["adgroup_id"] == "a0"].set_index("date")["stage"]
     assert a0.iloc[2] != "blocked"  # delivering then: treated as authorized

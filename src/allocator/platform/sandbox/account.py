@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -43,9 +43,9 @@ from allocator.platform.sandbox.objects import (
     STATUS_DISABLE,
     STATUS_ENABLE,
     STATUS_FROZEN,
+    AccountObjects,
     Ad,
     AdGroup,
-    Campaign,
     EditRecord,
     SparkPost,
 )
@@ -70,8 +70,8 @@ class SandboxAccount:
         advertiser_name: display name.
         currency: account currency (ISO code).
         today: the simulated day in progress.
-        campaigns, adgroups, ads, posts: the account's objects; ``adgroups[i].arm`` index
-            the delivery model's arms.
+        objects: the account's campaigns, ad groups, ads and posts; ``adgroups[i].arm``
+            index the delivery model's arms.
         model: the delivery dynamics (one replication, ``K`` arms).
         min_daily_budget: an ad group daily budget must exceed this, currency per day.
         now: wall clock (UTC) for edit times and the time of day of ``modify_time``.
@@ -84,10 +84,7 @@ class SandboxAccount:
         advertiser_name: str,
         currency: str,
         today: date,
-        campaigns: Iterable[Campaign],
-        adgroups: Iterable[AdGroup],
-        ads: Iterable[Ad],
-        posts: Iterable[SparkPost],
+        objects: AccountObjects,
         model: DeliveryModel,
         min_daily_budget: float = 20.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -97,10 +94,10 @@ class SandboxAccount:
         self.advertiser_name = advertiser_name
         self.currency = currency
         self.today = today
-        self.campaigns = {c.campaign_id: c for c in campaigns}
-        self.adgroups = {g.adgroup_id: g for g in adgroups}
-        self.ads = {a.ad_id: a for a in ads}
-        self.posts = {p.item_id: p for p in posts}
+        self.campaigns = {c.campaign_id: c for c in objects.campaigns}
+        self.adgroups = {g.adgroup_id: g for g in objects.adgroups}
+        self.ads = {a.ad_id: a for a in objects.ads}
+        self.posts = {p.item_id: p for p in objects.posts}
         self.pending_codes: dict[str, tuple[str, int]] = {}
         self._issued = 0
         self.model = model

@@ -30,7 +30,7 @@ from pydantic import Field
 from allocator.config_base import StrictModel
 from allocator.platform.sandbox.account import SandboxAccount
 from allocator.platform.sandbox.faults import FaultRule
-from allocator.platform.sandbox.objects import TIME_FORMAT, AdGroup, Campaign, SparkPost
+from allocator.platform.sandbox.objects import AdGroup, record_json
 from allocator.platform.sandbox.params import int_param, parse_body, parse_query
 from allocator.platform.sandbox.reads import ad_json, adgroup_json
 
@@ -82,13 +82,13 @@ def state_json(account: SandboxAccount) -> dict[str, Any]:
         "today": account.today.isoformat(),
         "history_start": account.ledger.start.isoformat(),
         "min_daily_budget": account.min_daily_budget,
-        "campaigns": [_campaign_json(c) for c in account.campaigns.values()],
+        "campaigns": [record_json(c, _CAMPAIGN_FIELDS) for c in account.campaigns.values()],
         "adgroups": [
             _adgroup_state(account, g)
             for g in sorted(account.adgroups.values(), key=lambda g: g.adgroup_id)
         ],
         "ads": [ad_json(account, a) for a in sorted(account.ads.values(), key=lambda a: a.ad_id)],
-        "authorizations": [_authorization_json(p) for p in account.posts.values()],
+        "authorizations": [record_json(p, _AUTHORIZATION_FIELDS) for p in account.posts.values()],
         "pending_codes": [
             {"auth_code": code, "item_id": item_id, "days": days}
             for code, (item_id, days) in account.pending_codes.items()
@@ -97,15 +97,24 @@ def state_json(account: SandboxAccount) -> dict[str, Any]:
     }
 
 
-def _campaign_json(c: Campaign) -> dict[str, Any]:
-    return {
-        "campaign_id": c.campaign_id,
-        "campaign_name": c.campaign_name,
-        "budget": c.budget,
-        "budget_mode": c.budget_mode,
-        "budget_optimize_on": c.budget_optimize_on,
-        "operation_status": c.operation_status,
-    }
+_CAMPAIGN_FIELDS = (
+    "campaign_id",
+    "campaign_name",
+    "budget",
+    "budget_mode",
+    "budget_optimize_on",
+    "operation_status",
+)
+_AUTHORIZATION_FIELDS = (
+    "item_id",
+    "auth_code",
+    "identity_id",
+    "tiktok_name",
+    "status",
+    "bound",
+    "auth_start_time",
+    "auth_end_time",
+)
 
 
 def _adgroup_state(account: SandboxAccount, g: AdGroup) -> dict[str, Any]:
@@ -115,19 +124,6 @@ def _adgroup_state(account: SandboxAccount, g: AdGroup) -> dict[str, Any]:
         "arm": g.arm,
         "deleted": g.deleted,
         "delivering": account.delivers(g),
-    }
-
-
-def _authorization_json(p: SparkPost) -> dict[str, Any]:
-    return {
-        "item_id": p.item_id,
-        "auth_code": p.auth_code,
-        "identity_id": p.identity_id,
-        "tiktok_name": p.tiktok_name,
-        "status": p.status,
-        "bound": p.bound,
-        "auth_start_time": p.auth_start_time.strftime(TIME_FORMAT),
-        "auth_end_time": p.auth_end_time.strftime(TIME_FORMAT),
     }
 
 

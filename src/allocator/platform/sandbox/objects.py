@@ -8,7 +8,8 @@ statuses, authorization statuses). Budgets are currency (per day for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -24,11 +25,13 @@ __all__ = [
     "STATUS_ENABLE",
     "STATUS_FROZEN",
     "TIME_FORMAT",
+    "AccountObjects",
     "Ad",
     "AdGroup",
     "Campaign",
     "EditRecord",
     "SparkPost",
+    "record_json",
 ]
 
 BUDGET_MODE_DAY = "BUDGET_MODE_DAY"
@@ -118,6 +121,16 @@ class SparkPost:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountObjects:
+    """The objects an account starts with; ``adgroups[i].arm`` index the delivery arms."""
+
+    campaigns: Iterable[Campaign]
+    adgroups: Iterable[AdGroup]
+    ads: Iterable[Ad]
+    posts: Iterable[SparkPost]
+
+
+@dataclass(frozen=True, slots=True)
 class EditRecord:
     """One applied write to an ad group, as the sandbox recorded it.
 
@@ -138,15 +151,23 @@ class EditRecord:
 
     def to_json(self) -> dict[str, Any]:
         """JSON object with keys ``seq, time, sim_date, adgroup_id, field, from, to, ...``."""
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "sim_date": self.sim_date,
-            "adgroup_id": self.adgroup_id,
-            "field": self.field,
-            "from": self.from_value,
-            "to": self.to_value,
-            "changed": self.changed,
-            "request_id": self.request_id,
-            "endpoint": self.endpoint,
-        }
+        return record_json(self, rename={"from_value": "from", "to_value": "to"})
+
+
+def record_json(
+    record: Any, names: Sequence[str] | None = None, rename: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A record's fields as JSON values, datetimes as :data:`TIME_FORMAT` text.
+
+    Args:
+        record: a dataclass instance.
+        names: the fields to show, in this order (default: all, in field order).
+        rename: JSON key per field where it differs from the field's name.
+    """
+    shown = [f.name for f in fields(record)] if names is None else names
+    keys = rename or {}
+    return {keys.get(name, name): _json_value(getattr(record, name)) for name in shown}
+
+
+def _json_value(value: object) -> object:
+    return value.strftime(TIME_FORMAT) if isinstance(value, datetime) else value

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from allocator.core.arms import (
     AdGroup,
@@ -36,10 +36,10 @@ from allocator.platform.tiktok._records import (
     parse_day,
     parse_id,
 )
-from allocator.platform.tiktok._retry import is_retryable_read
+from allocator.platform.tiktok._retry import RetryPolicy, is_retryable_read
 from allocator.platform.tiktok._transport import Envelope, Transport
 
-__all__ = ["Reader", "ReportLevel", "ReportRow", "date_windows"]
+__all__ = ["AdvertiserEndpoints", "Reader", "ReportLevel", "ReportRow", "date_windows"]
 
 log = logging.getLogger("allocator.platform.tiktok")
 
@@ -148,22 +148,37 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-class Reader:
-    """All GET endpoints, over a :class:`Transport`, with the read retry policy."""
+class AdvertiserEndpoints:
+    """The reader's and the writer's base: retried calls for the configured advertiser.
+
+    The advertiser id is added to every query (GET) or body (POST).
+    """
 
     def __init__(self, transport: Transport, config: TikTokConfig) -> None:
         self._transport = transport
         self._config = config
 
+    def _call(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        payload: Mapping[str, object],
+        policy: RetryPolicy,
+        retry_on: Callable[[BaseException], bool],
+    ) -> Envelope:
+        scoped = {"advertiser_id": self._config.advertiser_id, **payload}
+        params, body = (scoped, None) if method == "GET" else (None, scoped)
+        return self._transport.request(
+            method, path, params=params, body=body, policy=policy, retry_on=retry_on
+        )
+
+
+class Reader(AdvertiserEndpoints):
+    """All GET endpoints, over a :class:`Transport`, with the read retry policy."""
+
     def get(self, path: str, params: Mapping[str, object]) -> Envelope:
         """One retried GET with the advertiser id added."""
-        return self._transport.request(
-            "GET",
-            path,
-            params={"advertiser_id": self._config.advertiser_id, **params},
-            policy=self._config.read_retry,
-            retry_on=is_retryable_read,
-        )
+        return self._call("GET", path, params, self._config.read_retry, is_retryable_read)
 
     def paginate(
         self, path: str, params: Mapping[str, object], *, page_size: int = PAGE_SIZE

@@ -19,7 +19,7 @@ from typing import Any
 from allocator.errors import ApiError, ApiStatusError, AuthError
 from allocator.platform.base import BudgetChange, ChangeResult, InvalidChangeError, StatusChange
 from allocator.platform.tiktok._config import BudgetPath, TikTokConfig
-from allocator.platform.tiktok._reads import Reader
+from allocator.platform.tiktok._reads import AdvertiserEndpoints, Reader
 from allocator.platform.tiktok._records import to_cents
 from allocator.platform.tiktok._retry import is_ambiguous_write_failure, is_not_applied
 from allocator.platform.tiktok._transport import Envelope, Transport
@@ -138,23 +138,16 @@ def per_item_results(
     return results
 
 
-class Writer:
+class Writer(AdvertiserEndpoints):
     """POST endpoints: budgets, statuses; each change applied at most once."""
 
     def __init__(self, transport: Transport, reader: Reader, config: TikTokConfig) -> None:
-        self._transport = transport
+        super().__init__(transport, config)
         self._reader = reader
-        self._config = config
 
     def post(self, path: str, body: Mapping[str, object]) -> Envelope:
         """One POST with the advertiser id, retried only while provably not applied."""
-        return self._transport.request(
-            "POST",
-            path,
-            body={"advertiser_id": self._config.advertiser_id, **body},
-            policy=self._config.write_retry,
-            retry_on=is_not_applied,
-        )
+        return self._call("POST", path, body, self._config.write_retry, is_not_applied)
 
     def budgets(self, changes: Sequence[BudgetChange]) -> list[ChangeResult]:
         """Validate all, then send in batches (or one by one on the single path)."""

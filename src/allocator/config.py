@@ -303,6 +303,7 @@ class JobConfig(StrictModel):
             guardrails=self.guardrails.params(),
             n_draws=self.engine.n_draws,
             half_saturation_spend=linear_if_unset(self.engine.half_saturation_spend),
+            spend_reserve=self.engine.spend_reserve,
         )
 
     def portfolio(self) -> Portfolio:

@@ -58,12 +58,15 @@ class EngineConfig(StrictModel):
         lookback_days: most days of history the engine reads.
         half_saturation_spend: daily spend at which an ad group's average conversion
             rate halves (diminishing returns), currency per day; unset = linear response.
+        spend_reserve: bring back acceptable resting creatives before leaving budget
+            unplanned (the core's ``EngineParams.spend_reserve``).
     """
 
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     seed: int = Field(default=0, ge=0)
     lookback_days: int = Field(default=60, ge=1, le=366)
     half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    spend_reserve: bool = True
 
 
 class PosteriorConfig(StrictModel):

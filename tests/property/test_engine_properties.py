@@ -270,6 +270,7 @@ def row_of(out: EngineStep, r: int) -> EngineStep:
         frozen=out.frozen[r],
         stage=out.stage[r],
         starved=out.starved[r],
+        unspent_by_choice=out.unspent_by_choice[r],
     )
 
 

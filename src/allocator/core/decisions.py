@@ -73,6 +73,8 @@ class Reason(IntEnum):
     BLOCKED_EXPIRING = 12
     RESTING_KEPT = 13
     TESTING_REVIVED = 14
+    RESTING_FATIGUED = 15
+    TESTING_RESERVE = 16
 
 
 _PROBABILITIES = (
@@ -300,7 +302,7 @@ def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArra
         (resting & t.revive, Stage.TESTING, Reason.TESTING_REVIVED),
         (resting, Stage.RESTING, Reason.RESTING_KEPT),
         (scaling & t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
-        (scaling & t.worn_out, Stage.PAUSED, Reason.PAUSED_FATIGUED),
+        (scaling & t.worn_out, Stage.RESTING, Reason.RESTING_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
         (scaling, Stage.SCALING, Reason.SCALING_KEPT),
         (prev == Stage.BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),

@@ -25,6 +25,7 @@ default) is the linear model and the greedy fill.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -33,12 +34,13 @@ import numpy as np
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
-from allocator.core.decisions import DecisionParams, Decisions, decide
+from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
 from allocator.core.guardrail_params import GuardrailParams, in_learning
 from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
+from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
 from allocator.core.target import Target
 
 __all__ = [
@@ -63,6 +65,9 @@ class EngineParams:
         n_draws: posterior draws ``S`` behind P(best) and the Thompson allocation.
         half_saturation_spend: daily spend ``h`` at which an ad group's average rate
             halves, currency per day; ``inf`` = linear response (greedy fill).
+        spend_reserve: when the running arms cannot absorb the daily budget under the
+            guardrails, bring back acceptable resting creatives (best posterior mean
+            first) before leaving money unplanned (see :mod:`allocator.core.spend`).
     """
 
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
@@ -70,6 +75,7 @@ class EngineParams:
     guardrails: GuardrailParams = field(default_factory=GuardrailParams)
     n_draws: int = 1000
     half_saturation_spend: float = math.inf
+    spend_reserve: bool = True
 
     def __post_init__(self) -> None:
         if self.n_draws < 1:
@@ -93,6 +99,9 @@ class EngineStep:
         starved: arms the decisions keep running but the projection switches off today
             (no room above the platform minimum); they keep their stage and may run again
             on a later day.
+        unspent_by_choice: the part of the shortfall left because no idle creative is
+            acceptable (each is credibly above the maximum CPA), currency per day,
+            ``(...)``.
     """
 
     model: ArmModel
@@ -102,6 +111,7 @@ class EngineStep:
     frozen: BoolArray
     stage: IntArray
     starved: BoolArray
+    unspent_by_choice: FloatArray
 
     @property
     def budget(self) -> FloatArray:
@@ -173,29 +183,23 @@ def step(
     draws = model.sample(rng, params.n_draws)
     top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
     decisions = decide(draws, model, arms, history, target, params.decisions, top_hint=top)
-    launched = arms.days_since_launch >= 0
-    active = launched & ((decisions.stage == Stage.TESTING) | (decisions.stage == Stage.SCALING))
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
-    cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
-    explore = exploration_floor(active, total, guard)
-    testing = decisions.stage == Stage.TESTING
-    floor = np.where(testing, explore[..., None], guard.platform_min_budget)
-    floors = np.where(active, floor, 0.0)
-    half = params.half_saturation_spend
-    if math.isinf(half):
-        desired = thompson_allocate(draws, floors, cap, total, top_hint=top)
-    else:
-        weight = exposure_weight(history, params.posterior)
-        to_zero = rate_at_zero_multiplier(history.spend, weight, half)
-        desired = saturating_allocate(draws * to_zero[..., None, :], floors, cap, total, half)
+    launched = arms.days_since_launch >= 0
+    stage = decisions.stage
+    active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
+    acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
+    acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
-    start = np.broadcast_to(
-        start_budget(active, total, guard)[..., None]
-        if guard.new_arm_budget is None
-        else guard.start_budget,
-        cap.shape,
-    )
+    if params.spend_reserve:
+        capacity = arm_capacity(arms, frozen, _start(active, total, guard), total, guard)
+        reserve = acceptable & (stage == Stage.RESTING)
+        back = fill_reserve(active, reserve, model.reward_mean(), capacity, total)
+        if back.any():
+            decisions = _bring_back(decisions, back)
+            active = active | back
+    start = _start(active, total, guard)
+    desired = _allocate(draws, top, decisions.stage, active, history, total, params)
     projection = project(desired, arms, active, frozen, total, guard, start=start)
     starved = active & ~projection.enabled
     return EngineStep(
@@ -206,7 +210,47 @@ def step(
         frozen=frozen,
         stage=decisions.stage,
         starved=starved,
+        unspent_by_choice=unspent_by_choice(projection.shortfall, acceptable, projection.enabled),
     )
+
+
+def _start(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
+    """Start budget of an arm being enabled, ``(..., K)``, currency per day."""
+    if guard.new_arm_budget is None:
+        return np.broadcast_to(start_budget(active, total, guard)[..., None], active.shape)
+    return np.full(active.shape, guard.start_budget)
+
+
+def _bring_back(decisions: Decisions, back: BoolArray) -> Decisions:
+    """Decisions with the reserve arms ``back`` testing again (reason ``TESTING_RESERVE``)."""
+    return dataclasses.replace(
+        decisions,
+        stage=np.where(back, int(Stage.TESTING), decisions.stage),
+        reason=np.where(back, int(Reason.TESTING_RESERVE), decisions.reason),
+    )
+
+
+def _allocate(
+    draws: FloatArray,
+    top: IntArray,
+    stage: IntArray,
+    active: BoolArray,
+    history: History,
+    total: FloatArray,
+    params: EngineParams,
+) -> FloatArray:
+    """Thompson allocation of ``total`` over the active arms (floors, caps, saturation)."""
+    guard = params.guardrails
+    cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
+    explore = exploration_floor(active, total, guard)
+    floor = np.where(stage == Stage.TESTING, explore[..., None], guard.platform_min_budget)
+    floors = np.where(active, floor, 0.0)
+    half = params.half_saturation_spend
+    if math.isinf(half):
+        return thompson_allocate(draws, floors, cap, total, top_hint=top)
+    weight = exposure_weight(history, params.posterior)
+    to_zero = rate_at_zero_multiplier(history.spend, weight, half)
+    return saturating_allocate(draws * to_zero[..., None, :], floors, cap, total, half)
 
 
 def starved_reason(binding: int) -> str:

@@ -171,6 +171,7 @@ class ThompsonConfig(_PolicyBase):
         lookback_days: days of history the engine reads (the job's ``[engine]``).
         half_saturation_spend: the job's ``[engine] half_saturation_spend`` (unset =
             linear response).
+        spend_reserve: the job's ``[engine] spend_reserve``.
         posterior: the job's ``[posterior]`` section.
         decisions: the job's ``[decisions]`` section.
         guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
@@ -181,6 +182,7 @@ class ThompsonConfig(_PolicyBase):
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     lookback_days: int = Field(default=60, ge=1, le=366)
     half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    spend_reserve: bool = True
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
@@ -193,6 +195,7 @@ class ThompsonConfig(_PolicyBase):
             guardrails=self.guardrails.params(),
             n_draws=self.n_draws,
             half_saturation_spend=linear_if_unset(self.half_saturation_spend),
+            spend_reserve=self.spend_reserve,
         )
 
     def build(self) -> Policy:

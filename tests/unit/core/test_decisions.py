@@ -263,7 +263,7 @@ class TestStages:
         np.testing.assert_array_equal(d.stage, Stage.SCALING)
         np.testing.assert_array_equal(d.reason, Reason.SCALING_KEPT)
 
-    def test_a_fatigued_losing_scaling_arm_is_paused(self) -> None:
+    def test_a_fatigued_losing_scaling_arm_rests(self) -> None:
         lag = PosteriorParams().lag
         age = np.arange(1, 29, dtype=np.float64)
         s = np.full((2, 28), 200.0)
@@ -275,12 +275,12 @@ class TestStages:
         draws = model.sample(np.random.default_rng(0), 2000)
         d = decide(draws, model, arms, h, CPA, DecisionParams())
         assert d.fatigued.tolist() == [True, False]
-        assert (d.stage[0], d.reason[0]) == (Stage.PAUSED, Reason.PAUSED_FATIGUED)
+        assert (d.stage[0], d.reason[0]) == (Stage.RESTING, Reason.RESTING_FATIGUED)
         assert d.alerts[0] & Alert.FATIGUED
         # not a loser on P(best) yet, but its recent days (CPA 100) are credibly below
         # break-even: a fatigued arm is judged on its recent days, so it stops all the same
         d2 = decide(draws, model, arms, h, CPA, DecisionParams(min_spend_to_stop=1000.0))
-        assert (d2.stage[0], d2.reason[0]) == (Stage.PAUSED, Reason.PAUSED_FATIGUED)
+        assert (d2.stage[0], d2.reason[0]) == (Stage.RESTING, Reason.RESTING_FATIGUED)
 
     def test_a_fatigued_scaling_arm_that_still_pays_keeps_scaling(self) -> None:
         lag = PosteriorParams().lag

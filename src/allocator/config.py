@@ -304,6 +304,7 @@ class JobConfig(StrictModel):
             n_draws=self.engine.n_draws,
             half_saturation_spend=linear_if_unset(self.engine.half_saturation_spend),
             spend_reserve=self.engine.spend_reserve,
+            marginal_stop=self.engine.marginal_stop,
         )
 
     def portfolio(self) -> Portfolio:

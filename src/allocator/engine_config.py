@@ -60,6 +60,8 @@ class EngineConfig(StrictModel):
             rate halves (diminishing returns), currency per day; unset = linear response.
         spend_reserve: bring back acceptable resting creatives before leaving budget
             unplanned (the core's ``EngineParams.spend_reserve``).
+        marginal_stop: rest a loser only when its money does more elsewhere (the
+            core's ``EngineParams.marginal_stop``).
     """
 
     n_draws: int = Field(default=1000, ge=10, le=100_000)
@@ -67,6 +69,7 @@ class EngineConfig(StrictModel):
     lookback_days: int = Field(default=60, ge=1, le=366)
     half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
+    marginal_stop: bool = True
 
 
 class PosteriorConfig(StrictModel):

@@ -38,6 +38,7 @@ from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
 from allocator.core.guardrail_params import GuardrailParams, in_learning
 from allocator.core.guardrails import Binding, Projection, project
+from allocator.core.margin import better_elsewhere
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
@@ -68,6 +69,9 @@ class EngineParams:
         spend_reserve: when the running arms cannot absorb the daily budget under the
             guardrails, bring back acceptable resting creatives (best posterior mean
             first) before leaving money unplanned (see :mod:`allocator.core.spend`).
+        marginal_stop: rest a clear loser only when its money is credibly better used by
+            the others under the response curve (see :mod:`allocator.core.margin`);
+            False rests every clear loser of the stage machine.
     """
 
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
@@ -76,6 +80,7 @@ class EngineParams:
     n_draws: int = 1000
     half_saturation_spend: float = math.inf
     spend_reserve: bool = True
+    marginal_stop: bool = True
 
     def __post_init__(self) -> None:
         if self.n_draws < 1:
@@ -186,6 +191,8 @@ def step(
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
     launched = arms.days_since_launch >= 0
+    if params.marginal_stop:
+        decisions = _keep_useful_losers(decisions, draws, launched, history, total, params)
     stage = decisions.stage
     active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
     acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
@@ -211,6 +218,40 @@ def step(
         stage=decisions.stage,
         starved=starved,
         unspent_by_choice=unspent_by_choice(projection.shortfall, acceptable, projection.enabled),
+    )
+
+
+def _keep_useful_losers(
+    decisions: Decisions,
+    draws: FloatArray,
+    launched: BoolArray,
+    history: History,
+    total: FloatArray,
+    params: EngineParams,
+) -> Decisions:
+    """Losers the account still needs keep testing (see :mod:`allocator.core.margin`).
+
+    A clear loser rests only when the best split of the budget under the posterior means
+    leaves it unfunded and its rate at vanishing spend is credibly below that split's
+    marginal return (``P < p_best_to_stop``).
+    """
+    loser = decisions.reason == Reason.RESTING_LOSER
+    if not loser.any():
+        return decisions
+    stage = decisions.stage
+    candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
+    half = params.half_saturation_spend
+    to_zero = rate_at_zero_multiplier(
+        history.spend, exposure_weight(history, params.posterior), half
+    )
+    cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
+    probability = params.decisions.p_best_to_stop
+    rest = better_elsewhere(draws, to_zero, candidate, cap, total, half, probability)
+    keep = loser & ~rest
+    return dataclasses.replace(
+        decisions,
+        stage=np.where(keep, int(Stage.TESTING), stage),
+        reason=np.where(keep, int(Reason.TESTING_UNDECIDED), decisions.reason),
     )
 
 

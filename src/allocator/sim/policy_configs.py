@@ -172,6 +172,7 @@ class ThompsonConfig(_PolicyBase):
         half_saturation_spend: the job's ``[engine] half_saturation_spend`` (unset =
             linear response).
         spend_reserve: the job's ``[engine] spend_reserve``.
+        marginal_stop: the job's ``[engine] marginal_stop``.
         posterior: the job's ``[posterior]`` section.
         decisions: the job's ``[decisions]`` section.
         guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
@@ -183,6 +184,7 @@ class ThompsonConfig(_PolicyBase):
     lookback_days: int = Field(default=60, ge=1, le=366)
     half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
+    marginal_stop: bool = True
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
@@ -196,6 +198,7 @@ class ThompsonConfig(_PolicyBase):
             n_draws=self.n_draws,
             half_saturation_spend=linear_if_unset(self.half_saturation_spend),
             spend_reserve=self.spend_reserve,
+            marginal_stop=self.marginal_stop,
         )
 
     def build(self) -> Policy:

@@ -22,11 +22,13 @@ Stage machine (``prev`` = :attr:`ArmState.prev_stage`):
   least the budget-weighted mean reward of the arms running now (testing or scaling with a
   budget): the running creatives fatigued down to what it earned when it was paused. A
   resting arm does not fatigue, so its old evidence still describes it; the comparison
-  is with today's budgets, so it returns to compete at the test floor, not to a share. A
-  killed arm (credibly above the kill threshold) and a worn-out one stay ``paused``.
-* ``scaling`` -> ``paused`` when fatigued and either a loser (``P(best) < p_best_to_stop``)
-  or, on its recent days alone, credibly below break-even (P >= ``kill_probability``), or
-  when its CPA is credibly above the kill threshold.
+  is with today's budgets, so it returns to compete at the test floor, not to a share. An
+  arm whose CPA is credibly above the kill threshold (the maximum the advertiser
+  accepts) never returns; a killed arm stays ``paused``.
+* ``scaling`` -> ``resting`` when fatigued and either a loser (``P(best) < p_best_to_stop``)
+  or, on its recent days alone, credibly below break-even (P >= ``kill_probability``): it
+  may return like any resting arm; -> ``paused`` when its CPA is credibly above the kill
+  threshold.
 
 Fatigue: the recent posterior (half-life ``fatigue_half_life_days``) against the earlier
 one (see :func:`allocator.core.exact_stats.fatigue_test`);
@@ -267,7 +269,11 @@ def _tests(
         kill=kill,
         lose=loser & (exact.p_meets_target < params.p_meets_target_to_keep),
         worn_out=fatigued & (loser | recent_unprofitable),
-        revive=_revivable(arms, model) if params.revive_resting else np.zeros_like(kill),
+        revive=(
+            _revivable(arms, model) & (exact.p_kill < params.kill_probability)
+            if params.revive_resting
+            else np.zeros_like(kill)
+        ),
     )
 
 

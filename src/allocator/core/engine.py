@@ -104,9 +104,9 @@ class EngineStep:
         starved: arms the decisions keep running but the projection switches off today
             (no room above the platform minimum); they keep their stage and may run again
             on a later day.
-        unspent_by_choice: the part of the shortfall left because no idle creative is
-            acceptable (each is credibly above the maximum CPA), currency per day,
-            ``(...)``.
+        unspent_by_choice: the shortfall in rows where no eligible creative is
+            acceptable (each is credibly above the maximum CPA, paused or blocked),
+            currency per day, ``(...)``.
     """
 
     model: ArmModel
@@ -217,7 +217,7 @@ def step(
         frozen=frozen,
         stage=decisions.stage,
         starved=starved,
-        unspent_by_choice=unspent_by_choice(projection.shortfall, acceptable, projection.enabled),
+        unspent_by_choice=unspent_by_choice(projection.shortfall, acceptable),
     )
 
 

@@ -10,8 +10,8 @@ credibly above the maximum the advertiser accepts (``kill_cpa_multiple x target`
 conversion at 1.5 x target is preferred to no conversion at all, while a creative that
 credibly loses money beyond that maximum never gets budget back.
 
-Money is left unspent only when no eligible creative is acceptable; :func:`unspent_by_choice`
-measures that part so the plan can say so.
+Money is left unspent by choice only when no eligible creative is acceptable;
+:func:`unspent_by_choice` measures that part so the plan can say so.
 
 Everything is vectorised over leading batch axes: arrays ``(..., K)``, totals ``(...)``.
 """
@@ -94,21 +94,18 @@ def fill_reserve(
     return out
 
 
-def unspent_by_choice(
-    shortfall: FloatArray, acceptable: BoolArray, enabled: BoolArray
-) -> FloatArray:
-    """The part of the shortfall left unspent because no idle creative is acceptable.
+def unspent_by_choice(shortfall: FloatArray, acceptable: BoolArray) -> FloatArray:
+    """The shortfall left because no eligible creative is acceptable, ``(...)``.
 
     Args:
         shortfall: money the guardrailed plan leaves unplanned, currency per day, ``(...)``.
-        acceptable: eligible creatives whose CPA is not credibly above the maximum,
-            ``(..., K)``.
-        enabled: arms the plan runs, ``(..., K)``.
+        acceptable: launched, unblocked creatives not paused and not credibly above the
+            maximum CPA, ``(..., K)``.
 
     Returns:
-        ``shortfall`` where every acceptable creative already runs (nothing acceptable
-        is left to take the money), else 0; ``(...)``, currency per day.
+        ``shortfall`` in rows without any acceptable creative, else 0 (a shortfall beside
+        an acceptable creative is the guardrails', not a choice); currency per day.
     """
-    idle_ok = (np.asarray(acceptable) & ~np.asarray(enabled)).any(axis=-1)
-    out: FloatArray = np.where(idle_ok, 0.0, np.asarray(shortfall, dtype=np.float64))
+    none_ok = ~np.asarray(acceptable).any(axis=-1)
+    out: FloatArray = np.where(none_ok, np.asarray(shortfall, dtype=np.float64), 0.0)
     return out

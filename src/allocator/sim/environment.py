@@ -31,6 +31,9 @@ Daily dynamics for arm ``k`` with daily budget ``b`` (currency per day):
   floor) * 0.5 ** (cumulative impressions / half)`` never increases.
 * **conversions** ``~ Binomial(clicks, cvr_k * weekday multiplier)`` and their **value**
   ``~ value_k * Gamma(conversions * shape, 1 / shape)``.
+* **learning phase**: while an ad group learns (after launch, a re-enable or a budget
+  edit above ``learning_edit_fraction``) it loses a share ``learning_penalty`` of its
+  conversions, with extra day-level noise (:mod:`allocator.sim.learning`; off by default).
 * **lag**: each day's conversions are split ``Multinomial(conversions, lag_pmf)`` over the
   attribution window; the share with lag ``j`` becomes visible ``j + 1`` days later, so
   at age 1 (yesterday) only lag 0 is reported and a day is complete at age
@@ -45,12 +48,17 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Stage
+from allocator.sim.learning import LearningPhase, expected_keep_share
 from allocator.sim.ledger import Ledger
 from allocator.sim.scenario import Scenario
 from allocator.sim.truth import DayReport, Truth
 from allocator.sim.world import World, draw_world
 
-__all__ = ["Environment"]
+__all__ = ["ACCEPTABLE_CPA_MULTIPLE", "Environment"]
+
+ACCEPTABLE_CPA_MULTIPLE = 2.0
+"""Acceptable arm (``underspend`` metric): true CPA at the platform minimum at most this
+multiple of the target (the ``rules`` default pause threshold; an assumption)."""
 
 
 @dataclass(slots=True)
@@ -93,6 +101,18 @@ class Environment:
         self._expiry = world.expiry.copy()
         self._revocation = world.revocation.copy()
         capacity = max(scenario.horizon_days, window)
+        s = scenario
+        self._learning = LearningPhase.start(
+            (n_runs, n_arms),
+            s.learning_penalty,
+            s.learning_conversions,
+            s.learning_days,
+            s.learning_edit_fraction,
+            s.learning_noise,
+        )
+        self._keep_share = expected_keep_share(s.learning_penalty, s.learning_noise)
+        # spawning reads the seed sequence only: the main noise stream is unchanged
+        self._learn_rngs = tuple(noise_rng.spawn(3)) if self._learning.active else ()
         self._state = _Dynamic(
             day=0,
             cumulative_impressions=np.zeros((n_runs, n_arms)),
@@ -222,9 +242,23 @@ class Environment:
         st = self._state
         truth = self.truth()
         live = np.where(enabled & truth.launched, budgets, 0.0)
-        spend, impressions, clicks, conversions, value = self._deliver(live, truth)
+        learning, entered = self._learning.today(live)
+        spend, impressions, clicks, conversions = self._deliver(live, truth)
+        expected = truth.expected_conversions(live)
+        shape = self.scenario.value_shape
+        value = self.world.value_per_conversion * self._rng.gamma(conversions * shape, 1 / shape)
         split = self._rng.multinomial(conversions, self._pmf).astype(float)  # (R, K, W)
+        if self._learning.active:  # own generators: the main stream ignores the penalty
+            kept = self._learning.thin(conversions, learning, self._learn_rngs)
+            expected = expected * np.where(learning, self._keep_share, 1.0)
+            value = value * np.divide(
+                kept, conversions, out=np.zeros(value.shape), where=conversions > 0
+            )
+            resplit = self._learn_rngs[2].multinomial(kept, self._pmf).astype(float)
+            split = np.where(learning[..., None], resplit, split)
+            conversions = kept
         st.ledger.record(st.day, spend, impressions, clicks, split, conversions, value)
+        self._learning.end_day(live, entered, conversions)
         self._track_edits(budgets, enabled)
         report = DayReport(
             day=st.day,
@@ -235,10 +269,12 @@ class Environment:
             clicks=clicks,
             conversions=conversions.astype(float),
             value=value,
-            expected_conversions=truth.expected_conversions(live),
+            expected_conversions=expected,
             stranded=live * (1.0 - truth.available),
             available=truth.available,
             best=self._best_arms(truth),
+            learning=learning,
+            acceptable=self._acceptable(truth),
         )
         st.cumulative_impressions = st.cumulative_impressions + impressions
         st.day += 1
@@ -246,11 +282,12 @@ class Environment:
 
     def _deliver(
         self, live: FloatArray, truth: Truth
-    ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, FloatArray]:
+    ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
         """Draw today's delivery of the live budgets ``(R, K)`` (see the module docstring).
 
         Returns:
-            ``(spend, impressions, clicks, conversions, value)``, each ``(R, K)``.
+            ``(spend, impressions, clicks, conversions)``, each ``(R, K)``; conversions
+            before the learning phase.
         """
         w, s = self.world, self.scenario
         a, c = s.delivery_mean * s.delivery_concentration, s.delivery_concentration
@@ -263,9 +300,16 @@ class Environment:
         clicks = self._rng.binomial(impressions.astype(np.int64), w.ctr * truth.fatigue)
         cvr = np.minimum(w.cvr * self._weekday_multiplier(self._state.day), 1.0)
         conversions = self._rng.binomial(clicks, cvr)
-        shape = s.value_shape
-        value = w.value_per_conversion * self._rng.gamma(conversions * shape, 1.0 / shape)
-        return spend, impressions, clicks.astype(float), conversions, value
+        return spend, impressions, clicks.astype(float), conversions
+
+    def _acceptable(self, truth: Truth) -> BoolArray:
+        """Arms able to deliver today at an acceptable true CPA (see the constant)."""
+        s = self.scenario
+        rate_at_min = truth.rate / (1.0 + s.platform_min_budget / truth.half_saturation)
+        ok: BoolArray = (truth.available > 0) & (
+            rate_at_min * ACCEPTABLE_CPA_MULTIPLE * s.target_cpa >= 1.0
+        )
+        return ok
 
     def _best_arms(self, truth: Truth) -> BoolArray:
         """Arms with the highest true rate today among those that can deliver."""

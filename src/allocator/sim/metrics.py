@@ -22,6 +22,11 @@ Definitions (money in account currency):
   setting, not an edit.
 * ``stranded_spend``: budget left on enabled arms that could not deliver because their
   Spark authorization had lapsed.
+* ``underspend``: the budget left unplanned (daily budget minus the budgets set on arms
+  that can deliver that day) on days when an acceptable creative could have taken it
+  (:attr:`~allocator.sim.truth.DayReport.acceptable`: able to deliver, true CPA within
+  the acceptable maximum), summed over the run as a share of the run's total budget;
+  NaN when the accumulator is not told the daily budget.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "days_to_scale_best",
     "budget_edits",
     "stranded_spend",
+    "underspend",
 )
 """Per-replication columns of ``results.csv`` (DESIGN.md contract plus value/ROAS)."""
 
@@ -75,6 +81,7 @@ class PolicyMetrics:
     days_to_scale_best: FloatArray
     budget_edits: FloatArray
     stranded_spend: FloatArray
+    underspend: FloatArray
     daily_conversions: FloatArray
     daily_expected: FloatArray
     daily_spend: FloatArray
@@ -91,9 +98,15 @@ def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
 class MetricsAccumulator:
     """Running totals of one policy's run, updated once per simulated day."""
 
-    def __init__(self, n_runs: int, n_arms: int) -> None:
-        """Start empty for ``n_runs`` replications of ``n_arms`` arms."""
+    def __init__(self, n_runs: int, n_arms: int, daily_budget: float | None = None) -> None:
+        """Start empty for ``n_runs`` replications of ``n_arms`` arms.
+
+        ``daily_budget`` (currency per day) enables the ``underspend`` column.
+        """
         self._shape = (n_runs, n_arms)
+        self._daily_budget = daily_budget
+        self._underspend = np.zeros(n_runs)
+        self._n_days = 0
         self._conversions = np.zeros(n_runs)
         self._expected = np.zeros(n_runs)
         self._spend = np.zeros(n_runs)
@@ -130,6 +143,12 @@ class MetricsAccumulator:
         self._daily.append((conv, exp, spend))
         self._count_edits(report.budget, report.enabled)
         self._track_scaling(report, stages)
+        self._n_days += 1
+        if self._daily_budget is not None and report.acceptable is not None:
+            planned = np.where(report.available > 0, report.budget, 0.0).sum(axis=-1)
+            left = self._daily_budget - planned
+            left = np.where(left > _CENT, left, 0.0)  # rounding is not underspend
+            self._underspend += np.where(report.acceptable.any(axis=-1), left, 0.0)
 
     def _count_edits(self, budget: FloatArray, enabled: BoolArray) -> None:
         if self._prev_budget is not None and self._prev_enabled is not None:
@@ -170,10 +189,17 @@ class MetricsAccumulator:
             days_to_scale_best=self._scaled_day.copy(),
             budget_edits=self._edits.copy(),
             stranded_spend=self._stranded.copy(),
+            underspend=self._underspend_share(),
             daily_conversions=daily[:, 0, :],
             daily_expected=daily[:, 1, :],
             daily_spend=daily[:, 2, :],
         )
+
+    def _underspend_share(self) -> FloatArray:
+        if self._daily_budget is None:
+            return np.full_like(self._spend, np.nan)
+        share: FloatArray = self._underspend / (self._daily_budget * max(self._n_days, 1))
+        return share
 
 
 def compare_to_oracle(metrics: PolicyMetrics, oracle: PolicyMetrics) -> PolicyMetrics:

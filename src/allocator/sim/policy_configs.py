@@ -23,6 +23,7 @@ from allocator.engine_config import (
     linear_if_unset,
 )
 from allocator.sim.bandits import UCB1, EpsilonGreedy, Greedy
+from allocator.sim.nonstationary import RawUCB, ThompsonShares
 from allocator.sim.oracle import Oracle
 from allocator.sim.policy import Policy
 from allocator.sim.rules import Rules
@@ -33,14 +34,18 @@ __all__ = [
     "ENGINE_KINDS",
     "KIND_TO_POLICY_CONFIG",
     "POLICY_KINDS",
+    "DiscountedTSConfig",
     "EpsilonGreedyConfig",
     "EvenConfig",
     "FixedConfig",
     "GreedyConfig",
     "Label",
     "OracleConfig",
+    "PlainTSConfig",
     "PolicyConfig",
+    "RawUCBConfig",
     "RulesConfig",
+    "SlidingTSConfig",
     "ThompsonConfig",
     "UCB1Config",
 ]
@@ -153,6 +158,73 @@ class RulesConfig(_PolicyBase):
         )
 
 
+class PlainTSConfig(_PolicyBase):
+    """``kind = "plain_ts"``: :class:`~allocator.sim.nonstationary.ThompsonShares`, plain.
+
+    Attributes:
+        step: budget step bound relative to yesterday's budget.
+        n_draws: posterior draws for P(best).
+    """
+
+    kind: Literal["plain_ts"]
+    step: Positive = 0.5
+    n_draws: int = Field(default=500, ge=10, le=100_000)
+
+    def build(self) -> Policy:
+        """The policy object."""
+        return ThompsonShares(name=self.label, step=self.step, n_draws=self.n_draws)
+
+
+class DiscountedTSConfig(PlainTSConfig):
+    """``kind = "discounted_ts"``: discounted Thompson sampling (Raj & Kalyani 2017).
+
+    Attributes:
+        discount: weight per day of age, in (0, 1].
+    """
+
+    kind: Literal["discounted_ts"]  # type: ignore[assignment]
+    discount: float = Field(default=0.9, gt=0.0, le=1.0)
+
+    def build(self) -> Policy:
+        """The policy object."""
+        return ThompsonShares(
+            name=self.label,
+            discount=self.discount,
+            lag_correction=True,
+            step=self.step,
+            n_draws=self.n_draws,
+        )
+
+
+class SlidingTSConfig(PlainTSConfig):
+    """``kind = "sliding_ts"``: sliding-window Thompson sampling (last ``window_days``)."""
+
+    kind: Literal["sliding_ts"]  # type: ignore[assignment]
+    window_days: int = Field(default=14, ge=1, le=366)
+
+    def build(self) -> Policy:
+        """The policy object."""
+        return ThompsonShares(
+            name=self.label,
+            window_days=self.window_days,
+            lag_correction=True,
+            step=self.step,
+            n_draws=self.n_draws,
+        )
+
+
+class RawUCBConfig(_PolicyBase):
+    """``kind = "raw_ucb"``: :class:`~allocator.sim.nonstationary.RawUCB` (Seznec 2020)."""
+
+    kind: Literal["raw_ucb"]
+    n_slots: int = Field(default=10, ge=1, le=1000)
+    c: NonNegative = 1.0
+
+    def build(self) -> Policy:
+        """The policy object."""
+        return RawUCB(n_slots=self.n_slots, c=self.c)
+
+
 class OracleConfig(_PolicyBase):
     """``kind = "oracle"``: :class:`~allocator.sim.oracle.Oracle` (always run)."""
 
@@ -214,6 +286,10 @@ PolicyConfig = Annotated[
     | EpsilonGreedyConfig
     | UCB1Config
     | RulesConfig
+    | PlainTSConfig
+    | DiscountedTSConfig
+    | SlidingTSConfig
+    | RawUCBConfig
     | OracleConfig,
     Field(discriminator="kind"),
 ]
@@ -228,6 +304,10 @@ KIND_TO_POLICY_CONFIG: dict[str, type[BaseModel]] = {
     "epsilon_greedy": EpsilonGreedyConfig,
     "ucb1": UCB1Config,
     "rules": RulesConfig,
+    "plain_ts": PlainTSConfig,
+    "discounted_ts": DiscountedTSConfig,
+    "sliding_ts": SlidingTSConfig,
+    "raw_ucb": RawUCBConfig,
     "oracle": OracleConfig,
 }
 """The model of each policy ``kind`` (for "did you mean" hints on unknown keys)."""

@@ -19,6 +19,7 @@ are identical on every executor and worker count.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -36,7 +37,7 @@ from allocator.sim.environment import Environment
 from allocator.sim.experiment import ExperimentConfig
 from allocator.sim.metrics import RESULT_COLUMNS, MetricsAccumulator, compare_to_oracle
 from allocator.sim.policy import PolicyContext
-from allocator.sim.policy_configs import PolicyConfig
+from allocator.sim.policy_configs import OracleConfig, PolicyConfig
 from allocator.sim.replication import ReplicationBlock, replication_blocks
 
 __all__ = [
@@ -125,6 +126,8 @@ def _run_policy(
 ) -> tuple[MetricsAccumulator, FloatArray]:
     """Simulate one policy on one block; returns its metrics and all daily budgets."""
     scenario = experiment.scenario
+    if isinstance(config, OracleConfig):  # the ceiling does not pay the learning phase
+        scenario = dataclasses.replace(scenario, learning_penalty=0.0)
     env = Environment.reset(scenario, block.size, block.env_rng())
     policy = config.build()
     policy.reset(
@@ -138,7 +141,7 @@ def _run_policy(
         )
     )
     rng = policy_rng(block, config.label)
-    acc = MetricsAccumulator(block.size, scenario.n_arms)
+    acc = MetricsAccumulator(block.size, scenario.n_arms, scenario.daily_budget)
     budgets = np.zeros((scenario.horizon_days, block.size, scenario.n_arms))
     for day in range(scenario.horizon_days):
         arms, history = env.observe()

@@ -77,6 +77,11 @@ class DayReport:
         available: share of the day each arm could deliver.
         best: the arm(s) with the highest true rate today (base rate x fatigue x
             availability) among those that can deliver; all False if none can.
+        learning: ad groups in the platform's learning phase that day
+            (:mod:`allocator.sim.learning`); None when not tracked.
+        acceptable: arms that could deliver that day at an acceptable true CPA (see
+            :data:`~allocator.sim.environment.ACCEPTABLE_CPA_MULTIPLE`); None when not
+            tracked.
     """
 
     day: int
@@ -91,3 +96,5 @@ class DayReport:
     stranded: FloatArray
     available: FloatArray
     best: BoolArray
+    learning: BoolArray | None = None
+    acceptable: BoolArray | None = None

@@ -57,7 +57,8 @@ class EngineConfig(StrictModel):
         seed: seed of the run's ``numpy.random.Generator`` (same seed, same plan).
         lookback_days: most days of history the engine reads.
         half_saturation_spend: daily spend at which an ad group's average conversion
-            rate halves (diminishing returns), currency per day; unset = linear response.
+            rate halves (diminishing returns), currency per day (default 1,000, an assumption
+            chosen on held-out simulated worlds; a very large value = linear response).
         spend_reserve: bring back acceptable resting creatives before leaving budget
             unplanned (the core's ``EngineParams.spend_reserve``).
         marginal_stop: rest a loser only when its money does more elsewhere (the
@@ -67,7 +68,7 @@ class EngineConfig(StrictModel):
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     seed: int = Field(default=0, ge=0)
     lookback_days: int = Field(default=60, ge=1, le=366)
-    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    half_saturation_spend: float | None = Field(default=1000.0, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
     marginal_stop: bool = True
 
@@ -136,10 +137,10 @@ class DecisionsConfig(StrictModel):
     value_remaining_quantile: Probability = 0.95
     min_conversions_to_scale: NonNegative = 10.0
     min_spend_to_stop: NonNegative = 10.0
-    min_spend_to_kill: NonNegative = 3.0
+    min_spend_to_kill: NonNegative = 6.0
     p_best_to_stop: Probability = 0.01
     p_meets_target_to_keep: Probability = 0.1
-    kill_cpa_multiple: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
+    kill_cpa_multiple: float = Field(default=3.0, ge=1.0, allow_inf_nan=False)
     kill_probability: Probability = 0.9
     fatigue_drop: Probability = 0.3
     fatigue_probability: Probability = 0.9

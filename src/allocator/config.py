@@ -306,6 +306,7 @@ class JobConfig(StrictModel):
             spend_reserve=self.engine.spend_reserve,
             marginal_stop=self.engine.marginal_stop,
             lift_step_cap_for_shortfall=self.engine.lift_step_cap_for_shortfall,
+            allocation_draws=self.engine.allocation_draws,
         )
 
     def portfolio(self) -> Portfolio:

@@ -65,6 +65,8 @@ class EngineConfig(StrictModel):
             core's ``EngineParams.marginal_stop``).
         lift_step_cap_for_shortfall: where the step-up cap alone would leave budget
             unplanned, plan it anyway (the core's ``EngineParams``; off by default).
+        allocation_draws: posterior draws behind the saturating allocation's average
+            (the core's ``EngineParams.allocation_draws``).
     """
 
     n_draws: int = Field(default=1000, ge=10, le=100_000)
@@ -74,6 +76,7 @@ class EngineConfig(StrictModel):
     spend_reserve: bool = True
     marginal_stop: bool = True
     lift_step_cap_for_shortfall: bool = False
+    allocation_draws: int = Field(default=64, ge=1, le=100_000)
 
 
 class PosteriorConfig(StrictModel):

@@ -44,6 +44,9 @@ from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
 from allocator.core.target import Target
 
+_MARGIN_DRAWS = 400
+"""Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
+
 __all__ = [
     "EngineParams",
     "EngineStep",
@@ -79,6 +82,10 @@ class EngineParams:
             project again without the step-up cap (unplaced money earns nothing; the
             edit may restart learning). Off by default: on the robustness suite it
             brought underspend under 1 % in every cell tried but no more conversions.
+        allocation_draws: the first this many of the ``n_draws`` posterior draws make
+            the saturating allocation's average (exact water-filling per draw costs
+            ``S K log K``; 64 keeps the step within 2x its sampling floor). The
+            decisions (P(best), intervals) and the linear fill use every draw.
     """
 
     posterior: PosteriorParams = field(default_factory=PosteriorParams)
@@ -89,10 +96,13 @@ class EngineParams:
     spend_reserve: bool = True
     marginal_stop: bool = True
     lift_step_cap_for_shortfall: bool = False
+    allocation_draws: int = 64
 
     def __post_init__(self) -> None:
         if self.n_draws < 1:
             raise ValueError(f"n_draws must be >= 1, got {self.n_draws}")
+        if self.allocation_draws < 1:
+            raise ValueError(f"allocation_draws must be >= 1, got {self.allocation_draws}")
         half = self.half_saturation_spend
         if not half > 0:  # also refuses NaN
             raise ValueError(f"half_saturation_spend must be > 0 (inf = linear), got {half}")
@@ -256,7 +266,8 @@ def _keep_useful_losers(
     )
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
-    rest = better_elsewhere(draws, to_zero, candidate, cap, total, half, probability)
+    few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
+    rest = better_elsewhere(few, to_zero, candidate, cap, total, half, probability)
     keep = loser & ~rest
     return dataclasses.replace(
         decisions,
@@ -326,7 +337,8 @@ def _allocate(
         return thompson_allocate(draws, floors, cap, total, top_hint=top)
     weight = exposure_weight(history, params.posterior)
     to_zero = rate_at_zero_multiplier(history.spend, weight, half)
-    return saturating_allocate(draws * to_zero[..., None, :], floors, cap, total, half)
+    few = draws[..., : params.allocation_draws, :]  # water-filling costs S K log K per row
+    return saturating_allocate(few * to_zero[..., None, :], floors, cap, total, half)
 
 
 def starved_reason(binding: int) -> str:

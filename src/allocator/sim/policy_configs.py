@@ -246,6 +246,7 @@ class ThompsonConfig(_PolicyBase):
         spend_reserve: the job's ``[engine] spend_reserve``.
         marginal_stop: the job's ``[engine] marginal_stop``.
         lift_step_cap_for_shortfall: the job's ``[engine] lift_step_cap_for_shortfall``.
+        allocation_draws: the job's ``[engine] allocation_draws``.
         posterior: the job's ``[posterior]`` section.
         decisions: the job's ``[decisions]`` section.
         guardrails: the job's ``[guardrails]`` section (its ``platform_min_budget`` is
@@ -259,6 +260,7 @@ class ThompsonConfig(_PolicyBase):
     spend_reserve: bool = True
     marginal_stop: bool = True
     lift_step_cap_for_shortfall: bool = False
+    allocation_draws: int = Field(default=64, ge=1, le=100_000)
     posterior: PosteriorConfig = Field(default_factory=PosteriorConfig)
     decisions: DecisionsConfig = Field(default_factory=DecisionsConfig)
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
@@ -274,6 +276,7 @@ class ThompsonConfig(_PolicyBase):
             spend_reserve=self.spend_reserve,
             marginal_stop=self.marginal_stop,
             lift_step_cap_for_shortfall=self.lift_step_cap_for_shortfall,
+            allocation_draws=self.allocation_draws,
         )
 
     def build(self) -> Policy:

@@ -12,7 +12,9 @@ renders it):
 2. on the ``files`` platform: plan with :func:`~allocator.job.planning.plan_records`;
    nothing is recorded or applied;
 3. on an API platform: attach the stage memory and last large edits from the store
-   (:mod:`.memory`), plan, then record the plan as a dry run or, with ``apply``, refuse
+   (:mod:`.memory`), plan with the step caps measured from the budgets at the start of
+   the period (:mod:`.period`: retries and convergence runs never compound an edit),
+   then record the plan as a dry run or, with ``apply``, refuse
    when ``job.kill_switch`` is on; take the account lock (a second invocation is refused
    naming the holder); begin the period's run in the store (the same period with the same
    config and data again is a no-op; an interrupted run is resumed after re-reading the
@@ -41,6 +43,7 @@ from allocator.errors import ConfigError
 from allocator.job.breaker import breaker_reasons
 from allocator.job.log_setup import route_logs
 from allocator.job.memory import remember
+from allocator.job.period import anchor, period_start_budgets, relive
 from allocator.job.planning import plan_records, planning_days
 from allocator.job.platforms import (
     ClientTuning,
@@ -182,7 +185,11 @@ def _reconcile(
             adgroups,
             large_edit_fraction=config.guardrails.large_edit_fraction,
         )
-        plan = plan_records(config, remembered, observations, as_of, today)
+        cadence = Cadence(config.job.cadence)
+        period = period_key(as_of, cadence)
+        start = period_start_budgets(store, config.account.name, period)
+        anchored = anchor(remembered, start, period, cadence)
+        plan = relive(plan_records(config, anchored, observations, as_of, today), remembered)
         ctx = ApplyContext(
             config=config,
             config_path=config_path,
@@ -190,7 +197,7 @@ def _reconcile(
             store=store,
             plan=plan,
             adgroups=remembered,
-            period=period_key(as_of, Cadence(config.job.cadence)),
+            period=period,
             config_hash=hash_config(config),
             inputs_hash=hash_inputs(adgroups, observations),
             allow_stale=options.allow_stale or config.job.allow_stale,

@@ -91,8 +91,9 @@ def check_observation_rows(
         "conversions",
         lambda i: f"{conversions[i]:g} conversions above {impressions[i]:.0f} impressions",
     )
+    per_click = conversions / np.maximum(clicks, 1.0)  # a ratio: no overflow at 1e308 clicks
     ck.check(
-        conversions > ratio * np.maximum(clicks, 1.0),
+        per_click > ratio,
         "conversions",
         lambda i: (
             f"{conversions[i]:g} conversions from {clicks[i]:.0f} clicks is not plausible "

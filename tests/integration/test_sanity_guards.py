@@ -200,7 +200,7 @@ def test_stale_data_is_refused_with_one_line_until_allowed(
 def test_the_data_age_limit_is_configurable(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edit_config(config, "[engine]", "[job]\nmax_data_age_days = 3\n\n[engine]")
+    edit_config(config, "max_data_age_days = 2", "max_data_age_days = 3")
     code, _, err = rebalance(capsys, config, "--as-of", "2026-11-22")  # 3 days: allowed
     assert code == EXIT_OK, err
     code, _, err = rebalance(capsys, config, "--as-of", "2026-11-23")  # 4 days: refused

@@ -8,20 +8,30 @@ bounds (the job config's ``[data]`` table and ``account`` give them); the reader
 the other row checks, so each violation is one :class:`~allocator.errors.DataError`
 naming file, line and column. Every number cell is also refused above
 :data:`~allocator.data.table.MAX_CELL` whatever the bounds (float sanity).
+:func:`check_records` applies the same bounds to records read from an API platform,
+naming the ad group, the day and the field instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from allocator._types import FloatArray
-from allocator.data.table import Checker
+from allocator.core.arms import AdGroup, Observation
+from allocator.data.table import MAX_CELL, Checker
 from allocator.errors import DataError
 
-__all__ = ["Plausibility", "check_budgets", "check_observation_rows", "require_value_column"]
+__all__ = [
+    "Plausibility",
+    "check_budgets",
+    "check_observation_rows",
+    "check_records",
+    "require_value_column",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +126,52 @@ def require_value_column(ck: Checker, bounds: Plausibility) -> None:
             line=1,
             column="value",
         )
+
+
+def check_records(
+    adgroups: Sequence[AdGroup],
+    observations: Sequence[Observation],
+    bounds: Plausibility,
+    source: str,
+) -> None:
+    """The bounds on records read from an API, where there is no file line to name.
+
+    Raises:
+        DataError: the first implausible budget, then the first implausible observation;
+            the message names ``source``, the ad group, the day and the field.
+    """
+    budgets = np.array([g.budget for g in adgroups], dtype=np.float64)
+    over = np.flatnonzero(~np.isfinite(budgets) | (budgets > min(bounds.max_spend, MAX_CELL)))
+    if over.size:
+        g = adgroups[int(over[0])]
+        raise DataError(
+            f"ad group {g.adgroup_id} (from {source}): a daily budget of {g.budget:,.2f} is "
+            "not plausible (above data.max_spend_multiple x account.daily_budget)",
+            column="budget",
+        )
+    if not observations:
+        return
+    cells = np.array(
+        [(o.spend, o.impressions, o.clicks, o.conversions) for o in observations],
+        dtype=np.float64,
+    )
+    spend, impressions, clicks, conversions = cells.T
+    rules = (
+        ("spend", ~np.isfinite(spend) | (spend > min(bounds.max_spend, MAX_CELL)), "the spend"),
+        ("conversions", conversions > impressions, "more conversions than impressions"),
+        (
+            "conversions",
+            conversions / np.maximum(clicks, 1.0) > bounds.max_conversions_per_click,
+            "the conversions per click (above data.max_conversions_per_click)",
+        ),
+    )
+    for column, mask, what in rules:
+        hits = np.flatnonzero(mask)
+        if hits.size:
+            o = observations[int(hits[0])]
+            raise DataError(
+                f"ad group {o.adgroup_id} on {o.date} (from {source}): {what} is not plausible "
+                f"(spend {o.spend:,.2f}, {o.impressions} impressions, {o.clicks} clicks, "
+                f"{o.conversions:g} conversions)",
+                column=column,
+            )

@@ -20,7 +20,7 @@ import httpx
 
 from allocator.config import FilesPlatform, JobConfig, SandboxPlatform, TikTokPlatform
 from allocator.core.arms import AdGroup, Objective, Observation
-from allocator.data.plausibility import Plausibility
+from allocator.data.plausibility import Plausibility, check_records
 from allocator.errors import ConfigError
 from allocator.platform.base import AdPlatform
 from allocator.platform.files import FileAdPlatform
@@ -119,6 +119,9 @@ def fetch_records(
     From an API platform: the ``engine.lookback_days`` days before ``as_of``. From the
     read-only ``files`` export: every row up to ``today``, so that the planning step sees
     each ad group's first delivery and warns about rows on or after ``as_of``.
+
+    Raises:
+        DataError: a record read from an API is beyond the config's plausibility bounds.
     """
     adgroups = platform.list_adgroups()
     if isinstance(platform, FileAdPlatform):
@@ -128,4 +131,7 @@ def fetch_records(
         end = as_of - timedelta(days=1)
     observations = platform.fetch_observations(start, end)
     known = {g.adgroup_id for g in adgroups}
-    return adgroups, [o for o in observations if o.adgroup_id in known]
+    rows = [o for o in observations if o.adgroup_id in known]
+    if not isinstance(platform, FileAdPlatform):  # the files were checked cell by cell
+        check_records(adgroups, rows, plausibility(config), f"the {config.platform.kind} API")
+    return adgroups, rows

@@ -206,3 +206,19 @@ def test_the_data_age_limit_is_configurable(
     code, _, err = rebalance(capsys, config, "--as-of", "2026-11-23")  # 4 days: refused
     assert code == EXIT_FAILURE
     assert "4 days before the planning day 2026-11-23 (job.max_data_age_days = 3" in err
+
+
+def test_the_plan_says_why_the_circuit_breaker_would_hold_it_back(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_config(config, "max_disabled_share = 0.5", "max_disabled_share = 0.01")
+    code, out, _ = rebalance(capsys, config, "--as-of", AS_OF)
+    assert code == EXIT_OK  # the files platform only plans
+    (line,) = [x for x in out.splitlines() if x.startswith("circuit breaker: ")]
+    assert "the plan disables ad groups holding" in line
+    assert "job.max_disabled_share = 1%" in line
+    assert line.endswith("--apply refuses this plan unless --force")
+    code, out, _ = rebalance(capsys, config, "--as-of", AS_OF, "--json")
+    breaker = json.loads(out)["breaker"]
+    assert breaker["tripped"]
+    assert breaker["reasons"] == [line.removeprefix("circuit breaker: ").split(": --apply")[0]]

@@ -75,6 +75,7 @@ def render_breaker(reasons: Sequence[str], console: Console) -> None:
             f"circuit breaker: {reason}: --apply refuses this plan unless --force",
             highlight=False,
             markup=False,
+            soft_wrap=True,  # one line each, whatever the width (a terminal wraps it)
         )
 
 

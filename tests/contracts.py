@@ -14,3 +14,5 @@ ADGROUP_KEYS = {
     "cpa_mean", "cpa_low", "cpa_high", "reason",
 }  # fmt: skip
 ALERT_KEYS = {"kind", "adgroup_id", "message"}
+RESULT_KEYS = PLAN_KEYS | {"breaker"}
+"""``allocator rebalance --json`` adds the circuit breaker's verdict to the plan's keys."""

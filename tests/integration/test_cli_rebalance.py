@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from allocator.cli import EXIT_OK, EXIT_USAGE, main
-from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
+from contracts import ADGROUP_KEYS, ALERT_KEYS, RESULT_KEYS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "example"
 AS_OF = "2026-11-20"
@@ -95,7 +95,7 @@ def plan_json(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[str, di
 
 def test_json_satisfies_the_plan_contract(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, doc = plan_json(capsys, config)
-    assert set(doc) == PLAN_KEYS
+    assert set(doc) == RESULT_KEYS
     assert doc["account"] == "glowlab-us"
     assert doc["as_of"] == AS_OF
     assert doc["daily_budget"] == 1000.0

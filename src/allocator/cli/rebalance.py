@@ -39,6 +39,8 @@ def rebalance(
     apply: bool,
     allow_stale: bool = False,
     log_json: bool = False,
+    allow_stale_data: bool = False,
+    force: bool = False,
 ) -> int:
     """Plan for the configured platform, print it (and apply it); returns the exit code."""
     config = load_job_config(config_path)
@@ -49,6 +51,8 @@ def rebalance(
         allow_stale=allow_stale,
         log_json=log_json,
         today=today,
+        allow_stale_data=allow_stale_data,
+        force=force,
     )
     result = run_rebalance(config, config_path, options)
     return show_result(
@@ -80,11 +84,25 @@ def register(app: typer.Typer) -> None:
         log_json: Annotated[
             bool, typer.Option("--log-json", help="Write logs to stderr as JSON lines.")
         ] = False,
+        allow_stale_data: Annotated[
+            bool,
+            typer.Option(
+                "--allow-stale-data",
+                help="Plan even if the newest data is older than job.max_data_age_days.",
+            ),
+        ] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force", help="Apply a plan the circuit breaker holds back (see the plan)."
+            ),
+        ] = False,
     ) -> int:
         """Plan today's budgets from the platform's data; with --apply, apply them.
 
         Exit codes: 0 ok or nothing to do, 1 failure or refusal (kill switch, lock held,
-        stale state, budget cap), 2 bad config or data, 3 partial apply.
+        stale state, stale data, budget cap, circuit breaker), 2 bad config or data,
+        3 partial apply.
         """
         return rebalance(
             config,
@@ -93,4 +111,6 @@ def register(app: typer.Typer) -> None:
             apply=apply,
             allow_stale=allow_stale,
             log_json=log_json,
+            allow_stale_data=allow_stale_data,
+            force=force,
         )

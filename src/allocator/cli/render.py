@@ -20,7 +20,7 @@ from allocator.job.records import Change
 from allocator.job.results import ApplyReport, RebalanceResult
 from allocator.plans import Plan
 
-__all__ = ["markdown_report", "render_apply", "render_plan", "show_result"]
+__all__ = ["markdown_report", "render_apply", "render_breaker", "render_plan", "show_result"]
 
 
 def _money(x: float | None) -> str:
@@ -66,6 +66,17 @@ def render_plan(plan: Plan, console: Console) -> None:
         for alert in plan.alerts:
             where = f"{alert.adgroup_id}: " if alert.adgroup_id else ""
             console.print(f"  [{alert.kind}] {where}{alert.message}", highlight=False, markup=False)
+
+
+def render_breaker(reasons: Sequence[str], console: Console) -> None:
+    """Say why the circuit breaker holds the plan back from ``--apply`` (nothing if not)."""
+    for reason in reasons:
+        console.print(
+            f"circuit breaker: {reason}: --apply refuses this plan unless --force",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,  # one line each, whatever the width (a terminal wraps it)
+        )
 
 
 def _change_rows(changes: Sequence[Change]) -> list[tuple[str, ...]]:
@@ -153,6 +164,7 @@ def show_result(
         out.write("\n")
     else:
         render_plan(result.plan, console)
+        render_breaker(result.breaker, console)
     report = result.report
     if report is None:
         return result.exit_code

@@ -30,6 +30,7 @@ from allocator.core.arms import (
     Kind,
     Stage,
 )
+from allocator.data.plausibility import Plausibility, check_budgets
 from allocator.data.table import Checker, Source, number_text, quote_cell, read_table
 
 __all__ = ["ADGROUP_COLUMNS", "ADGROUP_OPTIONAL_COLUMNS", "read_adgroups", "write_adgroups"]
@@ -99,12 +100,13 @@ class _AdGroupCells:
         ]
 
 
-def read_adgroups(path: Source) -> list[AdGroup]:
+def read_adgroups(path: Source, *, bounds: Plausibility | None = None) -> list[AdGroup]:
     """Read and validate an ad groups CSV file.
 
     Args:
         path: the file, or a data frame with its columns (see :data:`ADGROUP_COLUMNS`,
             :data:`ADGROUP_OPTIONAL_COLUMNS`).
+        bounds: plausibility bounds (``max_spend`` caps each budget); default none.
 
     Returns:
         One :class:`AdGroup` per row, in file order; budgets in currency per day.
@@ -115,6 +117,7 @@ def read_adgroups(path: Source) -> list[AdGroup]:
     table = read_table(path, ADGROUP_COLUMNS, ADGROUP_OPTIONAL_COLUMNS)
     ck = Checker(table)
     cells = _check_adgroups(ck)
+    check_budgets(ck, cells.budget, bounds or Plausibility())
     ck.raise_first()
     ck.warn(
         cells.spark

@@ -1,0 +1,55 @@
+"""The command line's help: ``-h`` works, flags read plainly, and it starts light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from allocator.cli import COMMANDS, main
+
+HEAVY = ("numpy", "pandas", "scipy", "pydantic_core", "httpx", "rich", "allocator.core.engine")
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_no_heavy_library(flag: str) -> None:
+    code = (
+        "import sys\n"
+        "from allocator.cli import main\n"
+        f"code = main([{flag!r}])\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules and m != 'pydantic_core'], code)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[] 0"
+
+
+@pytest.mark.parametrize("args", [["-h"], ["rebalance", "-h"], ["backtest", "ope", "-h"]])
+def test_short_help_flag_works(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 0
+    assert "Usage: allocator" in capsys.readouterr().out
+
+
+def test_help_lists_every_command_without_type_noise(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert f"  {name} " in out
+    assert "<bool>" not in out
+    assert "2 bad input or config" in out
+
+
+@pytest.mark.parametrize("command", ["rebalance", "simulate", "demo", "validate", "history"])
+def test_flags_read_plainly(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "<bool>" not in out
+    assert "{" not in out.splitlines()[0]  # usage line: CONFIG, not {config}
+    assert all(len(line) <= 100 for line in out.splitlines())
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rebalanse"]) == 2
+    assert "rebalanse" in capsys.readouterr().err

@@ -59,8 +59,10 @@ def _adgroup_table(summary: DataSummary, width: int) -> Table:
     from rich import box
     from rich.table import Table
 
-    titles = ("ad group", "id", "kind", "status", "authorization", "budget", "days", "last")
-    rows = [
+    titles: tuple[str, ...] = (
+        "ad group", "id", "kind", "status", "authorization", "budget", "days", "last"
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [
         (a.name, a.adgroup_id, a.kind, a.status, a.auth, f"{a.budget:,.2f}", str(a.days),
          "-" if a.last is None else a.last.isoformat())
         for a in summary.adgroups

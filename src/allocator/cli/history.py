@@ -41,7 +41,7 @@ def history(config_path: Path, *, days: int, dry_runs: bool, as_json: bool) -> i
         return 0
     console = Console(file=sys.stdout)
     if not rows:
-        console.print(f"no runs of {config.account.name} planned since {since}", highlight=False)
+        console.print(f"no runs of {config.account.name} planned since {since}", soft_wrap=True)
     for r in rows:
         kind = "dry run" if r.dry_run else "apply"
         console.print(
@@ -49,6 +49,7 @@ def history(config_path: Path, *, days: int, dry_runs: bool, as_json: bool) -> i
             f"{r.outcome or 'unfinished'}; {r.applied} change(s) applied"
             + (f", {r.failed} failed" if r.failed else ""),
             highlight=False,
+            soft_wrap=True,
         )
         for adgroup_id, name, what in r.changes:
             label = f"{name} ({adgroup_id})" if name else adgroup_id

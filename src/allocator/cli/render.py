@@ -8,10 +8,11 @@ day.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -84,14 +85,35 @@ def _change_rows(changes: Sequence[Change]) -> list[tuple[str, ...]]:
 _CHANGE_COLUMNS = ("#", "ad group", "kind", "change", "state", "request id", "error")
 
 
-def render_apply(report: ApplyReport, console: Console) -> None:
-    """Print what ``--apply`` did: each change with its state, then the outcome line."""
+def render_apply(report: ApplyReport, console: Console, names: Mapping[str, str]) -> None:
+    """Print what ``--apply`` did: each change (ad group by name) with its state, the outcome.
+
+    The request id and error columns show only when some change has one; an ad group's
+    name is shortened before anything else is.
+    """
     if report.changes:
-        table = Table(title=f"changes of store run {report.store_run_id}", title_justify="left")
-        for name in _CHANGE_COLUMNS:
-            table.add_column(name)
-        for row in _change_rows(report.changes):
-            table.add_row(*row)
+        table = Table(
+            title=f"changes of store run {report.store_run_id}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        rows = [
+            (str(c.seq), names.get(c.adgroup_id) or c.adgroup_id,
+             f"{c.kind} {c.from_value} -> {c.to_value}", str(c.state), c.request_id or "",
+             c.error or "")
+            for c in report.changes
+        ]  # fmt: skip
+        shown = [i for i in range(6) if i < 4 or any(r[i] for r in rows)]
+        for i in shown:
+            table.add_column(
+                ("#", "ad group", "change", "state", "request id", "error")[i],
+                no_wrap=i < 4,
+                overflow="ellipsis" if i == 1 else "fold",
+                ratio=1 if i == 1 else None,
+            )
+        for row in rows:
+            table.add_row(*(row[i] for i in shown))
         console.print(table)
     console.print(f"{report.mode}: {report.outcome}: {report.message}", highlight=False)
 
@@ -192,7 +214,7 @@ def show_result(
     if report is None:
         return result.exit_code
     if not as_json and not noop:
-        render_apply(report, console)
+        render_apply(report, console, {a.adgroup_id: a.name for a in result.plan.adgroups})
     if result.exit_code is not ExitCode.OK:
         print(f"allocator: {report.outcome}: {report.message}", file=err)
     return result.exit_code

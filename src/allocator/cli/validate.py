@@ -43,6 +43,7 @@ def validate(config_path: Path, *, as_json: bool) -> int:
         f"{config_path}: valid. Account {summary.account} on the {summary.platform} platform; "
         f"{len(summary.adgroups)} ad groups; {period}.",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(_adgroup_table(summary, console.width))
     for message in summary.warnings:

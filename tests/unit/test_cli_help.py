@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,17 @@ def test_flags_read_plainly(command: str, capsys: pytest.CaptureFixture[str]) ->
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rebalanse"]) == 2
     assert "rebalanse" in capsys.readouterr().err
+
+
+def test_warnings_print_one_line_each_without_source_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "configs" / "example" / "job.toml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # the suite turns warnings into errors
+        assert main(["rebalance", "--config", str(example), "--as-of", "2026-11-10"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err
+    assert all(line.startswith("allocator: warning: ") for line in err)
+    assert any("left out" in line for line in err)
+    assert not any(".py:" in line or "to_arrays(" in line for line in err)

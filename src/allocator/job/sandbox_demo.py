@@ -63,9 +63,7 @@ __all__ = [
 TOKEN_ENV = "ALLOCATOR_SANDBOX_TOKEN"
 
 DEMO_START = date(2026, 9, 1)
-"""The first simulated day, fixed: the demo's weekdays, authorization expiries and so its
-figures do not move with the calendar date it is run on (the README states them)."""
-
+"""The first simulated day, fixed, so the figures never move with the real date (README)."""
 _DEMO_TIME_OF_DAY = time(9, 0)
 """The sandbox's time of day for edits and revocations (UTC), fixed for the same reason."""
 
@@ -300,7 +298,8 @@ def _run(
     scenario: SandboxScenario,
     progress: Callable[[int, date, int], None] | None,
 ) -> DemoResult:
-    now = _fixed_now(settings.start)
+    instant = datetime.combine(settings.start, _DEMO_TIME_OF_DAY, UTC)
+    now = lambda: instant  # noqa: E731 (a wall clock stuck at the first day, 09:00 UTC)
     job_api = create_sandbox(scenario, rate_limit_per_second=100_000, now=now)
     even_api = create_sandbox(scenario, rate_limit_per_second=100_000, now=now)
     with (
@@ -347,12 +346,6 @@ def _run(
         n_edits=n_edits,
         n_store_changes=sum(c["state"] == "applied" for p in plans for c in p["apply"]["changes"]),
     )
-
-
-def _fixed_now(day: date) -> Callable[[], datetime]:
-    """A wall clock stuck at ``day`` 09:00 UTC (the sandbox takes only its time of day)."""
-    instant = datetime.combine(day, _DEMO_TIME_OF_DAY, UTC)
-    return lambda: instant
 
 
 def _write_config(work: Path, job_url: str, daily_budget: float, target_cpa: float) -> Path:

@@ -38,6 +38,11 @@ EXAMPLE_PORT = "8765"
 """The sandbox example's port in the README and configs/sandbox/job.toml."""
 
 
+def python_blocks(text: str) -> list[str]:
+    """The fenced ``python`` blocks of a Markdown text, in order."""
+    return [m.group(1) for m in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M)]
+
+
 def sh_blocks(text: str) -> list[str]:
     """The fenced ``sh`` blocks of a Markdown text (indented ones too, dedented), in order."""
     pattern = r"^( *)```sh\n(.*?)^\1```"
@@ -60,6 +65,7 @@ def skip_reason(block: str) -> str | None:
 
 
 BLOCKS = sh_blocks(README.read_text(encoding="utf-8"))
+PYTHON_BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
 
 
 def test_the_readme_has_the_commands_a_user_runs() -> None:
@@ -136,3 +142,20 @@ def test_every_readme_shell_block_runs(index: int, tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(with_group, signal.SIGTERM)
     assert proc.returncode == 0, f"README block {index} failed:\n{script}\n--- output ---\n{out}"
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
+def test_every_readme_python_block_runs(index: int, tmp_path: Path) -> None:
+    work = _scratch(tmp_path / "repo", _free_port())
+    script = work / "block.py"
+    script.write_text(PYTHON_BLOCKS[index], encoding="utf-8")
+    proc = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), str(script)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"README python block {index} failed:\n{proc.stderr}"
+    assert proc.stdout.strip()

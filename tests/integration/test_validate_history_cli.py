@@ -160,4 +160,5 @@ def test_validate_reads_names_from_the_sandbox_api(
     assert doc["age_days"] == 1
     names = [a["name"] for a in doc["adgroups"]]
     assert any(n.startswith("Spark - ") for n in names)
+    assert any("not managing ad group" in w for w in doc["warnings"])  # the client's log
     _ = httpx  # the sandbox is served over real HTTP

@@ -12,6 +12,7 @@ day.
 from __future__ import annotations
 
 import contextlib
+import io
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,34 +125,41 @@ def check_job(
 ) -> DataSummary:
     """Read and validate the job's data as ``rebalance`` would today; plan nothing.
 
+    Warnings raised while reading and the client's logged warnings (ad groups it does not
+    manage) are collected, one line each.
+
     Raises:
         ConfigError: the token is missing (API platforms).
         DataError: the data is invalid (the first bad cell, naming file, line, column).
         ApiError: the platform failed while reading.
     """
     _, today = planning_days(config, None, today)
+    logs = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _platform(config, config_path, today, environ) as platform:
+        with _platform(config, config_path, today, environ, logs) as platform:
             adgroups, observations = fetch_records(platform, config, today, today)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
+    logged = [line.split("WARNING: ", 1)[-1] for line in logs.getvalue().splitlines()]
+    messages = tuple(dict.fromkeys([*(str(w.message) for w in caught), *logged]))
     return _summary(config, today, adgroups, observations, messages)
 
 
 @contextlib.contextmanager
 def _platform(
-    config: JobConfig, config_path: Path, today: date, environ: Mapping[str, str] | None
+    config: JobConfig,
+    config_path: Path,
+    today: date,
+    environ: Mapping[str, str] | None,
+    logs: io.StringIO,
 ) -> Iterator[AdPlatform]:
     platform = config.platform
     if isinstance(platform, FilesPlatform):
         yield open_files_platform(platform, today)
         return
-    import io
-
     import httpx
 
     token = load_job_token(platform, environ, config_path)
-    with route_logs(io.StringIO(), False, token), httpx.Client() as http:
+    with route_logs(logs, False, token), httpx.Client() as http:
         yield make_client(http, config, platform, token, ClientTuning())
 
 

@@ -40,7 +40,8 @@ def test_help_lists_every_command_without_type_noise(capsys: pytest.CaptureFixtu
     for name in COMMANDS:
         assert f"  {name} " in out
     assert "<bool>" not in out
-    assert "2 bad input or config" in out
+    assert "\n    2  bad input or config" in out  # one exit code a line, never re-wrapped
+    assert "\n    3  partial apply\n" in out
 
 
 @pytest.mark.parametrize("command", ["rebalance", "simulate", "demo", "validate", "history"])
@@ -69,3 +70,12 @@ def test_warnings_print_one_line_each_without_source_lines(
     assert all(line.startswith("allocator: warning: ") for line in err)
     assert any("left out" in line for line in err)
     assert not any(".py:" in line or "to_arrays(" in line for line in err)
+
+
+@pytest.mark.parametrize("command", ["rebalance", "validate", "history"])
+def test_exit_codes_are_listed_one_a_line(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "-h"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("Exit codes:\n")[1].splitlines()
+    assert listed[0].startswith("    0  ")
+    assert any(line.startswith("    2  ") for line in listed)

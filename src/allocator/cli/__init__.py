@@ -34,11 +34,13 @@ from allocator.exit_codes import ExitCode
 __all__ = [
     "COMMANDS",
     "COMMAND_MODULES",
+    "EXIT_CODES_HELP",
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_USAGE",
     "PlainUsageCommand",
+    "exit_codes_help",
     "main",
 ]
 
@@ -60,6 +62,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(m for m, _ in COMMANDS.values()))
 """Modules under ``allocator.cli`` whose ``register(app)`` adds a sub-command."""
+
+
+def exit_codes_help(*codes: tuple[str, str]) -> str:
+    """A help epilog listing ``(code, meaning)`` pairs, one a line, never re-wrapped."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in codes)
+
+
+EXIT_CODES_HELP = exit_codes_help(
+    ("0", "success, nothing to do, or a dry run"),
+    ("1", "failure or refusal (platform down, lock held, stale state)"),
+    ("2", "bad input or config (one line naming file, line or key)"),
+    ("3", "partial apply"),
+)
+"""The exit codes listed under ``allocator --help``."""
 
 
 class PlainUsageCommand(TyperCommand):
@@ -111,9 +127,7 @@ def build_app() -> typer.Typer:
         name="allocator",
         cls=_LazyGroup,
         help="Budget allocation and creative testing for TikTok Spark Ads and dark posts.",
-        epilog=(
-            "Exit codes: 0 success; 1 failure or refusal; 2 bad input or config; 3 partial apply."
-        ),
+        epilog=EXIT_CODES_HELP,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,

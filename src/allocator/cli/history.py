@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from allocator.cli import exit_codes_help
+
 __all__ = ["history", "register"]
 
 
@@ -57,10 +59,17 @@ def history(config_path: Path, *, days: int, dry_runs: bool, as_json: bool) -> i
     return 0
 
 
+EXIT_CODES = exit_codes_help(
+    ("0", "ok (also with no runs yet)"),
+    ("2", "a bad config"),
+)
+"""The exit codes listed under ``allocator history --help``."""
+
+
 def register(app: typer.Typer) -> None:
     """Add ``history`` to the command line."""
 
-    @app.command("history")
+    @app.command("history", epilog=EXIT_CODES)
     def _history(
         config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
         days: Annotated[int, typer.Option("--days", help="Runs of the last N days.")] = 14,
@@ -72,6 +81,6 @@ def register(app: typer.Typer) -> None:
         """List a job's past runs from its store: day, outcome, edits applied, what changed.
 
         Newest first; each run's changes per ad group follow it, in the order they were
-        sent. Exit codes: 0 ok (also with no runs yet), 2 a bad config.
+        sent.
         """
         return history(config, days=days, dry_runs=dry_runs, as_json=as_json)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from allocator.cli import exit_codes_help
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -87,10 +89,18 @@ def _adgroup_table(summary: DataSummary, width: int) -> Table:
     return table
 
 
+EXIT_CODES = exit_codes_help(
+    ("0", "valid"),
+    ("1", "the platform failed"),
+    ("2", "a bad config (every problem) or bad data (file, line and column)"),
+)
+"""The exit codes listed under ``allocator validate --help``."""
+
+
 def register(app: typer.Typer) -> None:
     """Add ``validate`` to the command line."""
 
-    @app.command("validate")
+    @app.command("validate", epilog=EXIT_CODES)
     def _validate(
         config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -98,7 +108,6 @@ def register(app: typer.Typer) -> None:
         """Check a job's config and data and show what was found; plan nothing.
 
         Prints the ad groups, the days of data, their date range and age, and every
-        warning. Exit codes: 0 valid, 2 a bad config or data (every config problem and
-        the first bad cell, named by file, line and column), 1 the platform failed.
+        warning.
         """
         return validate(config, as_json=as_json)

@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m allocator.bench engine
 	$(BIN)/python -m allocator.bench sim
 	$(BIN)/python -m allocator.bench bernoulli
+	$(BIN)/python -m allocator.bench startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -60,12 +60,14 @@ def corrupt(path: Path, line: int, column: str, value: str) -> None:
 
 
 def test_the_example_prints_a_table_of_every_ad_group_and_its_alerts(
-    config: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for every column
     code, out, err = run(capsys, "--config", str(config), "--as-of", AS_OF)
     assert code == EXIT_OK
     assert err == ""
     assert "glowlab-us: plan for 2026-11-20 (daily budget 1,000.00 USD)" in out
+    assert "@maya.makes · unboxing" in out
     for adgroup_id in csv_ids(config.parent / "adgroups.csv"):
         assert adgroup_id in out
     for word in ("testing", "blocked", "paused", "P(best)", "CPA (90%)"):

@@ -10,6 +10,7 @@ BENCHMARKS = {
     "bernoulli": "allocator.bench.bernoulli_pulls",
     "engine": "allocator.bench.engine_step",
     "sim": "allocator.bench.sim_throughput",
+    "startup": "allocator.bench.startup",
 }
 
 

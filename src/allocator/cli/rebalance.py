@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from allocator.cli import exit_codes_help
 from allocator.cli.render import show_result
 from allocator.config import load_job_config
 from allocator.errors import ConfigError
@@ -60,10 +61,23 @@ def rebalance(
     )
 
 
+EXIT_CODES = exit_codes_help(
+    ("0", 'ok, "No changes", or a dry run'),
+    (
+        "1",
+        "failure or refusal (kill switch, lock held, stale state or data, budget cap,"
+        " circuit breaker)",
+    ),
+    ("2", "bad config or data"),
+    ("3", "partial apply"),
+)
+"""The exit codes listed under ``allocator rebalance --help``."""
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rebalance`` to the command line."""
 
-    @app.command("rebalance")
+    @app.command("rebalance", epilog=EXIT_CODES)
     def _rebalance(
         config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print the plan JSON.")] = False,
@@ -98,12 +112,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> int:
-        """Plan today's budgets from the platform's data; with --apply, apply them.
-
-        Exit codes: 0 ok or nothing to do, 1 failure or refusal (kill switch, lock held,
-        stale state, stale data, budget cap, circuit breaker), 2 bad config or data,
-        3 partial apply.
-        """
+        """Plan today's budgets from the platform's data; with --apply, apply them."""
         return rebalance(
             config,
             as_json=as_json,

@@ -154,7 +154,7 @@ def _platform(
 ) -> Iterator[AdPlatform]:
     platform = config.platform
     if isinstance(platform, FilesPlatform):
-        yield open_files_platform(platform, today)
+        yield open_files_platform(config, platform, today)
         return
     import httpx
 

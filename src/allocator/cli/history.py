@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from allocator.cli import exit_codes_help
+from allocator.cli.options import JobConfigOption, flag
 
 __all__ = ["history", "register"]
 
@@ -71,12 +72,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("history", epilog=EXIT_CODES)
     def _history(
-        config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
+        config: JobConfigOption,
         days: Annotated[int, typer.Option("--days", help="Runs of the last N days.")] = 14,
-        dry_runs: Annotated[
-            bool, typer.Option("--dry-runs", help="List plan-only runs too.")
-        ] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+        dry_runs: Annotated[bool, flag("--dry-runs", "List plan-only runs too.")] = False,
+        as_json: Annotated[bool, flag("--json", "Print a JSON list.")] = False,
     ) -> int:
         """List a job's past runs from its store: day, outcome, edits applied, what changed.
 

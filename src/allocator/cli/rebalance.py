@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from allocator.cli import exit_codes_help
+from allocator.cli.options import JobConfigOption, flag
 from allocator.cli.render import show_result
 from allocator.config import load_job_config
 from allocator.errors import ConfigError
@@ -74,43 +75,29 @@ EXIT_CODES = exit_codes_help(
 """The exit codes listed under ``allocator rebalance --help``."""
 
 
+_ALLOW_STALE = "Apply even if budgets or statuses changed since the plan was computed."
+_ALLOW_STALE_DATA = "Plan even if the newest data is older than job.max_data_age_days."
+_FORCE = "Apply a plan the circuit breaker holds back (see the plan)."
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rebalance`` to the command line."""
 
     @app.command("rebalance", epilog=EXIT_CODES)
     def _rebalance(
-        config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print the plan JSON.")] = False,
+        config: JobConfigOption,
+        as_json: Annotated[bool, flag("--json", "Print the plan JSON.")] = False,
         as_of: Annotated[
             str | None,
             typer.Option("--as-of", help="Plan for this day (YYYY-MM-DD); default: today."),
         ] = None,
-        apply: Annotated[
-            bool, typer.Option("--apply", help="Apply the plan (default: dry run).")
-        ] = False,
-        allow_stale: Annotated[
-            bool,
-            typer.Option(
-                "--allow-stale",
-                help="Apply even if budgets or statuses changed since the plan was computed.",
-            ),
-        ] = False,
+        apply: Annotated[bool, flag("--apply", "Apply the plan (default: dry run).")] = False,
+        allow_stale: Annotated[bool, flag("--allow-stale", _ALLOW_STALE)] = False,
         log_json: Annotated[
-            bool, typer.Option("--log-json", help="Write logs to stderr as JSON lines.")
+            bool, flag("--log-json", "Write logs to stderr as JSON lines.")
         ] = False,
-        allow_stale_data: Annotated[
-            bool,
-            typer.Option(
-                "--allow-stale-data",
-                help="Plan even if the newest data is older than job.max_data_age_days.",
-            ),
-        ] = False,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force", help="Apply a plan the circuit breaker holds back (see the plan)."
-            ),
-        ] = False,
+        allow_stale_data: Annotated[bool, flag("--allow-stale-data", _ALLOW_STALE_DATA)] = False,
+        force: Annotated[bool, flag("--force", _FORCE)] = False,
     ) -> int:
         """Plan today's budgets from the platform's data; with --apply, apply them."""
         return rebalance(

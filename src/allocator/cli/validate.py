@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from allocator.cli import exit_codes_help
+from allocator.cli.options import JobConfigOption, flag
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -102,8 +103,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate", epilog=EXIT_CODES)
     def _validate(
-        config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        config: JobConfigOption,
+        as_json: Annotated[bool, flag("--json", "Print one JSON object.")] = False,
     ) -> int:
         """Check a job's config and data and show what was found; plan nothing.
 

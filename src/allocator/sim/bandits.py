@@ -13,7 +13,7 @@ from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History
 from allocator.sim.policy import (
     Action,
-    PolicyContext,
+    FramedPolicy,
     eligible_arms,
     one_hot,
     proportional_budgets,
@@ -25,7 +25,7 @@ from allocator.sim.policy import (
 __all__ = ["UCB1", "EpsilonGreedy", "Greedy"]
 
 
-class Greedy:
+class Greedy(FramedPolicy):
     """Greedy on observed CPA, after a minimum test spend per arm (``greedy``).
 
     Arms with less than ``min_test_multiple x target CPA`` of reported spend get the
@@ -49,11 +49,6 @@ class Greedy:
             raise ValueError("need min_test_multiple >= 0 and 0 <= epsilon < 1")
         self.min_test_multiple = min_test_multiple
         self.epsilon = epsilon
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Test new arms at the minimum, give the rest to the best observed arm."""
@@ -108,7 +103,7 @@ class EpsilonGreedy(Greedy):
         super().__init__(min_test_multiple=min_test_multiple, epsilon=epsilon)
 
 
-class UCB1:
+class UCB1(FramedPolicy):
     """UCB1 on conversions per spend, with the budget cut into slots (``ucb1``).
 
     Spend is counted in "pulls" of one target CPA each, so the mean reward is conversions
@@ -132,11 +127,6 @@ class UCB1:
             raise ValueError("need n_slots >= 1 and c >= 0")
         self.n_slots = n_slots
         self.c = c
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Assign slots to the highest upper confidence bounds."""

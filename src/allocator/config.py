@@ -202,6 +202,8 @@ class JobSection(StrictModel):
         allow_stale: apply even when the live budgets or statuses differ from those the
             plan was computed from (someone edited them in Ads Manager meanwhile).
         report_md: write a Markdown report of each run to this file; ``None``: none.
+        report_html: write the account's HTML report (:mod:`allocator.reports`) to this
+            file after each run, on every platform; ``None``: none.
     """
 
     store: Path = Field(default=Path("allocator.sqlite"), validate_default=True)
@@ -210,8 +212,9 @@ class JobSection(StrictModel):
     max_budget_moved: Positive | None = None
     allow_stale: bool = False
     report_md: Path | None = None
+    report_html: Path | None = None
 
-    @field_validator("store", "report_md")
+    @field_validator("store", "report_md", "report_html")
     @classmethod
     def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
@@ -274,8 +277,9 @@ class JobConfig(EngineSections):
                 raise cross_field_error(
                     f"guardrails.{key}", f"{value:g} exceeds account.daily_budget"
                 )
-        if self.job.report_md is not None and self.job.report_md == self.job.store:
-            raise cross_field_error("job.report_md", "must not be the store file")
+        for key in ("report_md", "report_html"):
+            if getattr(self.job, key) is not None and getattr(self.job, key) == self.job.store:
+                raise cross_field_error(f"job.{key}", "must not be the store file")
         return self
 
     @property

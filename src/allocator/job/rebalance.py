@@ -54,6 +54,7 @@ from allocator.job.results import RebalanceResult
 from allocator.job.store import Store
 from allocator.platform.base import AdPlatform
 from allocator.platform.tiktok import Secret
+from allocator.reports.account import report_after_run
 
 __all__ = ["RebalanceOptions", "run_rebalance"]
 
@@ -124,11 +125,13 @@ def run_rebalance(
     as_of, today = planning_days(config, options.as_of, options.today)
     with _open_platform(config, config_path, options, today) as opened:
         adgroups, observations = fetch_records(opened.platform, config, as_of, today)
-        if opened.token is None:
-            plan = plan_records(config, adgroups, observations, as_of, today)
-            return RebalanceResult.of(plan, None)
         records = (adgroups, observations)
-        return _reconcile(config, config_path, options, opened, (as_of, today), records)
+        if opened.token is None:
+            result = RebalanceResult.of(plan_records(config, *records, as_of, today), None)
+        else:
+            result = _reconcile(config, config_path, options, opened, (as_of, today), records)
+    report_after_run(config, result.plan, records)
+    return result
 
 
 @contextlib.contextmanager

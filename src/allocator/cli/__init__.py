@@ -34,7 +34,14 @@ EXIT_FAILURE = ExitCode.FAILURE
 EXIT_USAGE = ExitCode.USAGE
 EXIT_PARTIAL = ExitCode.PARTIAL
 
-COMMAND_MODULES: tuple[str, ...] = ("rebalance", "backtest", "sandbox", "simulate", "demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "rebalance",
+    "backtest",
+    "sandbox",
+    "simulate",
+    "demo",
+    "report",
+)
 """Modules under ``allocator.cli`` whose ``register(app)`` adds a sub-command."""
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def test_simulate_html_writes_a_report_with_curves_and_a_conclusion(
             ".filter(t => t.showlegend !== false).map(t => t.y)"
         )
         for curve in regret:
-            assert all(b >= a for a, b in zip(curve, curve[1:], strict=False))
+            assert all(b >= a for a, b in pairwise(curve))
 
 
 def test_allocator_and_its_help_do_not_import_plotly_or_jinja2() -> None:

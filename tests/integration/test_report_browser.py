@@ -125,11 +125,12 @@ def test_the_report_shows_every_edit_of_the_sandbox_log(
     opened: OpenedPage, sandbox_run: SandboxRun
 ) -> None:
     rows = opened.page.locator("#edits-table tbody tr")
-    shown = Counter(
-        (r.get_attribute("data-adgroup"), r.get_attribute("data-kind"), r.get_attribute("data-to"))
-        for r in rows.all()
-        if r.get_attribute("data-state") == "applied"
+    cells = opened.page.evaluate(
+        "[...document.querySelectorAll('#edits-table tbody tr')]"
+        ".map(r => [r.dataset.adgroup, ...[...r.cells].map(c => c.innerText)])"
     )
+    # cells: ad group, day, run, #, creative, edit, from, to, outcome, error
+    shown = Counter((c[0], c[5], c[7]) for c in cells if c[8] == "applied")
     logged = Counter(_sandbox_edit_key(e) for e in sandbox_run.edits)
     assert logged == shown
     heading = opened.page.locator("#edits").inner_text()

@@ -127,7 +127,8 @@ def creative_names(adgroups: Sequence[AdGroup]) -> dict[str, str]:
     """
     out = {}
     for g in adgroups:
-        parts = [] if g.creator.lower() in g.concept.lower() else [g.creator]
+        named = g.creator and not g.creator.isdigit()  # a dark post's creator is an id
+        parts = [] if not named or g.creator.lower() in g.concept.lower() else [g.creator]
         parts += [g.concept] + ([f"post …{g.post_id[-4:]}"] if g.post_id else [])
         out[g.adgroup_id] = " · ".join(p for p in parts if p)
     return out

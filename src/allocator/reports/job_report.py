@@ -44,7 +44,7 @@ class EditRow:
     from_value: str
     to_value: str
     outcome: str
-    detail: str
+    detail: str  # why it failed or was not sent (empty when applied)
 
 
 def _plan_rows(history: JobHistory, run: RunSnapshot) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ def edit_rows(history: JobHistory) -> list[EditRow]:
                 c.from_value,
                 c.to_value,
                 outcome,
-                c.error or c.request_id or "",
+                c.error or "",
             )
         )
     return rows

@@ -106,7 +106,7 @@ def test_each_per_creative_chart_has_one_trace_per_creative(
 ) -> None:
     with Store.open(sandbox_run.store) as store:
         planned = {a["adgroup_id"] for r in store.runs("glow-lab-demo") for a in r.plan["adgroups"]}
-    plan_names = opened.page.locator("#plan-table tbody tr td:first-child").all_inner_texts()
+    plan_names = opened.page.locator("#plan-table tbody tr td .name").all_inner_texts()
     for chart in ("budget", "spend", "conversions", "cpa"):
         names = opened.page.evaluate(
             f"document.getElementById('chart-{chart}').data.map(t => t.name)"

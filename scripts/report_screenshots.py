@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def shoot(browser: object, page: Path, out: Path, height: int) -> None:
+    """Screenshot the top ``height`` pixels of ``page`` (1200 wide) into ``out``."""
     with open_report(browser, page, width=1200, height=height) as opened:
         if opened.console_errors or opened.network:
             raise SystemExit(f"{page}: errors {opened.console_errors}, requests {opened.network}")
@@ -29,6 +30,7 @@ def shoot(browser: object, page: Path, out: Path, height: int) -> None:
 
 
 def run() -> int:
+    """Build both reports in a temporary folder and take their screenshots."""
     with tempfile.TemporaryDirectory(prefix="allocator-shots-") as tmp:
         work = Path(tmp)
         job = run_and_report(work / "job", days=30, seed=7).report

@@ -143,3 +143,14 @@ def test_allocator_and_its_help_do_not_import_plotly_or_jinja2() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_report_that_cannot_be_written_leaves_the_run_ok(
+    files_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (files_config.parent / "out").write_text("a file where the folder should be", encoding="utf-8")
+    code = main(["rebalance", "--config", str(files_config), "--as-of", "2026-11-20"])
+    err = capsys.readouterr().err
+    assert code == EXIT_OK
+    assert "could not write the HTML report" in err
+    assert "report.html" in err

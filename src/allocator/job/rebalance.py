@@ -130,7 +130,7 @@ def run_rebalance(
             result = RebalanceResult.of(plan_records(config, *records, as_of, today), None)
         else:
             result = _reconcile(config, config_path, options, opened, (as_of, today), records)
-    report_after_run(config, result.plan, records)
+        report_after_run(config, result.plan, records)  # [job] report_html, logs routed
     return result
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from allocator.plans import Plan
 from allocator.reports.history import JobHistory, history_from_plan, history_from_store
 
 __all__ = ["account_history", "report_after_run", "report_for_config"]
+
+_log = logging.getLogger(__name__)
 
 Records = tuple[Sequence[AdGroup], Sequence[Observation]]
 
@@ -50,13 +53,20 @@ def account_history(
 
 
 def report_after_run(config: JobConfig, plan: Plan, records: Records, days: int = 30) -> None:
-    """Write ``[job] report_html`` (when set) for the run that planned ``plan``."""
+    """Write ``[job] report_html`` (when set) for the run that planned ``plan``.
+
+    The run is done and recorded by then: a report that cannot be written (a full disk,
+    a missing permission) is logged as a warning and does not change the run's outcome.
+    """
     path = config.job.report_html
     if path is None:
         return
     from allocator.reports.job_report import write_job_report
 
-    write_job_report(account_history(config, plan, records, days), path)
+    try:
+        write_job_report(account_history(config, plan, records, days), path)
+    except OSError as exc:
+        _log.warning("could not write the HTML report %s: %s", path, exc.strerror or exc)
 
 
 def report_for_config(

@@ -154,3 +154,15 @@ def test_a_report_that_cannot_be_written_leaves_the_run_ok(
     assert code == EXIT_OK
     assert "could not write the HTML report" in err
     assert "report.html" in err
+
+
+def test_the_demo_writes_its_account_report_beside_the_png(tmp_path: Path, browser: Any) -> None:
+    assert main(["demo", "--days", "4", "--out", str(tmp_path)]) == EXIT_OK
+    assert (tmp_path / "demo.png").exists()
+    with open_report(browser, tmp_path / "report.html") as opened:
+        assert opened.console_errors == []
+        assert opened.network == []
+        header = opened.page.locator("header").inner_text()
+        assert "glow-lab-demo" in header
+        assert "4 run(s) over 4 planning day(s)" in header
+        assert opened.page.locator("#plan-table tbody tr").count() == 10

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from allocator.config_base import StrictModel, cross_field_error
 from allocator.core.decisions import DecisionParams
-from allocator.core.engine import DrawCount, EngineParams, SaturationSpend
+from allocator.core.engine import AllocationDraws, DrawCount, EngineParams, SaturationSpend
 from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrail_params import GuardrailParams
 
@@ -44,13 +44,25 @@ class EngineSampling(StrictModel):
         n_draws: posterior draws per decision (``S``).
         lookback_days: most days of history the engine reads.
         half_saturation_spend: daily spend at which an ad group's average conversion
-            rate halves (diminishing returns), currency per day; unset (``inf``) is a
-            linear response.
+            rate halves (diminishing returns), currency per day (default 1,000, an
+            assumption chosen on held-out simulated worlds; ``inf`` = linear response).
+        spend_reserve: bring back acceptable resting creatives before leaving budget
+            unplanned (the core's ``EngineParams.spend_reserve``).
+        marginal_stop: rest a loser only when its money does more elsewhere (the
+            core's ``EngineParams.marginal_stop``).
+        lift_step_cap_for_shortfall: where the step-up cap alone would leave budget
+            unplanned, plan it anyway (the core's ``EngineParams``; off by default).
+        allocation_draws: posterior draws behind the saturating allocation's average
+            (the core's ``EngineParams.allocation_draws``).
     """
 
     n_draws: DrawCount = _CORE.n_draws
     lookback_days: int = Field(default=60, ge=1, le=366)
     half_saturation_spend: SaturationSpend = _CORE.half_saturation_spend
+    spend_reserve: bool = _CORE.spend_reserve
+    marginal_stop: bool = _CORE.marginal_stop
+    lift_step_cap_for_shortfall: bool = _CORE.lift_step_cap_for_shortfall
+    allocation_draws: AllocationDraws = _CORE.allocation_draws
 
 
 class EngineSections(StrictModel):
@@ -97,6 +109,10 @@ class EngineSections(StrictModel):
             guardrails=self.guardrails,
             n_draws=sampling.n_draws,
             half_saturation_spend=sampling.half_saturation_spend,
+            spend_reserve=sampling.spend_reserve,
+            marginal_stop=sampling.marginal_stop,
+            lift_step_cap_for_shortfall=sampling.lift_step_cap_for_shortfall,
+            allocation_draws=sampling.allocation_draws,
         )
 
 

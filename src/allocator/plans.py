@@ -264,6 +264,16 @@ def _shortfall_alert(
     if code is Infeasibility.OK:
         return None
     amount = float(result.projection.infeasible_amount)
+    if shortfall > 0 and float(result.unspent_by_choice) > 0:
+        return PlanAlert(
+            kind="shortfall",
+            adgroup_id=None,
+            message=(
+                f"no creative meets the target: {shortfall:.2f} {portfolio.currency} left "
+                "unspent by choice (every idle creative's CPA is credibly above the maximum "
+                "accepted)"
+            ),
+        )
     return PlanAlert(
         kind="shortfall" if shortfall > 0 else "infeasible",
         adgroup_id=None,

@@ -40,7 +40,7 @@ from allocator.core.decisions import DecisionParams
 from allocator.core.engine import EngineParams, EngineStep, start_budget, step
 from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrail_params import GuardrailParams
-from allocator.core.guardrails import Infeasibility
+from allocator.core.guardrails import Binding, Infeasibility
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)
@@ -225,6 +225,59 @@ def test_budgets_satisfy_every_guardrail(case: Case, target: Target, seed: int) 
     assert_guardrails_hold(case, out)
 
 
+def acceptable_arms(case: Case, out: EngineStep) -> BoolArray:
+    """Launched, unblocked, not paused, CPA not credibly above the maximum accepted."""
+    stage = out.stage
+    launched = case.arms.days_since_launch >= 0
+    kill_probability = case.params.decisions.kill_probability
+    ok: BoolArray = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
+    return ok & (out.decisions.p_kill < kill_probability)
+
+
+def room_for_one_arm(case: Case) -> bool:
+    """The daily budget and the share cap both reach the platform minimum (in cents)."""
+    guard = case.params.guardrails
+    pmin_c = max(float(cents_up(guard.platform_min_budget)), 1.0)
+    total_c = float(cents_down(case.total))
+    return min(float(cents_down(guard.max_budget_share * case.total)), total_c) >= pmin_c
+
+
+@PROPERTY
+@given(cases(), st.sampled_from([CPA, ROAS]), st.integers(0, 2**32 - 1))
+def test_never_all_off_while_an_acceptable_creative_exists(
+    case: Case, target: Target, seed: int
+) -> None:
+    out = step(
+        case.arms, case.history, target, case.total, case.params, np.random.default_rng(seed)
+    )
+    assume(room_for_one_arm(case))
+    if acceptable_arms(case, out).any():
+        assert out.enabled.any()
+    else:
+        assert float(out.unspent_by_choice) == float(out.projection.shortfall)
+
+
+@PROPERTY
+@given(cases(), st.sampled_from([CPA, ROAS]), st.integers(0, 2**32 - 1))
+def test_money_is_left_over_only_when_no_acceptable_creative_is_idle(
+    case: Case, target: Target, seed: int
+) -> None:
+    """The planned total equals the budget whenever acceptable creatives can absorb it.
+
+    A shortfall is allowed only once every acceptable creative that the daily budget has
+    room for runs: the rest is what the guardrails (step caps, start budgets, learning)
+    let the running creatives take.
+    """
+    out = step(
+        case.arms, case.history, target, case.total, case.params, np.random.default_rng(seed)
+    )
+    assume(room_for_one_arm(case))
+    if float(out.projection.shortfall) > 0.0:
+        no_room = out.projection.binding == Binding.NO_ROOM
+        idle = acceptable_arms(case, out) & ~out.enabled & ~no_room
+        assert not idle.any()
+
+
 @FEW
 @given(cases(max_arms=6), st.integers(2, 4), st.integers(0, 2**32 - 1))
 def test_every_row_of_a_batch_satisfies_the_guardrails(case: Case, rows: int, seed: int) -> None:
@@ -270,6 +323,7 @@ def row_of(out: EngineStep, r: int) -> EngineStep:
         frozen=out.frozen[r],
         stage=out.stage[r],
         starved=out.starved[r],
+        unspent_by_choice=out.unspent_by_choice[r],
     )
 
 

@@ -300,8 +300,8 @@ def test_infinite_half_life_disables_discounting(tmp_path: Path) -> None:
     assert math.isinf(config.engine_params().posterior.half_life_days)
 
 
-def test_half_saturation_spend_is_linear_unless_set(tmp_path: Path) -> None:
-    assert math.isinf(_load(tmp_path, ACCOUNT + FILES).engine_params().half_saturation_spend)
+def test_half_saturation_spend_defaults_to_the_documented_assumption(tmp_path: Path) -> None:
+    assert _load(tmp_path, ACCOUNT + FILES).engine_params().half_saturation_spend == 1000.0
     config = _load(tmp_path, ACCOUNT + FILES + "[engine]\nhalf_saturation_spend = 1500.0\n")
     assert config.engine_params().half_saturation_spend == 1500.0
     linear = _load(tmp_path, ACCOUNT + FILES + "[engine]\nhalf_saturation_spend = inf\n")

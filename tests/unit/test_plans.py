@@ -219,3 +219,13 @@ def test_a_planned_ad_group_changes_only_when_status_or_enabled_budget_moves() -
             a.to_status == "enable" and a.from_budget != a.to_budget
         )
         assert a.changes == moved
+
+
+def test_money_left_because_no_creative_is_acceptable_is_stated_as_a_choice() -> None:
+    # target CPA 4: every creative converts at 18-30, credibly above the 3 x 4 maximum
+    groups = [g for g in adgroups() if g.adgroup_id != "D2"]
+    p = plan(adgroups=groups, portfolio=Portfolio("USD", 1000.0, Objective.CPA, target_cpa=4.0))
+    assert p.planned_total == 0.0
+    assert p.shortfall == pytest.approx(1000.0)
+    (alert,) = [a for a in p.alerts if a.kind == "shortfall"]
+    assert alert.message.startswith("no creative meets the target: 1000.00 USD left unspent")

@@ -87,6 +87,13 @@ def _reason_text(d: Decisions, i: int | tuple[int, ...], currency: str) -> str:
             f"paused: fatigued (P {float(d.p_fatigue[i]):.2f}) and P(best) {p:.3f}"
         ),
         Reason.PAUSED_KEPT: "paused: stays paused until a person re-enables it",
+        Reason.RESTING_FATIGUED: (
+            f"resting: fatigued (P {float(d.p_fatigue[i]):.2f}) and P(best) {p:.3f}; "
+            "returns when the running creatives fall to its level or money is left over"
+        ),
+        Reason.TESTING_RESERVE: (
+            "testing: back from rest to spend budget the running creatives cannot absorb"
+        ),
         Reason.BLOCKED_LAPSED: "blocked: authorization expired, revoked or post deleted",
         Reason.BLOCKED_EXPIRING: f"blocked: authorization lapses in {days:.1f} days",
     }

@@ -327,7 +327,8 @@ def test_diminishing_returns_spread_the_budget_over_close_arms() -> None:
                             exploration_share=0.0)  # fmt: skip
     arms = make_arms(2, budget=300.0, prev_stage=Stage.SCALING)
     history = steady_history([20.0, 22.0], spend=300.0, days=60)
-    linear = run(arms, history, total=600.0, guard=guard)
+    flat = EngineParams(guardrails=guard, n_draws=2000, half_saturation_spend=math.inf)
+    linear = step(arms, history, CPA, 600.0, flat, np.random.default_rng(0))
     params = EngineParams(guardrails=guard, n_draws=2000, half_saturation_spend=600.0)
     curved = step(arms, history, CPA, 600.0, params, np.random.default_rng(0))
     assert linear.desired[0] > 450.0

@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m allocator.bench sim
 	$(BIN)/python -m allocator.bench bernoulli
 	$(BIN)/python -m allocator.bench report
+	$(BIN)/python -m allocator.bench startup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,8 +10,8 @@ The front door (see the README's "Python API"):
 * the records the engine reads (:class:`AdGroup`, :class:`Observation`, ...) and the
   errors it raises (:class:`AllocatorError` and its children).
 
-``import allocator`` stays light: the names that need pandas, scipy or pydantic are
-imported on first use.
+``import allocator`` stays light (numpy, pandas, scipy and pydantic are not imported):
+every name but the errors and ``__version__`` is imported on first use.
 """
 
 from __future__ import annotations
@@ -19,24 +19,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from allocator.core.arms import (
-    AdGroup,
-    AdGroupStatus,
-    ArmState,
-    Authorization,
-    AuthStatus,
-    History,
-    Kind,
-    Objective,
-    Observation,
-    Portfolio,
-    Stage,
-)
 from allocator.errors import AllocatorError, ApiError, ConfigError, DataError
 
 if TYPE_CHECKING:
     from allocator.api import SimulationResult, plan, simulate
     from allocator.config import JobConfig, load_job_config
+    from allocator.core.arms import (
+        AdGroup,
+        AdGroupStatus,
+        ArmState,
+        Authorization,
+        AuthStatus,
+        History,
+        Kind,
+        Objective,
+        Observation,
+        Portfolio,
+        Stage,
+    )
     from allocator.core.engine import EngineParams, step
     from allocator.core.target import Target
     from allocator.plans import Plan
@@ -75,6 +75,17 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AdGroup": "allocator.core.arms",
+    "AdGroupStatus": "allocator.core.arms",
+    "ArmState": "allocator.core.arms",
+    "Authorization": "allocator.core.arms",
+    "AuthStatus": "allocator.core.arms",
+    "History": "allocator.core.arms",
+    "Kind": "allocator.core.arms",
+    "Objective": "allocator.core.arms",
+    "Observation": "allocator.core.arms",
+    "Portfolio": "allocator.core.arms",
+    "Stage": "allocator.core.arms",
     "EngineParams": "allocator.core.engine",
     "ExperimentConfig": "allocator.sim.experiment",
     "JobConfig": "allocator.config",

@@ -25,7 +25,8 @@ import pandas as pd
 from allocator.config import FilesPlatform, JobConfig, load_job_config
 from allocator.errors import ConfigError
 from allocator.job.planning import plan_records, planning_days
-from allocator.job.platforms import fetch_records
+from allocator.job.platforms import fetch_records, plausibility
+from allocator.job.sanity import check_data_age
 from allocator.plans import Plan
 from allocator.platform.files import FileAdPlatform
 from allocator.sim.executors import make_executor
@@ -75,6 +76,7 @@ def plan(
     adgroups: Source | None = None,
     observations: Source | None = None,
     as_of: date | str | None = None,
+    allow_stale_data: bool = False,
 ) -> Plan:
     """Plan the budgets of ``as_of`` from an account's records; nothing is applied.
 
@@ -86,6 +88,8 @@ def plan(
             ``platform.observations`` file.
         as_of: the planning day (a date or ``YYYY-MM-DD``); default: today in the
             account's time zone. Only observations dated before it are used.
+        allow_stale_data: plan even when the newest observation is more than
+            ``job.max_data_age_days`` before ``as_of``.
 
     Returns:
         The plan: the same as ``allocator rebalance --json`` on the same data.
@@ -93,14 +97,21 @@ def plan(
     Raises:
         ConfigError: the config is invalid, ``as_of`` is not a date or is after today, or
             a source is missing and the config's platform has no files.
-        DataError: the first invalid cell of the records, naming source, line and column.
+        DataError: the first invalid or implausible cell of the records, naming source,
+            line and column.
+        StaleDataError: the records are older than ``job.max_data_age_days`` allows.
     """
     job = _job_config(config)
     day, today = _planning_day(job, as_of)
     platform = FileAdPlatform.from_files(
-        _source(adgroups, job, "adgroups"), _source(observations, job, "observations"), today=today
+        _source(adgroups, job, "adgroups"),
+        _source(observations, job, "observations"),
+        today=today,
+        bounds=plausibility(job),
     )
     records, rows = fetch_records(platform, job, day, today)
+    if not allow_stale_data:
+        check_data_age(rows, day, job.job.max_data_age_days)
     return plan_records(job, records, rows, day, today)
 
 

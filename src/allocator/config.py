@@ -38,6 +38,7 @@ from allocator.toml_loader import load_toml
 
 __all__ = [
     "AccountConfig",
+    "DataSection",
     "FilesPlatform",
     "JobConfig",
     "JobSection",
@@ -188,6 +189,28 @@ PlatformConfig = Annotated[
 """``[platform]``: one of the platform models, picked by ``kind``."""
 
 
+class DataSection(StrictModel):
+    """``[data]``: plausibility bounds; input beyond them is an error naming file, line, column.
+
+    Exports go wrong in ways that parse fine: a spend of ``1e308``, a million conversions
+    from ten clicks. Such rows stop the run before anything is planned.
+
+    Attributes:
+        max_spend_multiple: an ad group-day's spend (or an ad group's budget) above this
+            many times ``account.daily_budget`` is an error.
+        max_conversions_per_click: conversions above this many times the clicks of the
+            same row (at least 1 click counted) are an error; conversions above clicks
+            within it are a warning (view-through attribution). Conversions above
+            impressions are always an error.
+        max_daily_budget: the largest plausible ``account.daily_budget``, currency per
+            day (the default allows large accounts in currencies such as IDR or VND).
+    """
+
+    max_spend_multiple: float = Field(default=3.0, ge=1.0, le=1000.0)
+    max_conversions_per_click: float = Field(default=10.0, ge=1.0, le=1e6)
+    max_daily_budget: Positive = 1e9
+
+
 class JobSection(StrictModel):
     """``[job]``: how the scheduled rebalancing job records and applies plans.
 
@@ -204,6 +227,12 @@ class JobSection(StrictModel):
         report_md: write a Markdown report of each run to this file; ``None``: none.
         report_html: write the account's HTML report (:mod:`allocator.reports`) to this
             file after each run, on every platform; ``None``: none.
+        max_data_age_days: refuse to plan when the newest observation is more than this
+            many days before the planning day (``--allow-stale-data`` overrides).
+        max_disabled_share: circuit breaker: ``--apply`` refuses (unless ``--force``) a
+            plan that disables ad groups holding more than this share of today's budgets.
+        max_unplanned_share: circuit breaker: ``--apply`` refuses (unless ``--force``) a
+            plan that leaves more than this share of the daily budget unplanned.
     """
 
     store: Path = Field(default=Path("allocator.sqlite"), validate_default=True)
@@ -213,6 +242,9 @@ class JobSection(StrictModel):
     allow_stale: bool = False
     report_md: Path | None = None
     report_html: Path | None = None
+    max_data_age_days: int = Field(default=2, ge=1, le=366)
+    max_disabled_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    max_unplanned_share: float = Field(default=0.5, gt=0.0, le=1.0)
 
     @field_validator("store", "report_md", "report_html")
     @classmethod
@@ -241,12 +273,14 @@ class JobConfig(EngineSections):
         decisions: ``[decisions]`` (idem).
         guardrails: ``[guardrails]`` (idem).
         job: ``[job]``.
+        data: ``[data]``.
     """
 
     account: AccountConfig
     platform: PlatformConfig
     engine: EngineSection = Field(default_factory=EngineSection)
     job: JobSection = Field(default_factory=JobSection)
+    data: DataSection = Field(default_factory=DataSection)
 
     @model_validator(mode="before")
     @classmethod
@@ -259,6 +293,12 @@ class JobConfig(EngineSections):
     @model_validator(mode="after")
     def _budget_fits(self) -> Self:
         budget, rails = self.account.daily_budget, self.guardrails
+        if budget > self.data.max_daily_budget:
+            raise cross_field_error(
+                "account.daily_budget",
+                f"{budget:g} is above data.max_daily_budget ({self.data.max_daily_budget:g}): "
+                "not a plausible daily budget (raise data.max_daily_budget if it is meant)",
+            )
         if budget < rails.platform_min_budget:
             raise cross_field_error(
                 "account.daily_budget",

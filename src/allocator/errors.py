@@ -9,6 +9,7 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
     │   └── InsufficientDataError   valid, but too little of it to act on
     ├── InvalidChangeError          a change breaks the platform's rules; nothing was sent
     ├── StateError                  the job's store or lock refuses (stale plan, concurrent run)
+    │   └── StaleDataError          the newest observation is too old to plan from (exit code 1)
     └── ApiError                    the ad platform did not do what was asked
         ├── ApiTransportError       no HTTP answer (timeout, refused, dropped connection)
         └── ApiStatusError          an answer with a non-zero ``code`` or an HTTP error status
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidChangeError",
     "RateLimitedError",
     "ServerError",
+    "StaleDataError",
     "StateError",
     "UnsupportedAdGroupError",
 ]
@@ -176,6 +178,22 @@ class InvalidChangeError(AllocatorError):
 
 class StateError(AllocatorError):
     """The job's recorded state forbids the action (stale plan, lock held, kill switch)."""
+
+
+class StaleDataError(StateError):
+    """The newest observation is older than ``[job] max_data_age_days`` allows.
+
+    The job refuses to plan budgets from old evidence (``--allow-stale-data`` overrides).
+
+    Attributes:
+        newest: ISO date of the newest observation before the planning day, or ``None``.
+        age_days: days between it and the planning day.
+    """
+
+    def __init__(self, reason: str, *, newest: str | None, age_days: int) -> None:
+        self.newest = newest
+        self.age_days = age_days
+        super().__init__(reason)
 
 
 class ApiError(AllocatorError):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from allocator.core.alerts import alert_messages
-from allocator.core.arms import AdGroup, AdGroupStatus, Observation, Portfolio, Stage
+from allocator.core.arms import AdGroup, AdGroupStatus, AuthStatus, Observation, Portfolio, Stage
 from allocator.core.engine import EngineParams, EngineStep, starved_reason, step
 from allocator.core.explain import explain
 from allocator.core.guardrails import Infeasibility
@@ -48,7 +48,12 @@ _SHORTFALL_CAUSES = {
 
 @dataclass(frozen=True)
 class PlannedAdGroup:
-    """One ad group's planned change; money in currency per day."""
+    """One ad group's planned change; money in currency per day.
+
+    ``name`` is a short display name (the platform's or export's ad group name, else
+    ``creator · concept``); ``roas_*`` the ROAS mean and 90% interval (value per unit of
+    spend; ``None`` under the CPA objective).
+    """
 
     adgroup_id: str
     from_budget: float
@@ -61,6 +66,10 @@ class PlannedAdGroup:
     cpa_low: float | None
     cpa_high: float | None
     reason: str
+    name: str = ""
+    roas_mean: float | None = None
+    roas_low: float | None = None
+    roas_high: float | None = None
 
     @property
     def changes(self) -> bool:
@@ -91,6 +100,7 @@ class Plan:
     adgroups: tuple[PlannedAdGroup, ...]
     alerts: tuple[PlanAlert, ...]
     shortfall: float
+    objective: str = "cpa"
 
     @property
     def planned_total(self) -> float:
@@ -109,7 +119,12 @@ class Plan:
             "shortfall": self.shortfall,
             "adgroups": [asdict(a) for a in self.adgroups],
             "alerts": [asdict(a) for a in self.alerts],
+            "objective": self.objective,
         }
+
+
+_LAPSED_WORDS = "authorization expired, revoked or post deleted"
+"""The engine's words for a lapse whose cause it does not know (the plan names it)."""
 
 
 def _finite(x: float) -> float | None:
@@ -208,7 +223,7 @@ def plan_from_step(
     for i, adgroup_id in enumerate(inputs.adgroup_ids):
         ag = adgroups[adgroup_id]
         rows.append(_planned_adgroup(result, i, adgroup_id, ag, portfolio, target))
-        alerts.extend(_arm_alerts(result, i, adgroup_id))
+        alerts.extend(_arm_alerts(result, i, ag))
     shortfall = round(float(result.projection.shortfall), 2)
     account_alert = _shortfall_alert(result, portfolio, shortfall)
     if account_alert is not None:
@@ -222,7 +237,23 @@ def plan_from_step(
         adgroups=tuple(rows),
         alerts=tuple(alerts),
         shortfall=shortfall,
+        objective=str(target.objective),
     )
+
+
+def display_name(ag: AdGroup) -> str:
+    """An ad group's short name: its own name, else ``creator · concept``."""
+    if ag.name:
+        return ag.name
+    return f"{ag.creator} · {ag.concept}" if ag.concept else ag.creator
+
+
+def lapse_cause(ag: AdGroup) -> str:
+    """Why a Spark ad group's authorization lapsed, in words (``expired`` when it ran out)."""
+    return {
+        AuthStatus.REVOKED: "authorization revoked by the creator",
+        AuthStatus.DELETED: "post deleted",
+    }.get(ag.authorization.status, "authorization expired")
 
 
 def _planned_adgroup(
@@ -252,7 +283,11 @@ def _planned_adgroup(
         cpa_mean=_finite(float(d.cpa_mean[i])),
         cpa_low=_finite(float(d.cpa_low[i])),
         cpa_high=_finite(float(d.cpa_high[i])),
-        reason=reason,
+        reason=reason.replace(_LAPSED_WORDS, lapse_cause(ag)),
+        name=display_name(ag),
+        roas_mean=_finite(float(d.roas_mean[i])),
+        roas_low=_finite(float(d.roas_low[i])),
+        roas_high=_finite(float(d.roas_high[i])),
     )
 
 
@@ -284,7 +319,16 @@ def _shortfall_alert(
     )
 
 
-def _arm_alerts(result: EngineStep, i: int, adgroup_id: str) -> list[PlanAlert]:
+def _arm_alerts(result: EngineStep, i: int, ag: AdGroup) -> list[PlanAlert]:
+    """Arm ``i``'s alerts, naming the ad group's creator and, for a lapse, its cause."""
     d = result.decisions
     messages = alert_messages(int(d.alerts[i]), float(d.auth_days_left[i]), float(d.p_fatigue[i]))
-    return [PlanAlert(kind=kind, adgroup_id=adgroup_id, message=text) for kind, text in messages]
+    who = f"{display_name(ag)} ({ag.creator})" if ag.name else display_name(ag)
+    out = []
+    for kind, text in messages:
+        if kind == "auth_lapsed":
+            text = f"{lapse_cause(ag)}: the ad cannot deliver; ask {ag.creator} for a new code"
+        elif kind == "auth_expiring":
+            text = text.replace("ask the creator", f"ask {ag.creator}")
+        out.append(PlanAlert(kind=kind, adgroup_id=ag.adgroup_id, message=f"{who}: {text}"))
+    return out

@@ -96,7 +96,10 @@ def load_toml(
         data = prepare(data)
     lines = key_lines(text)
     try:
-        return model.model_validate(data, context=context)
+        validated = model.model_validate(data, context=context)
+        found = _quoted_numbers(data, validated)
+        if not found:
+            return validated
     except ValidationError as exc:
         errors = _telling(exc.errors(include_url=False, include_input=False))
         found = [_explain(e, model) for e in errors]
@@ -104,6 +107,38 @@ def load_toml(
         found = [(parse_key(exc.key or ""), exc.reason)]
     move = relocate or (lambda loc: loc)
     raise _one_error(path, lines, [(move(loc), reason) for loc, reason in found]) from None
+
+
+def _quoted_numbers(data: object, validated: object, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Keys written as text (``daily_budget = "300"``) whose validated value is a number.
+
+    pydantic's lax mode turns ``"300"`` into ``300.0``; a config must say what it means,
+    so a quoted number or boolean is refused (strict numbers), naming the key.
+    """
+    if isinstance(data, dict):
+        items: list[tuple[str | int, object]] = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data))
+    else:
+        if isinstance(data, str) and type(validated) in (int, float, bool):
+            kind = "true or false" if type(validated) is bool else "a number"
+            return [(loc, f"must be {kind}, not text in quotes (write it without quotes)")]
+        return []
+    found: list[tuple[Loc, str]] = []
+    for part, value in items:
+        try:
+            inner = _child(validated, part)
+        except (AttributeError, IndexError, KeyError, TypeError):
+            continue
+        found += _quoted_numbers(value, inner, (*loc, part))
+    return found
+
+
+def _child(validated: object, part: str | int) -> object:
+    """The validated value under ``part`` (an item, or a model's or dataclass's field)."""
+    if isinstance(validated, dict | list | tuple):
+        return validated[part]  # type: ignore[index]
+    return getattr(validated, str(part))
 
 
 def _telling(errors: list[ErrorDetails]) -> list[ErrorDetails]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from allocator.cli import EXIT_OK, EXIT_USAGE, main
-from contracts import ADGROUP_KEYS, ALERT_KEYS, PLAN_KEYS
+from contracts import ADGROUP_KEYS, ALERT_KEYS, RESULT_KEYS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "example"
 AS_OF = "2026-11-20"
@@ -60,12 +60,14 @@ def corrupt(path: Path, line: int, column: str, value: str) -> None:
 
 
 def test_the_example_prints_a_table_of_every_ad_group_and_its_alerts(
-    config: Path, capsys: pytest.CaptureFixture[str]
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for every column
     code, out, err = run(capsys, "--config", str(config), "--as-of", AS_OF)
     assert code == EXIT_OK
     assert err == ""
     assert "glowlab-us: plan for 2026-11-20 (daily budget 1,000.00 USD)" in out
+    assert "@maya.makes · unboxing" in out
     for adgroup_id in csv_ids(config.parent / "adgroups.csv"):
         assert adgroup_id in out
     for word in ("testing", "blocked", "paused", "P(best)", "CPA (90%)"):
@@ -95,7 +97,7 @@ def plan_json(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[str, di
 
 def test_json_satisfies_the_plan_contract(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, doc = plan_json(capsys, config)
-    assert set(doc) == PLAN_KEYS
+    assert set(doc) == RESULT_KEYS
     assert doc["account"] == "glowlab-us"
     assert doc["as_of"] == AS_OF
     assert doc["daily_budget"] == 1000.0

@@ -76,18 +76,23 @@ def _observations(draw: st.DrawFn, ids: list[str]) -> list[Observation]:
         st.lists(st.tuples(st.integers(0, 90), st.sampled_from(ids)), max_size=30, unique=True)
     )
     counts = st.integers(0, 10**9)
-    return [
-        Observation(
-            date=TODAY - timedelta(days=age),
-            adgroup_id=adgroup_id,
-            spend=draw(_money),
-            impressions=draw(counts),
-            clicks=draw(counts),
-            conversions=draw(_money),
-            value=draw(st.none() | _money),
+    rows = []
+    for age, adgroup_id in keys:
+        impressions = draw(counts)
+        # plausible: conversions never above impressions (an error since issue 13)
+        conversions = draw(st.floats(0, float(impressions), allow_nan=False))
+        rows.append(
+            Observation(
+                date=TODAY - timedelta(days=age),
+                adgroup_id=adgroup_id,
+                spend=draw(_money),
+                impressions=impressions,
+                clicks=draw(counts),
+                conversions=conversions,
+                value=draw(st.none() | _money),
+            )
         )
-        for age, adgroup_id in keys
-    ]
+    return rows
 
 
 @settings(max_examples=60, deadline=None)

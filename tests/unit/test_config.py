@@ -393,3 +393,24 @@ def test_an_invalid_job_section_names_the_key(
     assert error.key == key
     for word in words:
         assert word in error.reason
+
+
+def test_numbers_and_booleans_written_as_text_are_refused_each_by_key(tmp_path: Path) -> None:
+    text = (ACCOUNT + FILES).replace("daily_budget = 1000.0", 'daily_budget = "300"')
+    text += '\n[guardrails]\nmax_step_up = "0.3"\n\n[job]\nkill_switch = "true"\n'
+    err = _error(tmp_path, text)
+    found = {p.key: p.reason for p in err.problems}
+    assert found["account.daily_budget"].startswith("must be a number, not text in quotes")
+    assert found["guardrails.max_step_up"].startswith("must be a number, not text in quotes")
+    assert found["job.kill_switch"].startswith("must be true or false, not text in quotes")
+    assert all(p.line is not None for p in err.problems)
+
+
+def test_the_data_bounds_and_breaker_shares_have_documented_defaults(tmp_path: Path) -> None:
+    config = _load(tmp_path, ACCOUNT + FILES)
+    assert (config.data.max_spend_multiple, config.data.max_conversions_per_click) == (3.0, 10.0)
+    assert config.job.max_data_age_days == 2
+    assert (config.job.max_disabled_share, config.job.max_unplanned_share) == (0.5, 0.5)
+    err = _error(tmp_path, ACCOUNT + FILES + "\n[data]\nmax_daily_budget = 100.0\n")
+    assert err.key == "account.daily_budget"
+    assert "above data.max_daily_budget (100)" in err.reason

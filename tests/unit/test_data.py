@@ -16,7 +16,7 @@ from allocator.core.arms import (
     Observation,
     Stage,
 )
-from allocator.data.adgroups import read_adgroups
+from allocator.data.adgroups import read_adgroups, write_adgroups
 from allocator.data.arrays import to_arrays
 from allocator.data.observations import load_files, read_observations
 from allocator.data.table import DataWarning
@@ -352,14 +352,25 @@ def test_one_warning_per_rule_counts_the_rows(tmp_path: Path) -> None:
 
 
 def test_unused_columns_and_open_ended_authorizations_warn(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path, "ag.csv", AG_HEADER + ",adgroup_name", ["a1,spark,@m,c,p1,active,,5,enable,x"]
-    )
+    path = _write(tmp_path, "ag.csv", AG_HEADER + ",notes", ["a1,spark,@m,c,p1,active,,5,enable,x"])
     with pytest.warns(DataWarning) as record:
         read_adgroups(path)
     messages = [str(w.message) for w in record]
-    assert any("['adgroup_name'] are not used" in m for m in messages)
+    assert any("['notes'] are not used" in m for m in messages)
     assert any("no auth_expires_at" in m and "line 2" in m for m in messages)
+
+
+def test_adgroup_name_then_ad_name_give_the_display_name(tmp_path: Path) -> None:
+    rows = [
+        "a1,dark,@m,c1,,,,5,enable,Summer hook,ad one",
+        "a2,dark,@m,c2,,,,5,enable,,ad two",
+        "a3,dark,@m,c3,,,,5,enable,,",
+    ]
+    path = _write(tmp_path, "ag.csv", AG_HEADER + ",adgroup_name,ad_name", rows)
+    names = [ag.name for ag in read_adgroups(path)]
+    assert names == ["Summer hook", "ad two", None]
+    write_adgroups(read_adgroups(path), tmp_path / "back.csv")
+    assert [ag.name for ag in read_adgroups(tmp_path / "back.csv")] == names
 
 
 def test_clean_files_do_not_warn(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "engine": "allocator.bench.engine_step",
     "report": "allocator.bench.report_open",
     "sim": "allocator.bench.sim_throughput",
+    "startup": "allocator.bench.startup",
 }
 
 

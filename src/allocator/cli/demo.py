@@ -122,9 +122,7 @@ def plot_demo(result: DemoResult, path: Path) -> None:
 def _markdown(result: DemoResult, lines: list[str]) -> str:
     text = ["# allocator demo", "", *[f"- {line}" for line in lines], "", "## Alerts", ""]
     text += [
-        f"- {a.first} to {a.last}: **{a.kind}** "
-        f"{result.names.get(a.adgroup_id, a.adgroup_id) + ': ' if a.adgroup_id else ''}"
-        f"{a.message}"
+        f"- {a.first} to {a.last}: **{a.kind}** {'' if a.adgroup_id else 'account: '}{a.message}"
         for a in result.alerts
     ]
     text += ["", "## Days", "", "| day | job | spend | conv | even spend | even conv |"]
@@ -158,11 +156,10 @@ def demo(
     console.print(_names_table(result))
     console.print(_shares_table(result, every=max(1, days // 6)))
     console.print("alerts raised:")
-    for a in result.alerts:
-        who = result.names.get(a.adgroup_id, a.adgroup_id) if a.adgroup_id else "account"
-        console.print(
-            f"  {a.first}..{a.last} [{a.kind}] {who}: {a.message}", highlight=False, markup=False
-        )
+    for a in result.alerts:  # an ad group's alert names it (and its creator) itself
+        who = "" if a.adgroup_id else "account: "
+        line = f"  {a.first}..{a.last} [{a.kind}] {who}{a.message}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for line in lines:
         console.print(line, highlight=False)
     plot_demo(result, out / "demo.png")

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from allocator.cli import exit_codes_help
+from allocator.cli.options import JobConfigOption, flag
 from allocator.cli.render import show_result
 from allocator.config import load_job_config
 from allocator.errors import ConfigError
@@ -39,6 +41,8 @@ def rebalance(
     apply: bool,
     allow_stale: bool = False,
     log_json: bool = False,
+    allow_stale_data: bool = False,
+    force: bool = False,
 ) -> int:
     """Plan for the configured platform, print it (and apply it); returns the exit code."""
     config = load_job_config(config_path)
@@ -49,6 +53,8 @@ def rebalance(
         allow_stale=allow_stale,
         log_json=log_json,
         today=today,
+        allow_stale_data=allow_stale_data,
+        force=force,
     )
     result = run_rebalance(config, config_path, options)
     return show_result(
@@ -56,36 +62,44 @@ def rebalance(
     )
 
 
+EXIT_CODES = exit_codes_help(
+    ("0", 'ok, "No changes", or a dry run'),
+    (
+        "1",
+        "failure or refusal (kill switch, lock held, stale state or data, budget cap,"
+        " circuit breaker)",
+    ),
+    ("2", "bad config or data"),
+    ("3", "partial apply"),
+)
+"""The exit codes listed under ``allocator rebalance --help``."""
+
+
+_ALLOW_STALE = "Apply even if budgets or statuses changed since the plan was computed."
+_ALLOW_STALE_DATA = "Plan even if the newest data is older than job.max_data_age_days."
+_FORCE = "Apply a plan the circuit breaker holds back (see the plan)."
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rebalance`` to the command line."""
 
-    @app.command("rebalance")
+    @app.command("rebalance", epilog=EXIT_CODES)
     def _rebalance(
-        config: Annotated[Path, typer.Option("--config", help="Job config (TOML).")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print the plan JSON.")] = False,
+        config: JobConfigOption,
+        as_json: Annotated[bool, flag("--json", "Print the plan JSON.")] = False,
         as_of: Annotated[
             str | None,
             typer.Option("--as-of", help="Plan for this day (YYYY-MM-DD); default: today."),
         ] = None,
-        apply: Annotated[
-            bool, typer.Option("--apply", help="Apply the plan (default: dry run).")
-        ] = False,
-        allow_stale: Annotated[
-            bool,
-            typer.Option(
-                "--allow-stale",
-                help="Apply even if budgets or statuses changed since the plan was computed.",
-            ),
-        ] = False,
+        apply: Annotated[bool, flag("--apply", "Apply the plan (default: dry run).")] = False,
+        allow_stale: Annotated[bool, flag("--allow-stale", _ALLOW_STALE)] = False,
         log_json: Annotated[
-            bool, typer.Option("--log-json", help="Write logs to stderr as JSON lines.")
+            bool, flag("--log-json", "Write logs to stderr as JSON lines.")
         ] = False,
+        allow_stale_data: Annotated[bool, flag("--allow-stale-data", _ALLOW_STALE_DATA)] = False,
+        force: Annotated[bool, flag("--force", _FORCE)] = False,
     ) -> int:
-        """Plan today's budgets from the platform's data; with --apply, apply them.
-
-        Exit codes: 0 ok or nothing to do, 1 failure or refusal (kill switch, lock held,
-        stale state, budget cap), 2 bad config or data, 3 partial apply.
-        """
+        """Plan today's budgets from the platform's data; with --apply, apply them."""
         return rebalance(
             config,
             as_json=as_json,
@@ -93,4 +107,6 @@ def register(app: typer.Typer) -> None:
             apply=apply,
             allow_stale=allow_stale,
             log_json=log_json,
+            allow_stale_data=allow_stale_data,
+            force=force,
         )

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from allocator.cli import PlainUsageCommand
 from allocator.sim.executors import make_executor
 from allocator.sim.experiment import load_experiment
 from allocator.sim.report import write_outputs
@@ -34,7 +35,9 @@ class ExecutorKind(StrEnum):
 
 
 def simulate(
-    config: Annotated[Path, typer.Argument(help="Experiment TOML file.", show_default=False)],
+    config: Annotated[
+        Path, typer.Argument(help="Experiment TOML file.", show_default=False, metavar="CONFIG")
+    ],
     executor: Annotated[
         ExecutorKind, typer.Option("--executor", help="local processes or Ray.")
     ] = ExecutorKind.LOCAL,
@@ -95,4 +98,4 @@ def _report_line(result: ExperimentResult, out_dir: Path) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` command to ``app``."""
-    app.command("simulate")(simulate)
+    app.command("simulate", cls=PlainUsageCommand)(simulate)

@@ -127,6 +127,8 @@ class AdGroup:
         launch_date: first day the ad group delivered, if known.
         last_edit_date: day of the last large budget edit (restarts learning), if known.
         stage: stage the engine assigned on its previous run, if known.
+        name: a short human name (the ad's or the ad group's name), if the platform or the
+            export gives one.
     """
 
     adgroup_id: str
@@ -140,6 +142,7 @@ class AdGroup:
     launch_date: date | None = None
     last_edit_date: date | None = None
     stage: Stage | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

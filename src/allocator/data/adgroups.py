@@ -2,8 +2,9 @@
 
 Columns (the contract in DESIGN.md): ``adgroup_id,kind,creator,concept,post_id,auth_status,
 auth_expires_at,budget,status`` plus the optional ``launch_date``, ``last_edit_date``
-(``YYYY-MM-DD``) and ``stage`` (the engine's stage from its previous run). Budgets are in
-currency per day.
+(``YYYY-MM-DD``), ``stage`` (the engine's stage from its previous run) and ``ad_name`` /
+``adgroup_name`` (a short display name; plans fall back to ``creator · concept``). Budgets
+are in currency per day.
 
 Conventions: enum cells are case-insensitive; empty ``auth_status`` means ``none``;
 ``auth_expires_at`` is ISO 8601 (a date or a date-time; without a UTC offset it is UTC, a bare
@@ -30,6 +31,7 @@ from allocator.core.arms import (
     Kind,
     Stage,
 )
+from allocator.data.plausibility import Plausibility, check_budgets
 from allocator.data.table import Checker, Source, number_text, quote_cell, read_table
 
 __all__ = ["ADGROUP_COLUMNS", "ADGROUP_OPTIONAL_COLUMNS", "read_adgroups", "write_adgroups"]
@@ -45,7 +47,14 @@ ADGROUP_COLUMNS = (
     "budget",
     "status",
 )
-ADGROUP_OPTIONAL_COLUMNS = ("launch_date", "last_edit_date", "stage")
+ADGROUP_OPTIONAL_COLUMNS = (
+    "launch_date",
+    "last_edit_date",
+    "stage",
+    "ad_name",
+    "adgroup_name",
+)
+"""Optional columns; ``adgroup_name`` (else ``ad_name``) gives a short display name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,7 @@ class _AdGroupCells:
     launch: list[date | None]
     edited: list[date | None]
     stage: pd.Series
+    names: list[str | None]
 
     def records(self) -> list[AdGroup]:
         """One :class:`AdGroup` per row, in file order (only once every check passed)."""
@@ -92,19 +102,23 @@ class _AdGroupCells:
                 launch_date=lau,
                 last_edit_date=ed,
                 stage=Stage[st.upper()] if st else None,
+                name=nm,
             )
-            for (a, k, c, con, b, s, p, au, e), lau, ed, st in zip(
-                zip(*columns, strict=True), self.launch, self.edited, self.stage, strict=True
+            for (a, k, c, con, b, s, p, au, e), (lau, ed, st, nm) in zip(
+                zip(*columns, strict=True),
+                zip(self.launch, self.edited, self.stage, self.names, strict=True),
+                strict=True,
             )
         ]
 
 
-def read_adgroups(path: Source) -> list[AdGroup]:
+def read_adgroups(path: Source, *, bounds: Plausibility | None = None) -> list[AdGroup]:
     """Read and validate an ad groups CSV file.
 
     Args:
         path: the file, or a data frame with its columns (see :data:`ADGROUP_COLUMNS`,
             :data:`ADGROUP_OPTIONAL_COLUMNS`).
+        bounds: plausibility bounds (``max_spend`` caps each budget); default none.
 
     Returns:
         One :class:`AdGroup` per row, in file order; budgets in currency per day.
@@ -115,6 +129,7 @@ def read_adgroups(path: Source) -> list[AdGroup]:
     table = read_table(path, ADGROUP_COLUMNS, ADGROUP_OPTIONAL_COLUMNS)
     ck = Checker(table)
     cells = _check_adgroups(ck)
+    check_budgets(ck, cells.budget, bounds or Plausibility())
     ck.raise_first()
     ck.warn(
         cells.spark
@@ -161,7 +176,17 @@ def _check_adgroups(ck: Checker) -> _AdGroupCells:
         launch=launch,
         edited=edited,
         stage=stage,
+        names=_names(ck),
     )
+
+
+def _names(ck: Checker) -> list[str | None]:
+    """Each row's display name: ``adgroup_name``, else ``ad_name``, else ``None``."""
+    frame = ck.table.frame
+    empty = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    ad = frame["ad_name"] if "ad_name" in frame.columns else empty
+    group = frame["adgroup_name"] if "adgroup_name" in frame.columns else empty
+    return [g or a or None for a, g in zip(ad, group, strict=True)]
 
 
 def _authorization_columns(
@@ -223,6 +248,8 @@ def write_adgroups(adgroups: Iterable[AdGroup], path: str | Path) -> None:
             "launch_date": _date_text(ag.launch_date),
             "last_edit_date": _date_text(ag.last_edit_date),
             "stage": "" if ag.stage is None else ag.stage.label,
+            "ad_name": "",
+            "adgroup_name": ag.name or "",
         }
         for ag in adgroups
     ]

@@ -19,6 +19,11 @@ import pandas as pd
 from allocator._types import FloatArray
 from allocator.core.arms import AdGroup, Observation
 from allocator.data.adgroups import read_adgroups
+from allocator.data.plausibility import (
+    Plausibility,
+    check_observation_rows,
+    require_value_column,
+)
 from allocator.data.table import Checker, Source, number_text, quote_cell, read_table
 
 __all__ = [
@@ -73,7 +78,11 @@ class _ObservationCells:
 
 
 def read_observations(
-    path: Source, *, today: date, known_ids: Collection[str] | None = None
+    path: Source,
+    *,
+    today: date,
+    known_ids: Collection[str] | None = None,
+    bounds: Plausibility | None = None,
 ) -> list[Observation]:
     """Read and validate a daily observations CSV file.
 
@@ -83,6 +92,8 @@ def read_observations(
         today: the real current date in the account time zone; later rows are an error.
         known_ids: the ad group ids of the account; rows for other ids are an error
             (``None`` skips that check).
+        bounds: plausibility bounds (default: only the ones that always hold:
+            conversions within impressions, every number below ``MAX_CELL``).
 
     Returns:
         One :class:`Observation` per row, in file order (spend and value in currency).
@@ -92,7 +103,11 @@ def read_observations(
     """
     table = read_table(path, OBSERVATION_COLUMNS, OBSERVATION_OPTIONAL_COLUMNS)
     ck = Checker(table)
+    bounds = bounds or Plausibility()
+    require_value_column(ck, bounds)
     c = _check_observations(ck, today, known_ids)
+    cells = (c.spend, c.impressions, c.clicks, c.conversions)
+    check_observation_rows(ck, cells, bounds)
     ck.raise_first()
     ck.warn(
         (c.spend > 0) & (c.impressions == 0),
@@ -150,7 +165,11 @@ def _check_observations(
 
 
 def load_files(
-    adgroups_path: Source, observations_path: Source, *, today: date
+    adgroups_path: Source,
+    observations_path: Source,
+    *,
+    today: date,
+    bounds: Plausibility | None = None,
 ) -> tuple[list[AdGroup], list[Observation]]:
     """Read both files of the ``files`` platform; observations must name known ad groups.
 
@@ -158,6 +177,7 @@ def load_files(
         adgroups_path: the ad groups CSV file (or a data frame with its columns).
         observations_path: the observations CSV file (or a data frame with its columns).
         today: the real current date in the account time zone.
+        bounds: plausibility bounds of both files (see :class:`Plausibility`).
 
     Returns:
         ``(adgroups, observations)`` in file order.
@@ -165,9 +185,10 @@ def load_files(
     Raises:
         DataError: the first invalid cell (the ad groups file is checked first).
     """
-    adgroups = read_adgroups(adgroups_path)
+    adgroups = read_adgroups(adgroups_path, bounds=bounds)
     known = {ag.adgroup_id for ag in adgroups}
-    return adgroups, read_observations(observations_path, today=today, known_ids=known)
+    rows = read_observations(observations_path, today=today, known_ids=known, bounds=bounds)
+    return adgroups, rows
 
 
 def write_observations(observations: Iterable[Observation], path: str | Path) -> None:

@@ -30,6 +30,7 @@ from allocator.errors import DataError
 
 __all__ = [
     "FRAME_PATH",
+    "MAX_CELL",
     "Checker",
     "DataWarning",
     "Source",
@@ -44,6 +45,9 @@ _DATE_RE = r"\d{4}-\d{2}-\d{2}"
 FRAME_PATH = Path("<DataFrame>")
 """What errors and warnings name as the file when the records came as a data frame."""
 _PARSER_LINE_RE = re.compile(r"line (\d+)")
+
+MAX_CELL = 1e12
+"""No money or count cell of an input file is plausibly larger (float sanity: ``1e308``)."""
 
 
 class DataWarning(UserWarning):
@@ -258,6 +262,11 @@ class Checker:
 
         self.check(~empty & ~finite, column, not_finite)
         self.check(finite & (values < 0), column, lambda i: f"{quote_cell(raw.iat[i])} is negative")
+        self.check(
+            finite & (values > MAX_CELL),
+            column,
+            lambda i: f"{quote_cell(raw.iat[i])} is beyond any plausible amount (> {MAX_CELL:g})",
+        )
         if integer:
             whole = finite & (values == np.floor(values))
             self.check(

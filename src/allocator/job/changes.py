@@ -20,6 +20,9 @@ from allocator.job.records import Change, ChangeState, Settlement
 
 __all__ = ["StoreChanges"]
 
+_NEXT_SENT = "(SELECT COALESCE(MAX(sent_order), 0) + 1 FROM changes)"
+"""SQL for the next send's position (the store's sends are numbered 1, 2, ... in order)."""
+
 
 class StoreChanges(StoreConnection):
     """The change-level writes of :class:`~allocator.job.store.Store` (which subclasses it)."""
@@ -40,6 +43,9 @@ class StoreChanges(StoreConnection):
     def mark_attempted(self, change_id: int) -> Change:
         """Record that a pending change is about to be sent (call BEFORE sending).
 
+        The change takes the next send position (``sent_order``): the history lists
+        applied changes in the order they were sent, as the platform applied them.
+
         Raises:
             StateError: the change is not pending, its run is finished, or not locked.
         """
@@ -47,7 +53,10 @@ class StoreChanges(StoreConnection):
             row = self._change_row(change_id)
             if row["state"] != ChangeState.PENDING:
                 raise StateError(f"change {change_id} is {row['state']}, not pending")
-            tx.execute("UPDATE changes SET attempted_at = ? WHERE id = ?", (self._now(), change_id))
+            tx.execute(
+                f"UPDATE changes SET attempted_at = ?, sent_order = {_NEXT_SENT} WHERE id = ?",
+                (self._now(), change_id),
+            )
         return self.change(change_id)
 
     def record_change_result(

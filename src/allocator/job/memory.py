@@ -8,8 +8,10 @@ adds both to the ad groups the platform listed:
   (:meth:`~allocator.job.store.Store.last_stages`). A ``paused`` ad group that is enabled
   now was re-enabled by a person (in Ads Manager) and goes back to ``testing``, unless
   the job's own disable of it failed in that run (then it is still ours to pause).
-* ``last_edit_date``: the planning day of the latest applied budget change larger than
-  ``large_edit_fraction`` of the budget before it, or of the latest applied enable.
+* ``last_edit_date``: the planning day of the latest applied budget change that took the
+  budget more than ``large_edit_fraction`` away from its budget at the start of that
+  period (so edits of several runs in one period are judged together), or of the latest
+  applied enable.
 """
 
 from __future__ import annotations
@@ -28,14 +30,22 @@ _EFFECTIVE = (Outcome.APPLIED, Outcome.PARTIAL, Outcome.NOOP)
 
 
 def _last_edits(store: Store, account: str, large_edit_fraction: float) -> dict[str, date]:
+    """The planning day of each ad group's latest large edit.
+
+    A budget edit is judged against the ad group's budget at the start of the period
+    (the ``from`` of its first applied budget change in the period), so several smaller
+    edits in one period that add up to a large one count as large.
+    """
     runs = {r.id: r for r in store.runs(account)}
     edits: dict[str, date] = {}
+    start: dict[tuple[str, str], float] = {}
     for change in store.history(account):
         run = runs[change.run_id]
         if run.dry_run or "as_of" not in run.plan:
             continue
         if change.kind is ChangeKind.BUDGET:
-            before, after = float(change.from_value), float(change.to_value)
+            before = start.setdefault((run.period, change.adgroup_id), float(change.from_value))
+            after = float(change.to_value)
             large = abs(after - before) > large_edit_fraction * max(before, 1e-9)
         else:
             large = change.to_value == AdGroupStatus.ENABLE

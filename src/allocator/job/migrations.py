@@ -153,7 +153,13 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+_V5 = Migration(
+    5,
+    "the order changes were sent in, so the history follows the platform's edit log",
+    ("ALTER TABLE changes ADD COLUMN sent_order INTEGER",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 """Every migration, in order; ``MIGRATIONS[i].version == i + 1``."""
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

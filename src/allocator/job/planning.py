@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from allocator.config import JobConfig
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ConfigError
+from allocator.job.sanity import keep_without_data
 from allocator.plans import Plan, PlanSettings, make_plan
 
 __all__ = ["account_today", "plan_records", "planning_days"]
@@ -45,7 +46,11 @@ def plan_records(
     as_of: date,
     today: date,
 ) -> Plan:
-    """Plan ``as_of`` from validated records with the config's account and engine settings."""
+    """Plan ``as_of`` from validated records with the config's account and engine settings.
+
+    With no observation in the lookback window, every budget and status is kept and the
+    plan says so (:func:`~allocator.job.sanity.keep_without_data`).
+    """
     settings = PlanSettings(
         account=config.account.name,
         params=config.engine_params(),
@@ -53,4 +58,5 @@ def plan_records(
         timezone=config.account.timezone,
         lookback_days=config.engine.lookback_days,
     )
-    return make_plan(adgroups, observations, config.portfolio(), settings, as_of=as_of, today=today)
+    plan = make_plan(adgroups, observations, config.portfolio(), settings, as_of=as_of, today=today)
+    return keep_without_data(plan, observations, config.engine.lookback_days)

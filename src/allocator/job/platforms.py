@@ -19,13 +19,21 @@ from pathlib import Path
 import httpx
 
 from allocator.config import FilesPlatform, JobConfig, SandboxPlatform, TikTokPlatform
-from allocator.core.arms import AdGroup, Observation
+from allocator.core.arms import AdGroup, Objective, Observation
+from allocator.data.plausibility import Plausibility, check_records
 from allocator.errors import ConfigError
 from allocator.platform.base import AdPlatform
 from allocator.platform.files import FileAdPlatform
 from allocator.platform.tiktok import RetryPolicy, Secret, TikTokClient, TikTokConfig, load_token
 
-__all__ = ["ClientTuning", "fetch_records", "load_job_token", "make_client", "open_files"]
+__all__ = [
+    "ClientTuning",
+    "fetch_records",
+    "load_job_token",
+    "make_client",
+    "open_files",
+    "plausibility",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +89,26 @@ def make_client(
     return TikTokClient(http, settings, token, sleep=tuning.sleep)
 
 
-def open_files(platform: FilesPlatform, today: date) -> FileAdPlatform:
+def plausibility(config: JobConfig) -> Plausibility:
+    """The plausibility bounds of the account's input (``[data]`` and ``[account]``)."""
+    return Plausibility.for_account(
+        config.account.daily_budget,
+        spend_multiple=config.data.max_spend_multiple,
+        conversions_per_click=config.data.max_conversions_per_click,
+        require_value=config.account.objective is Objective.ROAS,
+    )
+
+
+def open_files(config: JobConfig, platform: FilesPlatform, today: date) -> FileAdPlatform:
     """The read-only ``files`` platform over the config's two CSV files.
 
     Raises:
-        DataError: the first invalid cell, naming file, line and column.
+        DataError: the first invalid cell, or a row beyond the config's plausibility
+            bounds, naming file, line and column.
     """
-    return FileAdPlatform.from_files(platform.adgroups, platform.observations, today=today)
+    return FileAdPlatform.from_files(
+        platform.adgroups, platform.observations, today=today, bounds=plausibility(config)
+    )
 
 
 def fetch_records(
@@ -98,6 +119,9 @@ def fetch_records(
     From an API platform: the ``engine.lookback_days`` days before ``as_of``. From the
     read-only ``files`` export: every row up to ``today``, so that the planning step sees
     each ad group's first delivery and warns about rows on or after ``as_of``.
+
+    Raises:
+        DataError: a record read from an API is beyond the config's plausibility bounds.
     """
     adgroups = platform.list_adgroups()
     if isinstance(platform, FileAdPlatform):
@@ -107,4 +131,7 @@ def fetch_records(
         end = as_of - timedelta(days=1)
     observations = platform.fetch_observations(start, end)
     known = {g.adgroup_id for g in adgroups}
-    return adgroups, [o for o in observations if o.adgroup_id in known]
+    rows = [o for o in observations if o.adgroup_id in known]
+    if not isinstance(platform, FileAdPlatform):  # the files were checked cell by cell
+        check_records(adgroups, rows, plausibility(config), f"the {config.platform.kind} API")
+    return adgroups, rows

@@ -120,12 +120,16 @@ class StoreQueries:
     def history(self, account: str) -> list[Change]:
         """Every applied change of the account, in the order they were sent.
 
-        The order is run by run, and within a run the apply order (``seq``); it matches
-        the platform's own log of edits as long as changes are sent in ``seq`` order.
+        Run by run (runs of an account never overlap: the lock), and within a run in
+        the order the changes were last sent (``sent_order``, set by
+        :meth:`~allocator.job.changes.StoreChanges.mark_attempted`): a change resumed
+        after a crash and sent again comes after the ones that landed before the crash,
+        as on the platform's own log of edits. Changes never marked as sent (stores from
+        before the order was kept) come first in apply order (``seq``).
         """
         rows = self._conn.execute(
             "SELECT c.* FROM changes c JOIN runs r ON r.id = c.run_id "
-            "WHERE r.account = ? AND c.state = 'applied' ORDER BY r.id, c.seq",
+            "WHERE r.account = ? AND c.state = 'applied' ORDER BY r.id, c.sent_order, c.seq",
             (account,),
         )
         return [change_from_row(row) for row in rows]

@@ -12,7 +12,9 @@ renders it):
 2. on the ``files`` platform: plan with :func:`~allocator.job.planning.plan_records`;
    nothing is recorded or applied;
 3. on an API platform: attach the stage memory and last large edits from the store
-   (:mod:`.memory`), plan, then record the plan as a dry run or, with ``apply``, refuse
+   (:mod:`.memory`), plan with the step caps measured from the budgets at the start of
+   the period (:mod:`.period`: retries and convergence runs never compound an edit),
+   then record the plan as a dry run or, with ``apply``, refuse
    when ``job.kill_switch`` is on; take the account lock (a second invocation is refused
    naming the holder); begin the period's run in the store (the same period with the same
    config and data again is a no-op; an interrupted run is resumed after re-reading the
@@ -38,8 +40,10 @@ from typing import TextIO
 from allocator.config import FilesPlatform, JobConfig
 from allocator.core.arms import AdGroup, Observation
 from allocator.errors import ConfigError
+from allocator.job.breaker import breaker_reasons
 from allocator.job.log_setup import route_logs
 from allocator.job.memory import remember
+from allocator.job.period import anchor, period_start_budgets, relive
 from allocator.job.planning import plan_records, planning_days
 from allocator.job.platforms import (
     ClientTuning,
@@ -51,6 +55,7 @@ from allocator.job.platforms import (
 from allocator.job.reconcile import ApplyContext, dispatch, hash_config, hash_inputs
 from allocator.job.records import Cadence, period_key
 from allocator.job.results import RebalanceResult
+from allocator.job.sanity import check_data_age
 from allocator.job.store import Store
 from allocator.platform.base import AdPlatform
 from allocator.platform.tiktok import Secret
@@ -74,6 +79,9 @@ class RebalanceOptions:
         environ: environment holding the token (default ``os.environ``).
         tuning: client timeouts and retries (default: the client's).
         owner: lock owner name shown to a refused concurrent run (default ``pid N@host``).
+        allow_stale_data: plan even when the newest observation is older than
+            ``job.max_data_age_days`` (``--allow-stale-data``).
+        force: apply a plan the circuit breaker holds back (``--force``).
     """
 
     as_of: date | None = None
@@ -85,6 +93,8 @@ class RebalanceOptions:
     environ: Mapping[str, str] | None = None
     tuning: ClientTuning | None = None
     owner: str | None = None
+    allow_stale_data: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +122,9 @@ def run_rebalance(
     Raises:
         ConfigError: ``apply`` on the ``files`` platform, the token is missing, ``as_of``
             is after today, or the platform refuses to manage an ad group (exit 2).
-        DataError: the platform's data is invalid (exit 2).
+        DataError: the platform's data is invalid or implausible (exit 2).
+        StaleDataError: the newest observation is older than ``job.max_data_age_days``
+            and ``options.allow_stale_data`` is off (exit 1); nothing is planned.
         ApiError: the platform failed while reading (exit 1).
     """
     options = options or RebalanceOptions()
@@ -125,9 +137,12 @@ def run_rebalance(
     as_of, today = planning_days(config, options.as_of, options.today)
     with _open_platform(config, config_path, options, today) as opened:
         adgroups, observations = fetch_records(opened.platform, config, as_of, today)
+        if not options.allow_stale_data:
+            check_data_age(observations, as_of, config.job.max_data_age_days, config_path)
         records = (adgroups, observations)
         if opened.token is None:
-            result = RebalanceResult.of(plan_records(config, *records, as_of, today), None)
+            plan = plan_records(config, *records, as_of, today)
+            result = RebalanceResult.of(plan, None, breaker_reasons(plan, config.job))
         else:
             result = _reconcile(config, config_path, options, opened, (as_of, today), records)
         report_after_run(config, result.plan, records)  # [job] report_html, logs routed
@@ -143,7 +158,7 @@ def _open_platform(
     stream = options.log_stream or sys.stderr
     if isinstance(platform, FilesPlatform):
         with route_logs(stream, options.log_json, None):
-            yield _Opened(open_files(platform, today), None)
+            yield _Opened(open_files(config, platform, today), None)
         return
     import httpx
 
@@ -174,7 +189,11 @@ def _reconcile(
             adgroups,
             large_edit_fraction=config.guardrails.large_edit_fraction,
         )
-        plan = plan_records(config, remembered, observations, as_of, today)
+        cadence = Cadence(config.job.cadence)
+        period = period_key(as_of, cadence)
+        start = period_start_budgets(store, config.account.name, period)
+        anchored = anchor(remembered, start, period, cadence)
+        plan = relive(plan_records(config, anchored, observations, as_of, today), remembered)
         ctx = ApplyContext(
             config=config,
             config_path=config_path,
@@ -182,10 +201,11 @@ def _reconcile(
             store=store,
             plan=plan,
             adgroups=remembered,
-            period=period_key(as_of, Cadence(config.job.cadence)),
+            period=period,
             config_hash=hash_config(config),
             inputs_hash=hash_inputs(adgroups, observations),
             allow_stale=options.allow_stale or config.job.allow_stale,
+            force=options.force,
         )
         report = dispatch(ctx, options.apply, options.owner)
-    return RebalanceResult.of(plan, report)
+    return RebalanceResult.of(plan, report, breaker_reasons(plan, config.job))

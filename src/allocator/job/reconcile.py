@@ -4,7 +4,8 @@
 on, takes the account lock and runs the store's protocol: close runs of earlier periods
 left open; begin the period's run (the same config and data again is a no-op, an open
 run is resumed after settling its pending changes against the live state); refuse a new
-plan that moves more than ``job.max_budget_moved`` and any plan whose starting state no
+plan that moves more than ``job.max_budget_moved``, or that the circuit breaker holds
+back (:mod:`.breaker`) unless forced, and any plan whose starting state no
 longer matches the live one (unless stale state is allowed); then apply write-ahead
 (:mod:`.apply`), raise an alert per failed change, and finish the run with the outcome
 its changes allow. Budgets are currency per day.
@@ -29,6 +30,7 @@ from allocator.job.apply import (
     pending_differences,
     plan_differences,
 )
+from allocator.job.breaker import breaker_reasons
 from allocator.job.records import Change, ChangeState, Disposition, Outcome, Run
 from allocator.job.results import ApplyReport
 from allocator.job.store import Store
@@ -71,6 +73,7 @@ class ApplyContext:
         config_hash: :func:`hash_config` of the config.
         inputs_hash: :func:`hash_inputs` of the records read.
         allow_stale: apply even when the live state differs from the plan's start.
+        force: apply even when the circuit breaker holds the plan back.
     """
 
     config: JobConfig
@@ -83,6 +86,7 @@ class ApplyContext:
     config_hash: str
     inputs_hash: str
     allow_stale: bool
+    force: bool = False
 
 
 # ------------------------------------------------------------------ reports
@@ -119,6 +123,21 @@ def _refuse_over_cap(ctx: ApplyContext, run: Run) -> ApplyReport | None:
             f"job.max_budget_moved = {cap:,.2f} in {ctx.config_path}: nothing applied",
         )
     return None
+
+
+def _refuse_breaker(ctx: ApplyContext, run: Run) -> ApplyReport | None:
+    """Refuse a drastic plan (:mod:`.breaker`) unless forced; ``None`` when it may go."""
+    reasons = breaker_reasons(ctx.plan, ctx.config.job)
+    if not reasons or ctx.force:
+        return None
+    return _refuse(
+        ctx,
+        run,
+        "circuit_breaker",
+        "circuit breaker: "
+        + "; ".join(reasons)
+        + ": nothing applied; review the plan, then pass --force to apply it",
+    )
 
 
 def _refuse_stale(ctx: ApplyContext, run: Run, differences: list[str]) -> ApplyReport:
@@ -240,7 +259,7 @@ def _apply(ctx: ApplyContext) -> ApplyReport:
         differences = pending_differences(pending, live)
     else:
         pending = list(run.pending)
-        refused = _refuse_over_cap(ctx, run)
+        refused = _refuse_over_cap(ctx, run) or _refuse_breaker(ctx, run)
         if refused is not None:
             return refused
         differences = plan_differences(ctx.plan, live)

@@ -113,6 +113,8 @@ class Change:
         error: why it failed or was skipped (access tokens redacted).
         attempted_at: ISO-8601 UTC time it was last about to be sent; ``None``: never sent.
         applied_at: ISO-8601 UTC time it was recorded as applied.
+        sent_order: position among all the store's sends of its last send (a resumed
+            change that is sent again moves to the end); ``None``: never sent.
     """
 
     id: int
@@ -127,6 +129,7 @@ class Change:
     error: str | None = None
     attempted_at: str | None = None
     applied_at: str | None = None
+    sent_order: int | None = None
 
     def as_platform_change(self) -> BudgetChange | StatusChange:
         """The change as the platform's write request."""

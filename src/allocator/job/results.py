@@ -95,16 +95,21 @@ class RebalanceResult:
         report: what the store and ``--apply`` did with it; ``None`` on a read-only
             platform (``files``), where nothing is recorded or applied.
         outcome: ok, failed or partial (see :class:`RebalanceOutcome`).
+        breaker: why the circuit breaker holds the plan back from ``--apply`` (one line
+            each; empty when it does not); ``--force`` applies it anyway.
     """
 
     plan: Plan
     report: ApplyReport | None
     outcome: RebalanceOutcome
+    breaker: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, plan: Plan, report: ApplyReport | None) -> RebalanceResult:
+    def of(
+        cls, plan: Plan, report: ApplyReport | None, breaker: tuple[str, ...] = ()
+    ) -> RebalanceResult:
         """The result of ``plan`` and its ``report``, with the outcome they imply."""
-        return cls(plan, report, _outcome(report))
+        return cls(plan, report, _outcome(report), breaker)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -112,8 +117,13 @@ class RebalanceResult:
         return _EXIT_CODES[self.outcome]
 
     def to_json_dict(self) -> dict[str, Any]:
-        """``allocator rebalance --json``: the plan JSON, with an ``apply`` object if any."""
+        """``allocator rebalance --json``: the plan JSON, with an ``apply`` object if any.
+
+        ``breaker`` (an extension of the plan JSON) says whether the circuit breaker holds
+        the plan back from ``--apply`` and why.
+        """
         data = self.plan.to_json_dict()
+        data["breaker"] = {"tripped": bool(self.breaker), "reasons": list(self.breaker)}
         if self.report is not None:
             data["apply"] = self.report.to_json_dict()
         return data

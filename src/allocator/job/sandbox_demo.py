@@ -28,7 +28,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ from allocator.platform.tiktok import Secret, TikTokClient, TikTokConfig
 from allocator.sim.day_loop import run_days
 
 __all__ = [
+    "DEMO_START",
     "DemoAlert",
     "DemoDay",
     "DemoResult",
@@ -60,6 +61,11 @@ __all__ = [
 ]
 
 TOKEN_ENV = "ALLOCATOR_SANDBOX_TOKEN"
+
+DEMO_START = date(2026, 9, 1)
+"""The first simulated day, fixed, so the figures never move with the real date (README)."""
+_DEMO_TIME_OF_DAY = time(9, 0)
+"""The sandbox's time of day for edits and revocations (UTC), fixed for the same reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +285,8 @@ def run_demo(
     """
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
-    today = datetime.now(UTC).date()
-    start = today - timedelta(days=days + 1)
+    start = DEMO_START
+    today = start + timedelta(days=days + 1)  # the job's "today": after the last planned day
     settings = _DemoSettings(
         days, seed, daily_budget, target_cpa, workdir, start, today, report_html
     )
@@ -298,8 +304,10 @@ def _run(
     scenario: SandboxScenario,
     progress: Callable[[int, date, int], None] | None,
 ) -> DemoResult:
-    job_api = create_sandbox(scenario, rate_limit_per_second=100_000)
-    even_api = create_sandbox(scenario, rate_limit_per_second=100_000)
+    instant = datetime.combine(settings.start, _DEMO_TIME_OF_DAY, UTC)
+    now = lambda: instant  # noqa: E731 (a wall clock stuck at the first day, 09:00 UTC)
+    job_api = create_sandbox(scenario, rate_limit_per_second=100_000, now=now)
+    even_api = create_sandbox(scenario, rate_limit_per_second=100_000, now=now)
     with (
         contextlib_dir(settings.workdir) as work,
         serve_in_thread(job_api) as job_url,

@@ -20,6 +20,7 @@ from allocator.errors import InvalidChangeError
 from allocator.platform.base import BudgetChange, ChangeResult, StatusChange
 
 if TYPE_CHECKING:
+    from allocator.data.plausibility import Plausibility
     from allocator.data.table import Source
 
 __all__ = ["FileAdPlatform"]
@@ -40,15 +41,24 @@ class FileAdPlatform:
     observations: tuple[Observation, ...]
 
     @classmethod
-    def from_files(cls, adgroups: Source, observations: Source, *, today: date) -> FileAdPlatform:
+    def from_files(
+        cls,
+        adgroups: Source,
+        observations: Source,
+        *,
+        today: date,
+        bounds: Plausibility | None = None,
+    ) -> FileAdPlatform:
         """Read and validate both CSV files or data frames (rows after ``today`` are an error).
+
+        ``bounds`` are the account's plausibility bounds (default: the ones always held).
 
         Raises:
             DataError: the first invalid cell, naming file, line and column.
         """
         from allocator.data.observations import load_files
 
-        groups, rows = load_files(adgroups, observations, today=today)
+        groups, rows = load_files(adgroups, observations, today=today, bounds=bounds)
         return cls(tuple(groups), tuple(rows))
 
     def list_adgroups(self) -> list[AdGroup]:

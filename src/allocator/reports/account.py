@@ -94,7 +94,9 @@ def report_for_config(
     if isinstance(platform, FilesPlatform):
         from allocator.job.platforms import open_files
 
-        adgroups, observations = fetch_records(open_files(platform, today), config, as_of, today)
+        adgroups, observations = fetch_records(
+            open_files(config, platform, today), config, as_of, today
+        )
         plan = plan_records(config, adgroups, observations, as_of, today)
         return write_job_report(account_history(config, plan, (adgroups, observations), days), out)
     records = _api_records(config, config_path, (today, days), environ)

@@ -7,13 +7,15 @@ between equally scored arms at random.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History
 from allocator.sim.policy import (
     Action,
-    PolicyContext,
+    FramedPolicy,
     eligible_arms,
     one_hot,
     proportional_budgets,
@@ -25,7 +27,8 @@ from allocator.sim.policy import (
 __all__ = ["UCB1", "EpsilonGreedy", "Greedy"]
 
 
-class Greedy:
+@dataclass(eq=False)
+class Greedy(FramedPolicy):
     """Greedy on observed CPA, after a minimum test spend per arm (``greedy``).
 
     Arms with less than ``min_test_multiple x target CPA`` of reported spend get the
@@ -34,26 +37,19 @@ class Greedy:
     that rest is spread over a random subset of the other tested arms
     (``epsilon_greedy``). The estimate uses reported conversions as they are, lag and all,
     as a buyer reading the dashboard would.
+
+    Attributes:
+        min_test_multiple: test spend per arm, in multiples of the target CPA.
+        epsilon: share of the exploitable budget spent exploring, in [0, 1).
     """
 
     name = "greedy"
+    min_test_multiple: float = 2.0
+    epsilon: float = 0.0
 
-    def __init__(self, min_test_multiple: float = 2.0, epsilon: float = 0.0) -> None:
-        """Create the policy.
-
-        Args:
-            min_test_multiple: test spend per arm, in multiples of the target CPA.
-            epsilon: share of the exploitable budget spent exploring, in [0, 1).
-        """
-        if min_test_multiple < 0 or not 0.0 <= epsilon < 1.0:
+    def __post_init__(self) -> None:
+        if self.min_test_multiple < 0 or not 0.0 <= self.epsilon < 1.0:
             raise ValueError("need min_test_multiple >= 0 and 0 <= epsilon < 1")
-        self.min_test_multiple = min_test_multiple
-        self.epsilon = epsilon
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Test new arms at the minimum, give the rest to the best observed arm."""
@@ -108,7 +104,8 @@ class EpsilonGreedy(Greedy):
         super().__init__(min_test_multiple=min_test_multiple, epsilon=epsilon)
 
 
-class UCB1:
+@dataclass(eq=False)
+class UCB1(FramedPolicy):
     """UCB1 on conversions per spend, with the budget cut into slots (``ucb1``).
 
     Spend is counted in "pulls" of one target CPA each, so the mean reward is conversions
@@ -117,26 +114,19 @@ class UCB1:
     to the arm with the highest index ``mean + c * sqrt(2 ln N / n)``, counting each
     assigned slot as pulls so the day's slots spread (batched UCB). Unspent arms have an
     infinite index.
+
+    Attributes:
+        n_slots: slots per day (fewer if the budget cannot give each the minimum).
+        c: exploration constant (1 = UCB1).
     """
 
     name = "ucb1"
+    n_slots: int = 10
+    c: float = 1.0
 
-    def __init__(self, n_slots: int = 10, c: float = 1.0) -> None:
-        """Create the policy.
-
-        Args:
-            n_slots: slots per day (fewer if the budget cannot give each the minimum).
-            c: exploration constant (1 = UCB1).
-        """
-        if n_slots < 1 or c < 0:
+    def __post_init__(self) -> None:
+        if self.n_slots < 1 or self.c < 0:
             raise ValueError("need n_slots >= 1 and c >= 0")
-        self.n_slots = n_slots
-        self.c = c
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Assign slots to the highest upper confidence bounds."""

@@ -40,7 +40,7 @@ from allocator.core.arms import ArmState, History
 from allocator.core.lag import LagModel
 from allocator.sim.policy import (
     Action,
-    PolicyContext,
+    FramedPolicy,
     eligible_arms,
     one_hot,
     proportional_budgets,
@@ -125,7 +125,7 @@ def _lag_corrected_spend(history: History, lag: LagModel | None) -> FloatArray:
     return spend
 
 
-class ThompsonShares:
+class ThompsonShares(FramedPolicy):
     """P(best) shares of the daily budget (``plain_ts``, ``discounted_ts``, ``sliding_ts``).
 
     See the module docstring. The prior is Gamma(1, target CPA): one conversion's worth
@@ -161,11 +161,6 @@ class ThompsonShares:
         self.lag = LagModel.default() if lag_correction else None
         self.step = step
         self.n_draws = n_draws
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def posterior(self, history: History, target_cpa: float) -> tuple[FloatArray, FloatArray]:
         """Gamma ``(a, b)`` per arm ``(R, K)`` from the weighted reported history."""
@@ -193,7 +188,7 @@ class ThompsonShares:
         return None
 
 
-class RawUCB:
+class RawUCB(FramedPolicy):
     """RAW-UCB over each arm's own recent funded days, budgets by slots (``raw_ucb``)."""
 
     name = "raw_ucb"
@@ -211,11 +206,6 @@ class RawUCB:
         self.n_slots = n_slots
         self.c = c
         self.lag = LagModel.default() if lag_correction else None
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     @staticmethod
     def windows(

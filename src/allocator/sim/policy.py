@@ -34,6 +34,7 @@ from allocator.sim.truth import Truth
 
 __all__ = [
     "Action",
+    "FramedPolicy",
     "Policy",
     "PolicyContext",
     "eligible_arms",
@@ -145,6 +146,16 @@ def one_hot(index: IntArray, n: int) -> BoolArray:
 def reported_totals(history: History) -> tuple[FloatArray, FloatArray]:
     """Reported spend and conversions per arm over the whole history, ``(R, K)``."""
     return history.spend.sum(axis=-1), history.conversions.sum(axis=-1)
+
+
+class FramedPolicy:
+    """Base of the policies that only remember the episode's budget frame at reset."""
+
+    _ctx: PolicyContext | None = None
+
+    def reset(self, context: PolicyContext) -> None:
+        """Remember the budget frame."""
+        self._ctx = context
 
 
 def require_context(policy: object, context: PolicyContext | None) -> PolicyContext:

@@ -13,6 +13,7 @@ from allocator._types import FloatArray, IntArray
 from allocator.core.arms import ArmState, History
 from allocator.sim.policy import (
     Action,
+    FramedPolicy,
     PolicyContext,
     eligible_arms,
     proportional_budgets,
@@ -22,18 +23,13 @@ from allocator.sim.policy import (
 __all__ = ["EvenSplit", "FixedSplit"]
 
 
-class EvenSplit:
+class EvenSplit(FramedPolicy):
     """The daily budget split evenly over eligible arms (``even``)."""
 
     name = "even"
 
     def __init__(self) -> None:
         """Create the policy; call :meth:`reset` before use."""
-        self._ctx: PolicyContext | None = None
-
-    def reset(self, context: PolicyContext) -> None:
-        """Remember the budget frame."""
-        self._ctx = context
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Equal shares; with too many arms for the minimum, a random subset is funded."""
@@ -47,7 +43,7 @@ class EvenSplit:
         return None
 
 
-class FixedSplit:
+class FixedSplit(FramedPolicy):
     """The daily budget split in fixed proportions over eligible arms (``fixed``)."""
 
     name = "fixed"
@@ -63,7 +59,6 @@ class FixedSplit:
         if w.ndim != 1 or np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
             raise ValueError("weights must be a finite, non-negative (K,) vector, not all 0")
         self.weights = w
-        self._ctx: PolicyContext | None = None
 
     def reset(self, context: PolicyContext) -> None:
         """Remember the budget frame; the weights must match ``K``."""

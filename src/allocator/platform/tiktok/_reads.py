@@ -341,6 +341,7 @@ def _adgroup(group: AdGroupInfo, ad: AdInfo, posts: Mapping[str, AuthorizedPost]
         post_id=ad.tiktok_item_id if spark else None,
         authorization=_authorization(ad, post) if spark else Authorization(),
         launch_date=launch if group.create_time else None,
+        name=group.name or ad.name or None,
     )
 
 

@@ -1,0 +1,79 @@
+"""Guardrails per planning period, not per run: every run of a period plans from its start.
+
+A period (a day, or an ISO week) may see several runs: a partial apply and the run that
+converges after it, a resume after a kill, a retry. If each planned from the live budgets,
+the step caps would compound: +30% in the first run and +30% again in the next is +69%
+in one day, past the cap and past the platform's learning-phase threshold. So each run of
+a period measures the step caps from the budgets at the *start* of the period, which the
+store knows: the ``from_budget`` of each ad group in the period's first recorded run
+(for an ad group that run switched on, the budget it started at).
+
+:func:`period_start_budgets` reads those budgets, :func:`anchor` gives the planning ad
+groups the start budgets, and :func:`relive` puts the live budgets back into the plan's
+``from_budget`` (what the platform shows, which the apply compares and changes). An ad
+group whose last large edit falls in this period (it restarted learning today) keeps its
+live budget: anchoring it would undo that edit. Budgets are currency per day.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from allocator.core.arms import AdGroup, AdGroupStatus
+from allocator.job.records import Cadence, period_key
+from allocator.job.store import Store
+from allocator.plans import Plan
+
+__all__ = ["anchor", "period_start_budgets", "relive"]
+
+
+def period_start_budgets(store: Store, account: str, period: str) -> dict[str, float]:
+    """Each ad group's budget at the start of ``period`` (empty before its first run).
+
+    Taken from the period's first non-dry run: its ``from_budget`` for an ad group that
+    was enabled then, its ``to_budget`` for one that run enabled.
+    """
+    first = next((r for r in store.runs(account) if r.period == period and not r.dry_run), None)
+    if first is None:
+        return {}
+    start: dict[str, float] = {}
+    for row in first.plan.get("adgroups", []):
+        if row["from_status"] == AdGroupStatus.ENABLE:
+            start[str(row["adgroup_id"])] = float(row["from_budget"])
+        elif row["to_status"] == AdGroupStatus.ENABLE:
+            start[str(row["adgroup_id"])] = float(row["to_budget"])
+    return start
+
+
+def anchor(
+    adgroups: Sequence[AdGroup],
+    start: Mapping[str, float],
+    period: str,
+    cadence: Cadence,
+) -> list[AdGroup]:
+    """The ad groups to plan from: enabled ones at their start-of-period budget.
+
+    Disabled ad groups, ad groups unknown at the start of the period and ad groups whose
+    last large edit is in ``period`` keep their live budget.
+    """
+    out: list[AdGroup] = []
+    for g in adgroups:
+        budget = start.get(g.adgroup_id)
+        edited = g.last_edit_date
+        edited_now = edited is not None and period_key(edited, cadence) == period
+        if budget is None or g.status is not AdGroupStatus.ENABLE or edited_now:
+            out.append(g)
+        else:
+            out.append(dataclasses.replace(g, budget=budget))
+    return out
+
+
+def relive(plan: Plan, live: Sequence[AdGroup]) -> Plan:
+    """``plan`` with each row's ``from_budget`` the live budget (as the platform lists it)."""
+    budgets = {g.adgroup_id: round(g.budget, 2) for g in live}
+    rows = tuple(
+        dataclasses.replace(a, from_budget=budgets.get(a.adgroup_id, a.from_budget))
+        for a in plan.adgroups
+    )
+    return dataclasses.replace(plan, adgroups=rows)

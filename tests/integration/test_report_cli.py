@@ -53,8 +53,10 @@ def files_config(tmp_path: Path) -> Path:
     for name in ("job.toml", "adgroups.csv", "observations.csv"):
         shutil.copy(EXAMPLE / name, tmp_path / name)
     path = tmp_path / "job.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("\n[job]\n") == 1
     path.write_text(
-        path.read_text(encoding="utf-8") + '\n[job]\nreport_html = "out/report.html"\n',
+        text.replace("\n[job]\n", '\n[job]\nreport_html = "out/report.html"\n'),
         encoding="utf-8",
     )
     return path

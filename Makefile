@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench clean
+.PHONY: demo test chromium lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job on the embedded default (local TikTok API emulation)
 	$(BIN)/allocator demo
 
-test: $(STAMP)  ## the whole test suite; fails when no test ran
+test: $(STAMP) chromium  ## the whole test suite; fails when no test ran
 	$(BIN)/python -m pytest
+
+# The report tests open pages in Debian's chromium (driven by Playwright, never downloaded
+# by it). CI runs as root on Debian; elsewhere install the package once by hand.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests simulations
@@ -31,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m allocator.bench engine
 	$(BIN)/python -m allocator.bench sim
 	$(BIN)/python -m allocator.bench bernoulli
+	$(BIN)/python -m allocator.bench report
 	$(BIN)/python -m allocator.bench startup
 
 clean:

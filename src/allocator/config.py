@@ -225,6 +225,8 @@ class JobSection(StrictModel):
         allow_stale: apply even when the live budgets or statuses differ from those the
             plan was computed from (someone edited them in Ads Manager meanwhile).
         report_md: write a Markdown report of each run to this file; ``None``: none.
+        report_html: write the account's HTML report (:mod:`allocator.reports`) to this
+            file after each run, on every platform; ``None``: none.
         max_data_age_days: refuse to plan when the newest observation is more than this
             many days before the planning day (``--allow-stale-data`` overrides).
         max_disabled_share: circuit breaker: ``--apply`` refuses (unless ``--force``) a
@@ -239,11 +241,12 @@ class JobSection(StrictModel):
     max_budget_moved: Positive | None = None
     allow_stale: bool = False
     report_md: Path | None = None
+    report_html: Path | None = None
     max_data_age_days: int = Field(default=2, ge=1, le=366)
     max_disabled_share: float = Field(default=0.5, gt=0.0, le=1.0)
     max_unplanned_share: float = Field(default=0.5, gt=0.0, le=1.0)
 
-    @field_validator("store", "report_md")
+    @field_validator("store", "report_md", "report_html")
     @classmethod
     def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
@@ -314,8 +317,9 @@ class JobConfig(EngineSections):
                 raise cross_field_error(
                     f"guardrails.{key}", f"{value:g} exceeds account.daily_budget"
                 )
-        if self.job.report_md is not None and self.job.report_md == self.job.store:
-            raise cross_field_error("job.report_md", "must not be the store file")
+        for key in ("report_md", "report_html"):
+            if getattr(self.job, key) is not None and getattr(self.job, key) == self.job.store:
+                raise cross_field_error(f"job.{key}", "must not be the store file")
         return self
 
     @property

@@ -348,6 +348,7 @@ def test_the_job_section_defaults_put_the_store_next_to_the_config_file(
     assert (job.cadence, job.kill_switch, job.allow_stale) == ("daily", False, False)
     assert job.max_budget_moved is None
     assert job.report_md is None
+    assert job.report_html is None
 
 
 def test_the_job_section_takes_every_key(tmp_path: Path) -> None:
@@ -355,7 +356,7 @@ def test_the_job_section_takes_every_key(tmp_path: Path) -> None:
         tmp_path,
         ACCOUNT + FILES + "[job]\nstore = 'state/a.sqlite'\ncadence = 'weekly'\n"
         "kill_switch = true\nmax_budget_moved = 250.5\nallow_stale = true\n"
-        "report_md = '/var/reports/run.md'\n",
+        "report_md = '/var/reports/run.md'\nreport_html = 'out/report.html'\n",
     ).job
     assert job.store == tmp_path / "state" / "a.sqlite"
     assert job.cadence == "weekly"
@@ -363,6 +364,7 @@ def test_the_job_section_takes_every_key(tmp_path: Path) -> None:
     assert job.max_budget_moved == 250.5
     assert job.allow_stale is True
     assert job.report_md == Path("/var/reports/run.md")
+    assert job.report_html == tmp_path / "out" / "report.html"
 
 
 @pytest.mark.parametrize(
@@ -374,6 +376,12 @@ def test_the_job_section_takes_every_key(tmp_path: Path) -> None:
         pytest.param("kill_swich = true\n", "job.kill_swich", ["'kill_switch'"], id="typo"),
         pytest.param(
             "store = 'a.sqlite'\nreport_md = 'a.sqlite'\n", "job.report_md", ["store"], id="clash"
+        ),
+        pytest.param(
+            "store = 'a.sqlite'\nreport_html = 'a.sqlite'\n",
+            "job.report_html",
+            ["store"],
+            id="clash-html",
         ),
         pytest.param("token = 'abc'\n", "job.token", ["secrets are never"], id="secret"),
     ],

@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "bernoulli": "allocator.bench.bernoulli_pulls",
     "engine": "allocator.bench.engine_step",
+    "report": "allocator.bench.report_open",
     "sim": "allocator.bench.sim_throughput",
     "startup": "allocator.bench.startup",
 }

@@ -57,6 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "The daily job against the local TikTok API emulation."),
     "backtest": ("backtest", "Backtests on logged history."),
     "sandbox": ("sandbox", "Local emulation of the TikTok Marketing API."),
+    "report": ("report", "Write the HTML report of an account or of a simulation."),
 }
 """Sub-command name -> (module under ``allocator.cli``, one-line help for ``--help``)."""
 

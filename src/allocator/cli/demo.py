@@ -3,8 +3,9 @@
 Starts two sandboxes on 127.0.0.1 (same scenario and seed), runs ``--days`` simulated days
 of ``allocator rebalance --apply`` against one and an even split of the same daily budget
 against the other, all over real HTTP, then prints conversions and CPA side by side, the
-budget shares over time and the alerts raised, and writes ``OUT/demo.png`` and
-``OUT/demo.md``. See :mod:`allocator.job.sandbox_demo`.
+budget shares over time and the alerts raised, and writes ``OUT/demo.png``,
+``OUT/demo.md`` and the account's HTML report ``OUT/report.html``. See
+:mod:`allocator.job.sandbox_demo`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def plot_demo(result: DemoResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -89,23 +91,29 @@ def plot_demo(result: DemoResult, path: Path) -> None:
     even_spend = np.cumsum([d.even_spend for d in result.days])
     ids = list(result.days[0].budgets)
     budgets = np.array([[d.budgets[g] for g in ids] for d in result.days])
-    fig, axes = plt.subplots(3, 1, figsize=(10, 11), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(12, 11), sharex=True)
     axes[0].plot(days, conv, label="allocator")
     axes[0].plot(days, even, label="even split")
     axes[0].set_ylabel("cumulative conversions")
-    axes[0].legend()
     with np.errstate(divide="ignore", invalid="ignore"):
         axes[1].plot(days, np.where(conv > 0, spend / conv, np.nan), label="allocator")
         axes[1].plot(days, np.where(even > 0, even_spend / even, np.nan), label="even split")
     axes[1].set_ylabel(f"cumulative CPA ({result.currency})")
-    axes[1].legend()
     labels = [result.names.get(g, g) for g in ids]
     axes[2].stackplot(days, budgets.T, labels=labels)
     axes[2].set_ylabel(f"allocator budgets ({result.currency}/day)")
-    axes[2].legend(fontsize=7, loc="upper left", ncols=2)
+    axes[2].set_ylim(0, budgets.sum(axis=1).max() * 1.02 if budgets.size else 1)
+    # the legend sits beside the stacked chart, never on it
+    axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for ax in axes[:2]:
+        ax.legend(loc="upper left")
+        ax.set_ylim(bottom=0)
+    locator = mdates.DayLocator(interval=max(1, len(days) // 10))  # type: ignore[no-untyped-call]
+    axes[2].xaxis.set_major_locator(locator)  # whole days only
+    axes[2].xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
     fig.suptitle("allocator demo: scheduled job vs even split on the same simulated account")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -143,7 +151,7 @@ def demo(
             console.print(f"  day {i + 1} ({day}): the job exited {code}")
 
     console.print(f"allocator demo: {days} simulated days on two local sandboxes (seed {seed})")
-    result = run_demo(days=days, seed=seed, progress=progress)
+    result = run_demo(days=days, seed=seed, progress=progress, report_html=out / "report.html")
     lines = summary_lines(result)
     console.print(_names_table(result))
     console.print(_shares_table(result, every=max(1, days // 6)))
@@ -157,7 +165,8 @@ def demo(
     plot_demo(result, out / "demo.png")
     (out / "demo.md").write_text(_markdown(result, lines), encoding="utf-8")
     console.print(
-        f"wrote {out / 'demo.png'} and {out / 'demo.md'} in {time.monotonic() - started:.1f} s"
+        f"wrote {out / 'demo.png'}, {out / 'demo.md'} and {out / 'report.html'} in "
+        f"{time.monotonic() - started:.1f} s"
     )
     failed = [d for d in result.days if d.exit_code != 0]
     return 1 if failed else 0

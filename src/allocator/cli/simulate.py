@@ -1,11 +1,12 @@
 """``allocator simulate CONFIG``: run a simulation experiment and write its results folder.
 
 ``allocator simulate configs/experiments/NAME.toml [--executor local|ray] [--workers N]
-[--out DIR] [--address ADDR] [--no-progress]`` runs every policy of the experiment (and
+[--out DIR] [--address ADDR] [--no-progress] [--html]`` runs every policy of the experiment (and
 the oracle) on the same seeds, then writes ``DIR/results.csv`` (and ``.parquet``),
 ``DIR/summary.md`` and the PNG plots. Finished blocks of seeds are kept in
 ``DIR/blocks/``: running the same command again after an interruption resumes where it
-stopped. The default ``DIR`` is ``results/NAME`` under the current directory.
+stopped. The default ``DIR`` is ``results/NAME`` under the current directory. With
+``--html`` it also writes ``DIR/report.html`` (:mod:`allocator.reports.simulation_report`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def simulate(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar (TTY only).")
     ] = True,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write DIR/report.html (self-contained).")
+    ] = False,
 ) -> None:
     """Simulate the experiment's policies on the same seeds and write the results."""
     experiment = load_experiment(config)
@@ -73,6 +77,10 @@ def simulate(
         result = run_experiment(experiment, out_dir=out_dir, executor=pool)
     write_outputs(result, out_dir)
     typer.echo(_report_line(result, out_dir))
+    if html:
+        from allocator.reports.simulation_report import write_simulation_report
+
+        typer.echo(f"wrote {write_simulation_report(out_dir)}")
 
 
 def _report_line(result: ExperimentResult, out_dir: Path) -> str:

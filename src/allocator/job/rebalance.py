@@ -59,6 +59,7 @@ from allocator.job.sanity import check_data_age
 from allocator.job.store import Store
 from allocator.platform.base import AdPlatform
 from allocator.platform.tiktok import Secret
+from allocator.reports.account import report_after_run
 
 __all__ = ["RebalanceOptions", "run_rebalance"]
 
@@ -138,11 +139,14 @@ def run_rebalance(
         adgroups, observations = fetch_records(opened.platform, config, as_of, today)
         if not options.allow_stale_data:
             check_data_age(observations, as_of, config.job.max_data_age_days, config_path)
-        if opened.token is None:
-            plan = plan_records(config, adgroups, observations, as_of, today)
-            return RebalanceResult.of(plan, None, breaker_reasons(plan, config.job))
         records = (adgroups, observations)
-        return _reconcile(config, config_path, options, opened, (as_of, today), records)
+        if opened.token is None:
+            plan = plan_records(config, *records, as_of, today)
+            result = RebalanceResult.of(plan, None, breaker_reasons(plan, config.job))
+        else:
+            result = _reconcile(config, config_path, options, opened, (as_of, today), records)
+        report_after_run(config, result.plan, records)  # [job] report_html, logs routed
+    return result
 
 
 @contextlib.contextmanager

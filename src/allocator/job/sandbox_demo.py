@@ -255,6 +255,7 @@ class _DemoSettings:
     workdir: Path | None
     start: date
     today: date
+    report_html: Path | None = None
 
 
 def run_demo(
@@ -266,6 +267,7 @@ def run_demo(
     target_cpa: float = 30.0,
     workdir: Path | None = None,
     progress: Callable[[int, date, int], None] | None = None,
+    report_html: Path | None = None,
 ) -> DemoResult:
     """Run ``days`` simulated days of the job and of an even split on two sandboxes.
 
@@ -278,12 +280,16 @@ def run_demo(
         target_cpa: the account's target cost per conversion, currency.
         workdir: where the job config and store go (default: a temporary directory).
         progress: called after each day with ``(day index, date, exit code)``.
+        report_html: write the account's HTML report here after the last day's run
+            (the job's ``[job] report_html``, set for that run only).
     """
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     start = DEMO_START
     today = start + timedelta(days=days + 1)  # the job's "today": after the last planned day
-    settings = _DemoSettings(days, seed, daily_budget, target_cpa, workdir, start, today)
+    settings = _DemoSettings(
+        days, seed, daily_budget, target_cpa, workdir, start, today, report_html
+    )
     scenario = demo_scenario(seed, start, history_days)
     quiet = logging.NullHandler()  # the client's "not managing" warnings, once per call
     logging.getLogger("allocator").addHandler(quiet)
@@ -310,6 +316,7 @@ def _run(
     ):
         path = _write_config(work, job_url, settings.daily_budget, settings.target_cpa)
         config = load_job_config(path)
+        last = _with_report(config, settings.report_html)
         job_client, even_client = _client(http, job_url), _client(http, even_url)
         state = _control(http, job_url, "GET", "/_sandbox/state")
         names = {g["adgroup_id"]: g["adgroup_name"] for g in state["adgroups"]}
@@ -318,7 +325,8 @@ def _run(
 
         def decide(i: int) -> tuple[date, int, dict[str, Any]]:  # both policies set budgets
             day = settings.start + timedelta(days=i)
-            code, plan = _job_day(config, path, day, settings.today)
+            code, plan = _job_day(last if i == settings.days - 1 else config, path, day,
+                                  settings.today)  # fmt: skip
             _even_split(even_client, settings.daily_budget)
             return day, code, plan
 
@@ -346,6 +354,14 @@ def _run(
         n_edits=n_edits,
         n_store_changes=sum(c["state"] == "applied" for p in plans for c in p["apply"]["changes"]),
     )
+
+
+def _with_report(config: JobConfig, report_html: Path | None) -> JobConfig:
+    """``config`` with ``[job] report_html`` set (the last day's run writes the report)."""
+    if report_html is None:
+        return config
+    job = config.job.model_copy(update={"report_html": report_html.resolve()})
+    return config.model_copy(update={"job": job})
 
 
 def _write_config(work: Path, job_url: str, daily_budget: float, target_cpa: float) -> Path:

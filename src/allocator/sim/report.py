@@ -8,7 +8,10 @@
 * ``summary.md``: mean and 95% interval (Student t) per policy and metric, the ratio to
   the oracle, and each engine policy against each baseline (ratio of mean conversions and
   of mean spend, with a paired bootstrap 95% interval over seeds);
-* ``cumulative_conversions.png``, ``budget_shares.png``, ``regret.png``.
+* ``cumulative_conversions.png``, ``budget_shares.png`` (with a legend of the arms),
+  ``regret.png`` (a cumulative shortfall: it can only rise), from the curves of
+  :mod:`allocator.sim.curves`, which are also kept as ``curves.json`` for the HTML report;
+  day axes have whole-day ticks, bands are clipped at zero.
 
 Plots use matplotlib's non-interactive Agg backend; nothing here is imported by the
 simulation itself.
@@ -20,11 +23,13 @@ import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from allocator._types import FloatArray
+from allocator.sim.curves import summary_curves, write_curves
 from allocator.sim.policy_configs import ENGINE_KINDS
 from allocator.sim.runner import ExperimentResult
 
@@ -52,6 +57,8 @@ _SUMMARY_METRICS: tuple[tuple[str, str], ...] = (
     ("budget_edits", "budget edits"),
     ("days_to_scale_best", "days to scale best"),
 )
+_SIGNED = frozenset({"regret"})
+"""Metrics that can be negative; the others' intervals are clipped at zero."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +77,12 @@ class Interval:
         return f"{self.mean:,.{digits}f} [{self.low:,.{digits}f}, {self.high:,.{digits}f}]"
 
 
-def mean_interval(values: FloatArray, level: float = 0.95) -> Interval:
-    """Mean and Student-t interval of the finite values (NaN ones are left out)."""
+def mean_interval(values: FloatArray, level: float = 0.95, floor: float | None = None) -> Interval:
+    """Mean and Student-t interval of the finite values (NaN ones are left out).
+
+    ``floor`` is a bound the quantity cannot cross (0 for spend or counts): the interval's
+    low end is clipped at it, so it never claims values the quantity cannot take.
+    """
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = int(x.size)
@@ -81,7 +92,8 @@ def mean_interval(values: FloatArray, level: float = 0.95) -> Interval:
     if n == 1:
         return Interval(mean, mean, mean, 1)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return Interval(mean, mean - half, mean + half, n)
+    low = mean - half if floor is None else max(mean - half, floor)
+    return Interval(mean, low, mean + half, n)
 
 
 def paired_ratio(num: FloatArray, den: FloatArray, seed: int = 0) -> Interval:
@@ -111,7 +123,11 @@ def _summary_table(result: ExperimentResult) -> list[str]:
     by = {p: g for p, g in result.frame.groupby("policy", sort=False)}
     for column, label in _SUMMARY_METRICS:
         digits = 3 if column == "oracle_ratio" else (2 if column == "cpa" else 1)
-        cells = [mean_interval(by[p][column].to_numpy()).format(digits) for p in result.policies]
+        floor = None if column in _SIGNED else 0.0
+        cells = [
+            mean_interval(by[p][column].to_numpy(), floor=floor).format(digits)
+            for p in result.policies
+        ]
         if column == "days_to_scale_best":
             n = len(by[result.policies[0]])
             cells = [
@@ -181,24 +197,30 @@ def summary_markdown(result: ExperimentResult) -> str:
 
 
 # ---------------------------------------------------------------------- plots
+def _whole_days(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _plot_bands(
-    curves: dict[str, FloatArray], path: Path, ylabel: str, title: str, reference: str | None
+    curves: dict[str, dict[str, list[float]]], path: Path, labels: tuple[str, str], ref: str | None
 ) -> None:
-    """One line per policy: the mean over seeds of ``(T, R)`` curves, with a 95% band."""
+    """One line per policy: its mean curve over seeds with the 95% band (clipped at zero).
+
+    ``labels`` is ``(y label, title)``; ``ref`` the policy drawn dashed black (the oracle).
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for policy, curve in curves.items():
-        days = np.arange(1, curve.shape[0] + 1)
-        mean = curve.mean(axis=1)
-        n = curve.shape[1]
-        half = 1.96 * curve.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros_like(mean)
-        if policy == reference:
-            ax.plot(days, mean, "--", color="black", label=policy)
-        else:
-            ax.plot(days, mean, label=policy)
-        ax.fill_between(days, mean - half, mean + half, alpha=0.15)
-    ax.set(xlabel="day", ylabel=ylabel, title=title)
+        days = np.arange(1, len(curve["mean"]) + 1)
+        style: dict[str, Any] = {"linestyle": "--", "color": "black"} if policy == ref else {}
+        (line,) = ax.plot(days, curve["mean"], label=policy, **style)
+        ax.fill_between(days, curve["low"], curve["high"], alpha=0.15, color=line.get_color())
+    ax.set(xlabel="day", ylabel=labels[0], title=labels[1])
+    ax.set_ylim(bottom=0)
+    _whole_days(ax)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -206,47 +228,48 @@ def _plot_bands(
     plt.close(fig)
 
 
-def _plot_cumulative(result: ExperimentResult, path: Path) -> None:
-    curves = {p: np.cumsum(result.daily_conversions[i], axis=0)
-              for i, p in enumerate(result.policies)}  # fmt: skip
+def _plot_cumulative(result: ExperimentResult, curves: dict[str, Any], path: Path) -> None:
     title = f"{result.experiment.name}: cumulative conversions vs the oracle"
-    _plot_bands(curves, path, "cumulative conversions (mean over seeds)", title,
-                reference=result.policies[0])  # fmt: skip
+    labels = ("cumulative conversions (mean over seeds)", title)
+    _plot_bands(curves["cumulative_conversions"], path, labels, ref=result.policies[0])
 
 
-def _plot_regret(result: ExperimentResult, path: Path) -> None:
-    oracle = result.daily_expected[0]
-    curves = {p: np.cumsum(oracle - result.daily_expected[i], axis=0)
-              for i, p in enumerate(result.policies) if i > 0}  # fmt: skip
+def _plot_regret(result: ExperimentResult, curves: dict[str, Any], path: Path) -> None:
     title = f"{result.experiment.name}: regret against the oracle"
-    _plot_bands(curves, path, "cumulative regret (expected conversions)", title, reference=None)
+    labels = ("cumulative regret (expected conversions short of the oracle)", title)
+    _plot_bands(curves["regret"], path, labels, ref=None)
 
 
-def _plot_shares(result: ExperimentResult, path: Path) -> None:
+def _plot_shares(result: ExperimentResult, curves: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    budgets = result.plot_budgets  # (P, T, K)
-    n_policies, n_days, n_arms = budgets.shape
+    shares = {p: np.asarray(v) for p, v in curves["shares"].items()}  # (T, K) each
+    n_policies = len(shares)
+    n_days, n_arms = next(iter(shares.values())).shape
     n_cols = min(3, n_policies)
     n_rows = -(-n_policies // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3.2 * n_rows),
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3.2 * n_rows + 0.8),
                              sharex=True, sharey=True, squeeze=False)  # fmt: skip
-    days = np.arange(n_days)
+    days = np.arange(1, n_days + 1)
     colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(n_arms, 2)))
+    arms = [f"arm {k + 1}" for k in range(n_arms)]
     for i, ax in enumerate(axes.ravel()):
         if i >= n_policies:
             ax.set_visible(False)
             continue
-        total = budgets[i].sum(axis=1, keepdims=True)
-        shares = np.divide(budgets[i], total, out=np.zeros_like(budgets[i]), where=total > 0)
-        ax.stackplot(days, shares.T, colors=colors[:n_arms], linewidth=0)
-        ax.set_title(result.policies[i], fontsize="small")
+        policy = result.policies[i]
+        ax.stackplot(days, shares[policy].T, colors=colors[:n_arms], linewidth=0, labels=arms)
+        ax.set_title(policy, fontsize="small")
         ax.set_ylim(0, 1)
+        _whole_days(ax)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncols=min(n_arms, 10), fontsize="small",
+               frameon=False)  # fmt: skip
     fig.suptitle(f"{result.experiment.name}: daily budget shares per arm, "
                  f"seed {result.experiment.plot_seed}")  # fmt: skip
-    fig.supxlabel("day")
+    fig.supxlabel("day", y=0.06)
     fig.supylabel("share of the daily budget")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -264,7 +287,9 @@ def write_outputs(result: ExperimentResult, out_dir: Path) -> list[Path]:
         result.frame.to_parquet(written[-1], index=False)
     written.append(out_dir / "summary.md")
     written[-1].write_text(summary_markdown(result), encoding="utf-8")
+    curves = summary_curves(result)
+    written.append(write_curves(curves, out_dir))
     for name, plot in zip(PLOTS, (_plot_cumulative, _plot_shares, _plot_regret), strict=True):
         written.append(out_dir / name)
-        plot(result, written[-1])
+        plot(result, curves, written[-1])
     return written

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test chromium lint typecheck check bench clean
+.PHONY: demo test test-tools lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job on the embedded default (local TikTok API emulation)
 	$(BIN)/allocator demo
 
-test: $(STAMP) chromium  ## the whole test suite; fails when no test ran
+test: $(STAMP) test-tools  ## the whole test suite; fails when no test ran
 	$(BIN)/python -m pytest
 
-# The report tests open pages in Debian's chromium (driven by Playwright, never downloaded
-# by it). CI runs as root on Debian; elsewhere install the package once by hand.
-chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+# Debian packages some tests drive: chromium (the report tests open pages in it through
+# Playwright, which never downloads a browser) and faketime (the demo gives the same figures
+# on any date). CI runs as root on Debian; elsewhere install the packages once by hand.
+test-tools:
+	@command -v chromium >/dev/null && command -v faketime >/dev/null || \
+		(apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium faketime >/dev/null)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests simulations

@@ -12,20 +12,30 @@ store knows: the ``from_budget`` of each ad group in the period's first recorded
 groups the start budgets, and :func:`relive` puts the live budgets back into the plan's
 ``from_budget`` (what the platform shows, which the apply compares and changes). An ad
 group whose last large edit falls in this period (it restarted learning today) keeps its
-live budget: anchoring it would undo that edit. Budgets are currency per day.
+live budget: anchoring it would undo that edit.
+
+Anchoring covers the ad groups enabled now. One the job switched off earlier in the period
+(resting after a budget cut) and enables again starts where the engine starts any enabled
+arm, at an even share of the budget, whatever it had at the start of the period; and one
+whose large edit falls in the period is planned from its live budget. :func:`bound` closes
+both gaps: an ad group enabled at the start of the period and enabled by the plan ends
+within the step caps of its start budget, or no further out than its live budget already
+is (a person's edit is kept, never compounded). Budgets are currency per day.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 
 from allocator.core.arms import AdGroup, AdGroupStatus
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.job.records import Cadence, period_key
 from allocator.job.store import Store
-from allocator.plans import Plan
+from allocator.plans import Plan, PlannedAdGroup
 
-__all__ = ["anchor", "period_start_budgets", "relive"]
+__all__ = ["anchor", "bound", "period_start_budgets", "relive"]
 
 
 def period_start_budgets(store: Store, account: str, period: str) -> dict[str, float]:
@@ -77,3 +87,55 @@ def relive(plan: Plan, live: Sequence[AdGroup]) -> Plan:
         for a in plan.adgroups
     )
     return dataclasses.replace(plan, adgroups=rows)
+
+
+def _band(
+    start: float, live: float | None, guard: GuardrailParams, lift_up: bool
+) -> tuple[float, float]:
+    """The budgets, whole cents, an ad group may end the period at: ``(low, high)``.
+
+    The step caps around ``start`` (never below the platform's minimum), widened to the
+    ``live`` budget of an enabled ad group already outside them; ``lift_up`` drops the cap
+    on raises (the config lifts it where a shortfall would be left).
+    """
+    floor = guard.platform_min_budget
+    low = max(math.ceil(round(start * (1.0 - guard.max_step_down) * 100, 6)) / 100, floor)
+    high = max(math.floor(round(start * (1.0 + guard.max_step_up) * 100, 6)) / 100, floor)
+    if live is not None:
+        low, high = min(low, live), max(high, live)
+    return low, math.inf if lift_up else high
+
+
+def bound(
+    plan: Plan,
+    start: Mapping[str, float],
+    live: Sequence[AdGroup],
+    guard: GuardrailParams,
+    *,
+    lift_up: bool = False,
+) -> Plan:
+    """``plan`` with no ad group enabled at the start of the period past the step caps.
+
+    Each row that ends enabled, of an ad group in ``start``, gets its ``to_budget``
+    clamped to the band of :func:`_band` (the live budget counts only for an ad group
+    enabled now); the shortfall takes up the difference. Other rows are kept.
+
+    Args:
+        plan: the plan of this run.
+        start: budgets at the start of the period (:func:`period_start_budgets`).
+        live: the ad groups as the platform lists them now.
+        guard: the guardrails with the step caps.
+        lift_up: do not cap raises (``lift_step_cap_for_shortfall``).
+    """
+    enabled = {g.adgroup_id: g.budget for g in live if g.status is AdGroupStatus.ENABLE}
+    rows: list[PlannedAdGroup] = []
+    for a in plan.adgroups:
+        b0 = start.get(a.adgroup_id)
+        if b0 is None or a.to_status != AdGroupStatus.ENABLE:
+            rows.append(a)
+            continue
+        low, high = _band(b0, enabled.get(a.adgroup_id), guard, lift_up)
+        rows.append(dataclasses.replace(a, to_budget=min(max(a.to_budget, low), high)))
+    moved = sum(a.to_budget for a in plan.adgroups) - sum(a.to_budget for a in rows)
+    shortfall = round(max(plan.shortfall + moved, 0.0), 2)
+    return dataclasses.replace(plan, adgroups=tuple(rows), shortfall=shortfall)

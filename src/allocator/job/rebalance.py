@@ -43,7 +43,7 @@ from allocator.errors import ConfigError
 from allocator.job.breaker import breaker_reasons
 from allocator.job.log_setup import route_logs
 from allocator.job.memory import remember
-from allocator.job.period import anchor, period_start_budgets, relive
+from allocator.job.period import anchor, bound, period_start_budgets, relive
 from allocator.job.planning import plan_records, planning_days
 from allocator.job.platforms import (
     ClientTuning,
@@ -193,7 +193,10 @@ def _reconcile(
         period = period_key(as_of, cadence)
         start = period_start_budgets(store, config.account.name, period)
         anchored = anchor(remembered, start, period, cadence)
-        plan = relive(plan_records(config, anchored, observations, as_of, today), remembered)
+        planned = plan_records(config, anchored, observations, as_of, today)
+        lift = config.sampling.lift_step_cap_for_shortfall
+        planned = bound(planned, start, remembered, config.guardrails, lift_up=lift)
+        plan = relive(planned, remembered)
         ctx = ApplyContext(
             config=config,
             config_path=config_path,

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from allocator.core.arms import AdGroup, AdGroupStatus, Authorization, AuthStatus, Kind
+from allocator.core.guardrail_params import GuardrailParams
 from allocator.job import Store
 from allocator.job.memory import remember
-from allocator.job.period import anchor, period_start_budgets, relive
+from allocator.job.period import anchor, bound, period_start_budgets, relive
 from allocator.job.records import Cadence, ChangeKind, Outcome
 from plan_rows import plan_of
 
@@ -125,3 +128,73 @@ def test_history_follows_the_send_order_when_a_resumed_run_sends_again(store: St
         ("11", ChangeKind.BUDGET),
     ]
     assert [c.seq for c in history] == [2, 1, 3]
+
+
+GUARD = GuardrailParams(max_step_up=0.3, max_step_down=0.5)
+
+
+def test_an_ad_group_enabled_again_the_same_day_starts_within_the_step_caps() -> None:
+    """Rested after a budget cut, enabled again at an even share of a larger budget.
+
+    The engine starts a re-enabled arm at an even share (62.22 of 560 over nine); it
+    was at 45.00 when the day began, so it may end the day at 58.50 at most. The 3.72
+    the cap holds back is left unplanned; an ad group the day did not start with, and
+    one the plan keeps switched off, are not touched.
+    """
+    start = {"04": 45.0, "05": 50.0, "06": 40.0}
+    live = [group("04", 45.0, enabled=False), group("05", 30.0), group("06", 40.0, False)]
+    plan = plan_on(
+        "2026-11-20",
+        row("04", 45.0, 62.22, "disable", "enable"),
+        row("05", 30.0, 64.99),
+        row("06", 40.0, 40.0, "disable", "disable"),
+        row("07", 20.0, 62.22, "disable", "enable"),
+    )
+    bounded = bound(plan, start, live, GUARD)
+    assert [a.to_budget for a in bounded.adgroups] == [58.5, 64.99, 40.0, 62.22]
+    assert bounded.shortfall == pytest.approx(3.72)
+    assert [a.from_budget for a in bounded.adgroups] == [45.0, 30.0, 40.0, 20.0]
+    assert [a.to_status for a in bounded.adgroups] == ["enable", "enable", "disable", "enable"]
+    # a cut as deep: back up to half the day's start, never under the platform's minimum
+    cut = plan_on("2026-11-20", row("04", 45.0, 12.0, "disable", "enable"))
+    assert bound(cut, start, live, GUARD).adgroups[0].to_budget == 22.5
+    low = bound(cut, {"04": 30.0}, live, GUARD).adgroups[0].to_budget
+    assert low == GUARD.platform_min_budget
+    # a config that lifts the step-up cap where budget is left unspent keeps the raise
+    assert bound(plan, start, live, GUARD, lift_up=True).adgroups[0].to_budget == 62.22
+
+
+def test_a_persons_edit_is_kept_but_never_compounded() -> None:
+    """A person raised 45 to 100 mid-day: the job keeps 100 and raises no further."""
+    live = [group("04", 100.0, edited=date(2026, 11, 20))]
+    plan = plan_on("2026-11-20", row("04", 100.0, 130.0))
+    (kept,) = bound(plan, {"04": 45.0}, live, GUARD).adgroups
+    assert kept.to_budget == 100.0
+    down = plan_on("2026-11-20", row("04", 100.0, 50.0))
+    assert bound(down, {"04": 45.0}, live, GUARD).adgroups[0].to_budget == 50.0
+
+
+@given(
+    b0=st.floats(1.0, 5_000.0),
+    b1=st.floats(0.0, 10_000.0),
+    enabled_now=st.booleans(),
+)
+def test_bounded_budgets_stay_within_the_caps_of_the_periods_start(
+    b0: float, b1: float, enabled_now: bool
+) -> None:
+    """Whatever the engine plans, an ad group enabled at the start of the period ends
+    within the caps of its start budget (or of the platform's minimum), widened only to
+    a live budget it already has; a planned budget inside the band is kept."""
+    b0, b1 = round(b0, 2), round(b1, 2)
+    live = [group("a", b0, enabled=enabled_now)]
+    s0 = "enable" if enabled_now else "disable"
+    plan = plan_on("2026-11-20", row("a", b0, b1, s0, "enable"))
+    (a,) = bound(plan, {"a": b0}, live, GUARD).adgroups
+    low = max(b0 * 0.5, GUARD.platform_min_budget)
+    high = max(b0 * 1.3, GUARD.platform_min_budget)
+    if enabled_now:
+        low, high = min(low, b0), max(high, b0)
+    assert low - 1e-9 <= a.to_budget <= high + 1e-9
+    assert round(a.to_budget, 2) == a.to_budget
+    if low + 0.01 <= b1 <= high - 0.01:
+        assert a.to_budget == b1

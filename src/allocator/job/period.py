@@ -128,6 +128,25 @@ def bound(
         lift_up: do not cap raises (``lift_step_cap_for_shortfall``).
     """
     enabled = {g.adgroup_id: g.budget for g in live if g.status is AdGroupStatus.ENABLE}
+    rows = _clamped(plan, start, enabled, guard, lift_up, keep_floor=True)
+    if sum(a.to_budget for a in rows) > plan.daily_budget + 0.005:
+        # the daily budget outranks the step-down cap: never plan above it
+        rows = _clamped(plan, start, enabled, guard, lift_up, keep_floor=False)
+    moved = sum(a.to_budget for a in plan.adgroups) - sum(a.to_budget for a in rows)
+    shortfall = round(max(plan.shortfall + moved, 0.0), 2)
+    return dataclasses.replace(plan, adgroups=tuple(rows), shortfall=shortfall)
+
+
+def _clamped(
+    plan: Plan,
+    start: Mapping[str, float],
+    enabled: Mapping[str, float],
+    guard: GuardrailParams,
+    lift_up: bool,
+    *,
+    keep_floor: bool,
+) -> list[PlannedAdGroup]:
+    """The plan's rows clamped to their bands (only from above unless ``keep_floor``)."""
     rows: list[PlannedAdGroup] = []
     for a in plan.adgroups:
         b0 = start.get(a.adgroup_id)
@@ -135,7 +154,6 @@ def bound(
             rows.append(a)
             continue
         low, high = _band(b0, enabled.get(a.adgroup_id), guard, lift_up)
-        rows.append(dataclasses.replace(a, to_budget=min(max(a.to_budget, low), high)))
-    moved = sum(a.to_budget for a in plan.adgroups) - sum(a.to_budget for a in rows)
-    shortfall = round(max(plan.shortfall + moved, 0.0), 2)
-    return dataclasses.replace(plan, adgroups=tuple(rows), shortfall=shortfall)
+        floor = low if keep_floor else -math.inf
+        rows.append(dataclasses.replace(a, to_budget=min(max(a.to_budget, floor), high)))
+    return rows

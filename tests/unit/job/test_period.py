@@ -194,7 +194,23 @@ def test_bounded_budgets_stay_within_the_caps_of_the_periods_start(
     high = max(b0 * 1.3, GUARD.platform_min_budget)
     if enabled_now:
         low, high = min(low, b0), max(high, b0)
-    assert low - 1e-9 <= a.to_budget <= high + 1e-9
+    assert a.to_budget <= high + 1e-9
+    if low <= plan.daily_budget:  # else the daily budget outranks the step-down cap
+        assert low - 1e-9 <= a.to_budget
+    else:
+        assert a.to_budget <= max(b1, 0.0) + 1e-9
     assert round(a.to_budget, 2) == a.to_budget
     if low + 0.01 <= b1 <= high - 0.01:
         assert a.to_budget == b1
+
+
+def test_the_step_down_cap_never_lifts_a_plan_above_the_daily_budget() -> None:
+    """The budget was cut hard the same day: the caps' floor (half the start) would put
+    the plan over the new daily budget, so the engine's cuts stand and nothing is raised."""
+    start = {"a": 400.0, "b": 400.0}
+    live = [group("a", 400.0), group("b", 400.0)]
+    plan = plan_on("2026-11-20", row("a", 400.0, 150.0), row("b", 400.0, 150.0))
+    assert plan.daily_budget == 300.0
+    bounded = bound(plan, start, live, GUARD)
+    assert [a.to_budget for a in bounded.adgroups] == [150.0, 150.0]
+    assert sum(a.to_budget for a in bounded.adgroups) <= plan.daily_budget

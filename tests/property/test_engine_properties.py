@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -446,6 +447,28 @@ def test_permuting_arms_permutes_the_result_under_coupled_draws(
     # Cents from largest-remainder rounding may move by one between arms (equal remainders).
     assert np.all(np.abs(moved.budget - base.budget[perm]) <= 0.01 + 1e-9)
     assert abs(moved.budget.sum() - base.budget.sum()) < 1e-6
+
+
+@pytest.mark.parametrize("perm", [[0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6, 8, 7]])
+def test_resting_revival_does_not_depend_on_arm_order(perm: list[int]) -> None:
+    # Regression (found by the property above): nine unlaunched, disabled arms at the same
+    # pooled prior, arm 0 resting. Its mean equals the running arms' budget-weighted mean;
+    # summed in another order the level rounded above it and arm 0 stayed resting.
+    k, order = 9, np.array(perm, dtype=np.int64)
+    arms = ArmState(
+        is_spark=np.zeros(k, dtype=np.bool_),
+        creator=np.zeros(k, dtype=np.int64),
+        budget=np.array([0.0] * 6 + [569.0, 5.0, 266.0])[order],
+        enabled=np.zeros(k, dtype=np.bool_),
+        auth_days_left=np.full(k, math.inf),
+        days_since_launch=np.full(k, -1.0),
+        days_since_edit=np.full(k, math.inf),
+        prev_stage=np.array([Stage.RESTING] + [Stage.TESTING] * 8, dtype=np.int64)[order],
+    )
+    empty = np.zeros((k, 0))
+    history = History(empty, empty, empty, empty, np.zeros((k, 0), dtype=np.bool_), np.zeros(0))
+    out = step(arms, history, CPA, 0.01, EngineParams(n_draws=64), CoupledGenerator(7, order))
+    np.testing.assert_array_equal(out.decisions.stage, np.full(k, Stage.TESTING))
 
 
 @FEW

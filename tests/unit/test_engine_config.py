@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import pydantic
@@ -79,7 +78,7 @@ def test_defaults_are_the_cores() -> None:
     core = EngineParams()
     assert ThompsonConfig(kind="thompson").engine_params() == core
     assert EngineSection().n_draws == core.n_draws
-    assert math.isinf(EngineSection().half_saturation_spend)
+    assert EngineSection().half_saturation_spend == core.half_saturation_spend == 1000.0
 
 
 @given(

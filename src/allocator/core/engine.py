@@ -219,8 +219,14 @@ def step(
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
     launched = arms.days_since_launch >= 0
+    # factor from each arm's average rate to its rate at vanishing spend, shared by the
+    # marginal stop and the saturating allocation (ones when the response is linear)
+    half = params.half_saturation_spend
+    to_zero = rate_at_zero_multiplier(
+        history.spend, exposure_weight(history, params.posterior), half
+    )
     if params.marginal_stop:
-        decisions = _keep_useful_losers(decisions, draws, launched, history, total, params)
+        decisions = _keep_useful_losers(decisions, draws, launched, to_zero, total, params)
     stage = decisions.stage
     active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
     acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
@@ -234,7 +240,7 @@ def step(
             decisions = _bring_back(decisions, back)
             active = active | back
     start = _start(active, total, guard)
-    desired = _allocate(draws, top, decisions.stage, active, history, total, params)
+    desired = _allocate(draws, top, decisions.stage, active, to_zero, total, params)
     projection = project(desired, arms, active, frozen, total, guard, start=start)
     if params.lift_step_cap_for_shortfall and (projection.shortfall > 0).any():
         projection = _lift_step_cap(projection, desired, arms, active, frozen, total, guard, start)
@@ -255,7 +261,7 @@ def _keep_useful_losers(
     decisions: Decisions,
     draws: FloatArray,
     launched: BoolArray,
-    history: History,
+    to_zero: FloatArray,
     total: FloatArray,
     params: EngineParams,
 ) -> Decisions:
@@ -271,9 +277,6 @@ def _keep_useful_losers(
     stage = decisions.stage
     candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
     half = params.half_saturation_spend
-    to_zero = rate_at_zero_multiplier(
-        history.spend, exposure_weight(history, params.posterior), half
-    )
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
     few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
@@ -332,7 +335,7 @@ def _allocate(
     top: IntArray,
     stage: IntArray,
     active: BoolArray,
-    history: History,
+    to_zero: FloatArray,
     total: FloatArray,
     params: EngineParams,
 ) -> FloatArray:
@@ -345,8 +348,6 @@ def _allocate(
     half = params.half_saturation_spend
     if math.isinf(half):
         return thompson_allocate(draws, floors, cap, total, top_hint=top)
-    weight = exposure_weight(history, params.posterior)
-    to_zero = rate_at_zero_multiplier(history.spend, weight, half)
     few = draws[..., : params.allocation_draws, :]  # water-filling costs S K log K per row
     return saturating_allocate(few * to_zero[..., None, :], floors, cap, total, half)
 

@@ -48,6 +48,9 @@ from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
 from allocator.core.target import Target
 
 _MARGIN_DRAWS = 400
+_UNCAPPED_STEP = 1e12
+"""Step-up cap of the lifted projection: the bounds want a finite number; a 1e12-fold
+step takes even a cent past any daily budget."""
 """Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
 
 __all__ = [
@@ -300,7 +303,7 @@ def _lift_step_cap(
     start: FloatArray,
 ) -> Projection:
     """Rows with a shortfall re-projected without the step-up cap (money unplaced earns 0)."""
-    free = dataclasses.replace(guard, max_step_up=math.inf)
+    free = dataclasses.replace(guard, max_step_up=_UNCAPPED_STEP)
     lifted = project(desired, arms, active, frozen, total, free, start=start)
     short = projection.shortfall > 0
     fields = {

@@ -99,8 +99,10 @@ class EngineParams:
             False rests every clear loser of the stage machine.
         lift_step_cap_for_shortfall: in rows where the projection leaves a shortfall,
             project again without the step-up cap (unplaced money earns nothing; the
-            edit may restart learning). Off by default: on the robustness suite it
-            brought underspend under 1 % in every cell tried but no more conversions.
+            edit may restart learning). On by default: on the suite's held-out worlds
+            (seed 990011, families spark, budget, creatives, penalties 0 and 0.3) it
+            took underspend from up to 2.8 % to under 0.5 % in every cell, family
+            averages 0.964 vs 0.960 at penalty 0 and 0.871 vs 0.878 at 0.3.
         allocation_draws: the first this many of the ``n_draws`` posterior draws make
             the saturating allocation's average (exact water-filling per draw costs
             ``S K log K``; 64 keeps the step within 2x its sampling floor). The
@@ -114,7 +116,7 @@ class EngineParams:
     half_saturation_spend: SaturationSpend = 1000.0
     spend_reserve: bool = True
     marginal_stop: bool = True
-    lift_step_cap_for_shortfall: bool = False
+    lift_step_cap_for_shortfall: bool = True
     allocation_draws: AllocationDraws = 64
 
     def __post_init__(self) -> None:

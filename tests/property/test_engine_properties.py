@@ -569,6 +569,11 @@ def test_more_conversions_never_lower_an_arms_share(
       freeze early, and a released arm may step *down* towards its desired budget.
     * One floor for testing and scaling arms (``test_budget = None``): a testing arm that
       starts scaling would otherwise drop from the test floor to the platform minimum.
+    * A fixed start budget (``new_arm_budget``): with the even-share start, which new arms
+      fit at that share is a discrete choice of the projection; found: six arms, four new
+      at 166.66, one more conversion for arm 5 (the others' desired budgets fell, arm 0
+      was paused) let a fourth new arm in and planned the whole budget, but arm 5 went
+      from 399.99 to 333.36.
     * Conversions added only to days within the recent fatigue window (age <= 2 x the
       fatigue half-life): extra conversions on older days raise the *earlier* rate, which
       can flag a scaling arm as fatigued and pause it.
@@ -579,7 +584,10 @@ def test_more_conversions_never_lower_an_arms_share(
     One cent of slack covers largest-remainder rounding.
     """
     case, k, column, extra = drawn
-    guard = replace(case.params.guardrails, learning_days=0.0, test_budget=None)
+    start = case.params.guardrails.new_arm_budget or 25.0
+    guard = replace(
+        case.params.guardrails, learning_days=0.0, test_budget=None, new_arm_budget=start
+    )
     posterior = (
         PosteriorParams() if pooled else PosteriorParams(prior_strength=1e-6, value_shape=2e6)
     )

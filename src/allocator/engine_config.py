@@ -51,7 +51,7 @@ class EngineSampling(StrictModel):
         marginal_stop: rest a loser only when its money does more elsewhere (the
             core's ``EngineParams.marginal_stop``).
         lift_step_cap_for_shortfall: where the step-up cap alone would leave budget
-            unplanned, plan it anyway (the core's ``EngineParams``; off by default).
+            unplanned, plan it anyway (the core's ``EngineParams``; on by default).
         allocation_draws: posterior draws behind the saturating allocation's average
             (the core's ``EngineParams.allocation_draws``).
     """

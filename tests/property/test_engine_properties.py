@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -119,6 +120,8 @@ def cases(draw: st.DrawFn, max_arms: int = 15) -> Case:
         guardrails=draw(guardrails()),
         n_draws=64,
         half_saturation_spend=draw(st.sampled_from([math.inf, math.inf, 50.0, 1500.0])),
+        # the step caps as bounds; the default lift past them has its own property
+        lift_step_cap_for_shortfall=False,
     )
     return Case(draw(arm_states(k)), draw(histories(k)), draw(TOTALS), params)
 
@@ -272,10 +275,51 @@ def test_money_is_left_over_only_when_no_acceptable_creative_is_idle(
         case.arms, case.history, target, case.total, case.params, np.random.default_rng(seed)
     )
     assume(room_for_one_arm(case))
-    if float(out.projection.shortfall) > 0.0:
+    # Start budgets are whole cents below the even share, so arms that may not step up
+    # leave less than a cent each: rounding, not money left (the suite's metric agrees).
+    rounding = 0.01 * max(int(out.enabled.sum()), 1) + 1e-9
+    if float(out.projection.shortfall) > rounding:
         no_room = out.projection.binding == Binding.NO_ROOM
         idle = acceptable_arms(case, out) & ~out.enabled & ~no_room
         assert not idle.any()
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: the reserve leaves a shortfall (issue 11)")
+def test_resting_reserve_fills_the_budget_when_step_caps_are_zero() -> None:
+    # Found by the property above (open): 13 launched arms, 12 resting, one testing at 5,
+    # the daily budget 3.00 with a 0.15 share cap and zero step caps. Two acceptable resting
+    # arms of another creator stay off while money is left: the reserve's capacity count
+    # and the projection's even-share start budgets disagree.
+    k = 13
+    arms = ArmState(
+        is_spark=np.zeros(k, dtype=np.bool_),
+        creator=np.array([1, 1] + [0] * 11, dtype=np.int64),
+        budget=np.array([0.0] * 8 + [5.0, 0.0, 0.0, 0.0, 5.0]),
+        enabled=np.array([False] * 12 + [True]),
+        auth_days_left=np.full(k, math.inf),
+        days_since_launch=np.zeros(k),
+        days_since_edit=np.zeros(k),
+        prev_stage=np.array([Stage.RESTING] * 8 + [Stage.TESTING] + [Stage.RESTING] * 4),
+    )
+    zero, one = np.zeros((k, 1)), np.ones((k, 1))
+    history = History(zero, one, one * 45.0, zero, np.ones((k, 1), dtype=np.bool_), np.ones(1))
+    guard = GuardrailParams(
+        platform_min_budget=0.0, max_budget_share=0.15, max_step_up=0.0, max_step_down=0.0,
+        learning_days=0.0, learning_conversions=0.0,
+    )  # fmt: skip
+    params = EngineParams(
+        decisions=DecisionParams(min_remaining_days=0.0),
+        guardrails=guard,
+        n_draws=64,
+        half_saturation_spend=math.inf,
+        lift_step_cap_for_shortfall=False,
+    )
+    out = step(arms, history, CPA, 3.0, params, np.random.default_rng(0))
+    case = Case(arms, history, 3.0, params)
+    idle = acceptable_arms(case, out) & ~out.enabled & (out.projection.binding != Binding.NO_ROOM)
+    assert (
+        float(out.projection.shortfall) <= 0.01 * max(int(out.enabled.sum()), 1) or not idle.any()
+    )
 
 
 @FEW
@@ -449,6 +493,47 @@ def test_permuting_arms_permutes_the_result_under_coupled_draws(
 
 
 @FEW
+@given(cases(), st.integers(0, 2**32 - 1))
+def test_lifting_the_step_cap_only_places_money_the_cap_left(case: Case, seed: int) -> None:
+    # Same draws either way: the lift re-projects only rows the step cap left short, never
+    # plans less, and changes nothing where the capped plan was already complete.
+    capped = step(
+        case.arms, case.history, CPA, case.total, case.params, np.random.default_rng(seed)
+    )
+    lifted_params = replace(case.params, lift_step_cap_for_shortfall=True)
+    lifted = step(
+        case.arms, case.history, CPA, case.total, lifted_params, np.random.default_rng(seed)
+    )
+    assert float(lifted.projection.shortfall) <= float(capped.projection.shortfall) + 1e-9
+    assert lifted.budget.sum() <= case.total + 1e-9
+    if float(capped.projection.shortfall) == 0.0:
+        np.testing.assert_array_equal(lifted.budget, capped.budget)
+        np.testing.assert_array_equal(lifted.enabled, capped.enabled)
+
+
+@pytest.mark.parametrize("perm", [[0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6, 8, 7]])
+def test_resting_revival_does_not_depend_on_arm_order(perm: list[int]) -> None:
+    # Regression (found by the property above): nine unlaunched, disabled arms at the same
+    # pooled prior, arm 0 resting. Its mean equals the running arms' budget-weighted mean;
+    # summed in another order the level rounded above it and arm 0 stayed resting.
+    k, order = 9, np.array(perm, dtype=np.int64)
+    arms = ArmState(
+        is_spark=np.zeros(k, dtype=np.bool_),
+        creator=np.zeros(k, dtype=np.int64),
+        budget=np.array([0.0] * 6 + [569.0, 5.0, 266.0])[order],
+        enabled=np.zeros(k, dtype=np.bool_),
+        auth_days_left=np.full(k, math.inf),
+        days_since_launch=np.full(k, -1.0),
+        days_since_edit=np.full(k, math.inf),
+        prev_stage=np.array([Stage.RESTING] + [Stage.TESTING] * 8, dtype=np.int64)[order],
+    )
+    empty = np.zeros((k, 0))
+    history = History(empty, empty, empty, empty, np.zeros((k, 0), dtype=np.bool_), np.zeros(0))
+    out = step(arms, history, CPA, 0.01, EngineParams(n_draws=64), CoupledGenerator(7, order))
+    np.testing.assert_array_equal(out.decisions.stage, np.full(k, Stage.TESTING))
+
+
+@FEW
 @given(cases(max_arms=5), st.data(), st.integers(0, 2**32 - 1))
 def test_permuting_arms_permutes_the_result_in_distribution(
     case: Case, data: st.DataObject, seed: int
@@ -522,6 +607,11 @@ def test_more_conversions_never_lower_an_arms_share(
       freeze early, and a released arm may step *down* towards its desired budget.
     * One floor for testing and scaling arms (``test_budget = None``): a testing arm that
       starts scaling would otherwise drop from the test floor to the platform minimum.
+    * A fixed start budget (``new_arm_budget``): with the even-share start, which new arms
+      fit at that share is a discrete choice of the projection; found: six arms, four new
+      at 166.66, one more conversion for arm 5 (the others' desired budgets fell, arm 0
+      was paused) let a fourth new arm in and planned the whole budget, but arm 5 went
+      from 399.99 to 333.36.
     * Conversions added only to days within the recent fatigue window (age <= 2 x the
       fatigue half-life): extra conversions on older days raise the *earlier* rate, which
       can flag a scaling arm as fatigued and pause it.
@@ -532,7 +622,10 @@ def test_more_conversions_never_lower_an_arms_share(
     One cent of slack covers largest-remainder rounding.
     """
     case, k, column, extra = drawn
-    guard = replace(case.params.guardrails, learning_days=0.0, test_budget=None)
+    start = case.params.guardrails.new_arm_budget or 25.0
+    guard = replace(
+        case.params.guardrails, learning_days=0.0, test_budget=None, new_arm_budget=start
+    )
     posterior = (
         PosteriorParams() if pooled else PosteriorParams(prior_strength=1e-6, value_shape=2e6)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
+import pickle
 from typing import Any
 
 import pydantic
@@ -79,7 +79,7 @@ def test_defaults_are_the_cores() -> None:
     core = EngineParams()
     assert ThompsonConfig(kind="thompson").engine_params() == core
     assert EngineSection().n_draws == core.n_draws
-    assert math.isinf(EngineSection().half_saturation_spend)
+    assert EngineSection().half_saturation_spend == core.half_saturation_spend == 1000.0
 
 
 @given(
@@ -129,3 +129,11 @@ def test_cross_field_rules_of_the_core_name_their_field() -> None:
         PosteriorParams(lag_pmf=(0.5, 0.4))
     assert info.value.field == "lag_pmf"
     assert PosteriorParams(lag_pmf=[0.5, 0.5]).lag.pmf.tolist() == [0.5, 0.5]  # type: ignore[arg-type]
+
+
+def test_field_error_survives_pickling_across_processes() -> None:
+    # A worker's bad-settings error must reach the parent intact, not as a broken pool.
+    error = pickle.loads(pickle.dumps(FieldError("max_step_up", "must be a finite number")))
+    assert isinstance(error, FieldError)
+    assert (error.field, error.reason) == ("max_step_up", "must be a finite number")
+    assert str(error) == "max_step_up must be a finite number"

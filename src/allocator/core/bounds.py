@@ -61,6 +61,10 @@ class FieldError(ValueError):
         self.reason = reason
         super().__init__(f"{field} {reason}")
 
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str]]:
+        """Pickle by the two fields, so the error crosses process pools intact."""
+        return FieldError, (self.field, self.reason)
+
 
 def _metadata(hint: object) -> tuple[object, ...]:
     """The ``Annotated`` metadata of ``hint``, looking inside ``X | None``."""

@@ -255,20 +255,25 @@ def _revivable(arms: ArmState, model: ArmModel) -> BoolArray:
     """Arms whose mean reward reaches the budget-weighted mean of the running arms.
 
     Running arms are those testing or scaling with a budget today (currency per day);
-    with none, every arm qualifies (the budget has nowhere else to go).
+    with none, every arm qualifies (the budget has nowhere else to go). The sums are
+    taken in sorted order so that the result is exactly permutation-equivariant.
     """
     prev = np.asarray(arms.prev_stage)
     running = ((prev == Stage.TESTING) | (prev == Stage.SCALING)) & (arms.budget > 0)
     mean = model.reward_mean()
     weight = np.where(running, arms.budget, 0.0)
-    total = weight.sum(axis=-1, keepdims=True)
+    # Summed in sorted order, so the level (and a tie with it) does not depend on the
+    # arms' order: with equal means, floating point in another order can flip a revival.
+    total = np.sort(weight, axis=-1).sum(axis=-1, keepdims=True)
     level = np.divide(
-        (mean * weight).sum(axis=-1, keepdims=True),
+        np.sort(mean * weight, axis=-1).sum(axis=-1, keepdims=True),
         total,
         out=np.zeros_like(total),
         where=total > 0,
     )
-    revive: BoolArray = mean >= level
+    # An arm whose mean equals the level (e.g. every arm still at the pooled prior) counts
+    # as reaching it, whatever the rounding of the weighted mean.
+    revive: BoolArray = mean >= level - 1e-12 * np.abs(level)
     return revive
 
 

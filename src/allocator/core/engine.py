@@ -48,6 +48,9 @@ from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
 from allocator.core.target import Target
 
 _MARGIN_DRAWS = 400
+_UNCAPPED_STEP = 1e12
+"""Step-up cap of the lifted projection: the bounds want a finite number; a 1e12-fold
+step takes even a cent past any daily budget."""
 """Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
 
 __all__ = [
@@ -96,8 +99,10 @@ class EngineParams:
             False rests every clear loser of the stage machine.
         lift_step_cap_for_shortfall: in rows where the projection leaves a shortfall,
             project again without the step-up cap (unplaced money earns nothing; the
-            edit may restart learning). Off by default: on the robustness suite it
-            brought underspend under 1 % in every cell tried but no more conversions.
+            edit may restart learning). On by default: on the suite's held-out worlds
+            (seed 990011, families spark, budget, creatives, penalties 0 and 0.3) it
+            took underspend from up to 2.8 % to under 0.5 % in every cell, family
+            averages 0.964 vs 0.960 at penalty 0 and 0.871 vs 0.878 at 0.3.
         allocation_draws: the first this many of the ``n_draws`` posterior draws make
             the saturating allocation's average (exact water-filling per draw costs
             ``S K log K``; 64 keeps the step within 2x its sampling floor). The
@@ -111,7 +116,7 @@ class EngineParams:
     half_saturation_spend: SaturationSpend = 1000.0
     spend_reserve: bool = True
     marginal_stop: bool = True
-    lift_step_cap_for_shortfall: bool = False
+    lift_step_cap_for_shortfall: bool = True
     allocation_draws: AllocationDraws = 64
 
     def __post_init__(self) -> None:
@@ -219,8 +224,14 @@ def step(
     guard = params.guardrails
     total = np.asarray(total_budget, dtype=np.float64)
     launched = arms.days_since_launch >= 0
+    # factor from each arm's average rate to its rate at vanishing spend, shared by the
+    # marginal stop and the saturating allocation (ones when the response is linear)
+    half = params.half_saturation_spend
+    to_zero = rate_at_zero_multiplier(
+        history.spend, exposure_weight(history, params.posterior), half
+    )
     if params.marginal_stop:
-        decisions = _keep_useful_losers(decisions, draws, launched, history, total, params)
+        decisions = _keep_useful_losers(decisions, draws, launched, to_zero, total, params)
     stage = decisions.stage
     active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
     acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
@@ -234,7 +245,7 @@ def step(
             decisions = _bring_back(decisions, back)
             active = active | back
     start = _start(active, total, guard)
-    desired = _allocate(draws, top, decisions.stage, active, history, total, params)
+    desired = _allocate(draws, top, decisions.stage, active, to_zero, total, params)
     projection = project(desired, arms, active, frozen, total, guard, start=start)
     if params.lift_step_cap_for_shortfall and (projection.shortfall > 0).any():
         projection = _lift_step_cap(projection, desired, arms, active, frozen, total, guard, start)
@@ -255,7 +266,7 @@ def _keep_useful_losers(
     decisions: Decisions,
     draws: FloatArray,
     launched: BoolArray,
-    history: History,
+    to_zero: FloatArray,
     total: FloatArray,
     params: EngineParams,
 ) -> Decisions:
@@ -271,9 +282,6 @@ def _keep_useful_losers(
     stage = decisions.stage
     candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
     half = params.half_saturation_spend
-    to_zero = rate_at_zero_multiplier(
-        history.spend, exposure_weight(history, params.posterior), half
-    )
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
     few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
@@ -297,7 +305,7 @@ def _lift_step_cap(
     start: FloatArray,
 ) -> Projection:
     """Rows with a shortfall re-projected without the step-up cap (money unplaced earns 0)."""
-    free = dataclasses.replace(guard, max_step_up=math.inf)
+    free = dataclasses.replace(guard, max_step_up=_UNCAPPED_STEP)
     lifted = project(desired, arms, active, frozen, total, free, start=start)
     short = projection.shortfall > 0
     fields = {
@@ -332,7 +340,7 @@ def _allocate(
     top: IntArray,
     stage: IntArray,
     active: BoolArray,
-    history: History,
+    to_zero: FloatArray,
     total: FloatArray,
     params: EngineParams,
 ) -> FloatArray:
@@ -345,8 +353,6 @@ def _allocate(
     half = params.half_saturation_spend
     if math.isinf(half):
         return thompson_allocate(draws, floors, cap, total, top_hint=top)
-    weight = exposure_weight(history, params.posterior)
-    to_zero = rate_at_zero_multiplier(history.spend, weight, half)
     few = draws[..., : params.allocation_draws, :]  # water-filling costs S K log K per row
     return saturating_allocate(few * to_zero[..., None, :], floors, cap, total, half)
 

@@ -93,9 +93,11 @@ def better_elsewhere(
         Candidate arms the posterior-mean split leaves unfunded and whose chance of
         beating the water level is below ``probability``.
     """
-    rate0 = draws * to_zero[..., None, :]
-    mean = np.where(candidate, rate0.mean(axis=-2), 0.0)
+    mean = np.where(candidate, draws.mean(axis=-2) * to_zero, 0.0)
     level, funded = water_level(mean, half, np.where(candidate, cap, 0.0), total)
-    p_above = (rate0 > level[..., None, None]).mean(axis=-2)
+    # rate at zero > level, compared on the draws themselves (to_zero >= 1): no (S, K)
+    # product is formed
+    above = draws > (level[..., None] / to_zero)[..., None, :]
+    p_above = np.count_nonzero(above, axis=-2) / draws.shape[-2]
     out: BoolArray = candidate & ~funded & (p_above < probability)
     return out

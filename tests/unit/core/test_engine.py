@@ -83,7 +83,13 @@ def run(
     decisions: DecisionParams | None = None,
     seed: int = 0,
 ) -> EngineStep:
-    params = EngineParams(decisions=decisions or DecisionParams(), guardrails=guard, n_draws=2000)
+    # the step caps as bounds (the default lift past them is tested in test_spend)
+    params = EngineParams(
+        decisions=decisions or DecisionParams(),
+        guardrails=guard,
+        n_draws=2000,
+        lift_step_cap_for_shortfall=False,
+    )
     return step(arms, history, CPA, total, params, np.random.default_rng(seed))
 
 

@@ -50,7 +50,7 @@ def steady_history(cpa: list[float], spend: float = 100.0, days: int = 21) -> Hi
 
 
 def run(arms: ArmState, history: History, total: float) -> EngineStep:
-    params = EngineParams(guardrails=GUARD, n_draws=2000, lift_step_cap_for_shortfall=False)
+    params = EngineParams(guardrails=GUARD, n_draws=2000)  # the step cap holds by default
     return step(arms, history, CPA, total, params, np.random.default_rng(0))
 
 
@@ -143,7 +143,7 @@ def test_lifting_the_step_cap_plans_the_money_the_cap_alone_would_leave() -> Non
     history = steady_history([20.0, 22.0])
     capped = run(arms, history, total=400.0)
     assert float(capped.projection.shortfall) == pytest.approx(140.0)  # 2 x 130 of 400
-    params = EngineParams(guardrails=GUARD, n_draws=2000)  # the lift is the default
+    params = EngineParams(guardrails=GUARD, n_draws=2000, lift_step_cap_for_shortfall=True)
     lifted = step(arms, history, CPA, 400.0, params, np.random.default_rng(0))
     assert float(lifted.projection.shortfall) == 0.0
     assert float(lifted.budget.sum()) == pytest.approx(400.0)

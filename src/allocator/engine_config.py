@@ -28,7 +28,13 @@ from pydantic import Field, model_validator
 
 from allocator.config_base import StrictModel, cross_field_error
 from allocator.core.decisions import DecisionParams
-from allocator.core.engine import AllocationDraws, DrawCount, EngineParams, SaturationSpend
+from allocator.core.engine import (
+    AllocationDraws,
+    DrawCount,
+    EngineParams,
+    SaturationSpend,
+    ShortfallEdits,
+)
 from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrail_params import GuardrailParams
 
@@ -50,8 +56,13 @@ class EngineSampling(StrictModel):
             unplanned (the core's ``EngineParams.spend_reserve``).
         marginal_stop: rest a loser only when its money does more elsewhere (the
             core's ``EngineParams.marginal_stop``).
-        lift_step_cap_for_shortfall: where the step-up cap alone would leave budget
-            unplanned, plan it anyway (the core's ``EngineParams``; on by default).
+        step_cap_on_shortfall: where the step-up cap alone would leave budget
+            unplanned: ``"by_value"`` raises past it when the money placed is worth the
+            learning the edit restarts, ``"hold"`` never, ``"lift"`` always (the
+            core's ``EngineParams``).
+        reset_penalty: share of conversions assumed lost while an ad group relearns
+            (an assumption; TikTok publishes none).
+        relearning_days: longest relearning after a large edit, days.
         allocation_draws: posterior draws behind the saturating allocation's average
             (the core's ``EngineParams.allocation_draws``).
     """
@@ -61,7 +72,9 @@ class EngineSampling(StrictModel):
     half_saturation_spend: SaturationSpend = _CORE.half_saturation_spend
     spend_reserve: bool = _CORE.spend_reserve
     marginal_stop: bool = _CORE.marginal_stop
-    lift_step_cap_for_shortfall: bool = _CORE.lift_step_cap_for_shortfall
+    step_cap_on_shortfall: ShortfallEdits = _CORE.step_cap_on_shortfall
+    reset_penalty: float = Field(default=_CORE.reset_penalty, ge=0.0, le=1.0)
+    relearning_days: float = Field(default=_CORE.relearning_days, ge=0.0, le=365.0)
     allocation_draws: AllocationDraws = _CORE.allocation_draws
 
 
@@ -111,7 +124,9 @@ class EngineSections(StrictModel):
             half_saturation_spend=sampling.half_saturation_spend,
             spend_reserve=sampling.spend_reserve,
             marginal_stop=sampling.marginal_stop,
-            lift_step_cap_for_shortfall=sampling.lift_step_cap_for_shortfall,
+            step_cap_on_shortfall=sampling.step_cap_on_shortfall,
+            reset_penalty=sampling.reset_penalty,
+            relearning_days=sampling.relearning_days,
             allocation_draws=sampling.allocation_draws,
         )
 

@@ -121,7 +121,7 @@ def cases(draw: st.DrawFn, max_arms: int = 15) -> Case:
         n_draws=64,
         half_saturation_spend=draw(st.sampled_from([math.inf, math.inf, 50.0, 1500.0])),
         # the step caps as bounds; the default lift past them has its own property
-        lift_step_cap_for_shortfall=False,
+        step_cap_on_shortfall="hold",
     )
     return Case(draw(arm_states(k)), draw(histories(k)), draw(TOTALS), params)
 
@@ -183,7 +183,8 @@ def assert_guardrails_hold(case: Case, out: EngineStep) -> None:
     kept_c = np.clip(today_c, pmin_c, cap_c)
     lo_c = np.minimum(np.maximum(pmin_c, cents_up(arms.budget * (1 - guard.max_step_down))), cap_c)
     hi_c = np.minimum(np.maximum(pmin_c, cents_down(arms.budget * (1 + guard.max_step_up))), cap_c)
-    # an arm being enabled starts at an even share (or new_arm_budget when set)
+    # an arm being enabled starts at an even share (or new_arm_budget when set), or at
+    # less where the running arms' floors leave less: then they share what is left
     allowed = (arms.days_since_launch >= 0) & (
         (out.decisions.stage == Stage.TESTING) | (out.decisions.stage == Stage.SCALING)
     )
@@ -196,7 +197,9 @@ def assert_guardrails_hold(case: Case, out: EngineStep) -> None:
     np.testing.assert_array_equal(cents[on_frozen], kept_c[on_frozen])
     assert np.all(cents[on_stepped] >= lo_c[on_stepped])
     assert np.all(cents[on_stepped] <= hi_c[on_stepped])
-    np.testing.assert_array_equal(cents[on_new], np.full(on_new.sum(), start_c))
+    assert np.all(cents[on_new] <= start_c)
+    assert np.all(cents[on_new] >= pmin_c)
+    assert len(set(cents[on_new].tolist())) <= 1  # one start budget for every new arm
     if cap_c >= pmin_c:  # frozen arms are never cut while the freeze holds
         assert np.all(enabled[frozen])
 
@@ -260,10 +263,6 @@ def test_never_all_off_while_an_acceptable_creative_exists(
         assert float(out.unspent_by_choice) == float(out.projection.shortfall)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug pinned by test_resting_reserve_fills_the_budget_when_step_caps_are_zero",
-)
 @PROPERTY
 @given(cases(), st.sampled_from([CPA, ROAS]), st.integers(0, 2**32 - 1))
 def test_money_is_left_over_only_when_no_acceptable_creative_is_idle(
@@ -288,12 +287,12 @@ def test_money_is_left_over_only_when_no_acceptable_creative_is_idle(
         assert not idle.any()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the reserve leaves a shortfall (issue 11)")
 def test_resting_reserve_fills_the_budget_when_step_caps_are_zero() -> None:
-    # Found by the property above (open): 13 launched arms, 12 resting, one testing at 5,
+    # Found by the property above: 13 launched arms, 12 resting, one testing at 5,
     # the daily budget 3.00 with a 0.15 share cap and zero step caps. Two acceptable resting
     # arms of another creator stay off while money is left: the reserve's capacity count
-    # and the projection's even-share start budgets disagree.
+    # and the projection's even-share start budgets disagreed; start budgets now split
+    # what the running arms' floors leave, and the reserve is chosen with them.
     k = 13
     arms = ArmState(
         is_spark=np.zeros(k, dtype=np.bool_),
@@ -316,7 +315,7 @@ def test_resting_reserve_fills_the_budget_when_step_caps_are_zero() -> None:
         guardrails=guard,
         n_draws=64,
         half_saturation_spend=math.inf,
-        lift_step_cap_for_shortfall=False,
+        step_cap_on_shortfall="hold",
     )
     out = step(arms, history, CPA, 3.0, params, np.random.default_rng(0))
     case = Case(arms, history, 3.0, params)
@@ -475,17 +474,20 @@ def test_permuting_arms_permutes_the_result_under_coupled_draws(
     np.testing.assert_allclose(moved.model.rate.shape, base.model.rate.shape[perm], rtol=1e-12)
     np.testing.assert_allclose(moved.model.rate.rate, base.model.rate.rate[perm], rtol=1e-12)
     np.testing.assert_allclose(moved.decisions.p_best, base.decisions.p_best[perm], atol=1e-12)
-    np.testing.assert_array_equal(moved.decisions.stage, base.decisions.stage[perm])
     np.testing.assert_array_equal(moved.frozen, base.frozen[perm])
-    np.testing.assert_allclose(moved.desired, base.desired[perm], rtol=1e-9, atol=1e-9)
     # Exact ties in the desired budgets of arms allowed to run are broken by index in the
     # projection (which of them is cut, who gets the last cent), and tied arms may have
-    # different bounds (e.g. one running, one new), so even the shortfall may differ:
-    # the full comparison is made only without such ties.
-    active = (base.decisions.stage == Stage.TESTING) | (base.decisions.stage == Stage.SCALING)
-    desired = base.desired[active]
-    if np.unique(desired).size < desired.size:
+    # different bounds (e.g. one running, one new), so even the shortfall may differ; a
+    # second placement of the reserve starts from that cut, so its stages and desired
+    # budgets inherit the tie-break: the full comparison is made only without such ties.
+    ties = []
+    for out in (base, moved):
+        running = (out.decisions.stage == Stage.TESTING) | (out.decisions.stage == Stage.SCALING)
+        ties.append(np.unique(out.desired[running]).size < int(running.sum()))
+    if any(ties):
         return
+    np.testing.assert_array_equal(moved.decisions.stage, base.decisions.stage[perm])
+    np.testing.assert_allclose(moved.desired, base.desired[perm], rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(moved.enabled, base.enabled[perm])
     np.testing.assert_array_equal(moved.stage, base.stage[perm])
     np.testing.assert_array_equal(moved.projection.binding, base.projection.binding[perm])
@@ -504,7 +506,7 @@ def test_lifting_the_step_cap_only_places_money_the_cap_left(case: Case, seed: i
     capped = step(
         case.arms, case.history, CPA, case.total, case.params, np.random.default_rng(seed)
     )
-    lifted_params = replace(case.params, lift_step_cap_for_shortfall=True)
+    lifted_params = replace(case.params, step_cap_on_shortfall="lift")
     lifted = step(
         case.arms, case.history, CPA, case.total, lifted_params, np.random.default_rng(seed)
     )

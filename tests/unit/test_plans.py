@@ -194,7 +194,7 @@ def test_alerts_for_expiring_and_lapsed_authorizations() -> None:
 
 def test_a_shortfall_is_an_account_alert_with_amount_and_cause() -> None:
     # 3 ad groups can run, each at most +30% of 100 (step cap, not lifted): 390 of 5000.
-    capped = replace(PARAMS, lift_step_cap_for_shortfall=False)
+    capped = replace(PARAMS, step_cap_on_shortfall="hold")
     p = plan(portfolio=Portfolio("USD", 5000.0, Objective.CPA, target_cpa=25.0), params=capped)
     assert p.shortfall > 0
     assert p.planned_total + p.shortfall == pytest.approx(5000.0)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from annotated_types import Ge, Gt, Le
@@ -36,7 +37,7 @@ from annotated_types import Ge, Gt, Le
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
-from allocator.core.bounds import check_bounds
+from allocator.core.bounds import FieldError, check_bounds
 from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
 from allocator.core.guardrail_params import GuardrailParams, in_learning
@@ -44,14 +45,14 @@ from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.margin import better_elsewhere
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
-from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
+from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
 from allocator.core.target import Target
 
 _MARGIN_DRAWS = 400
+"""Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
 _UNCAPPED_STEP = 1e12
 """Step-up cap of the lifted projection: the bounds want a finite number; a 1e12-fold
 step takes even a cent past any daily budget."""
-"""Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
 
 __all__ = [
     "AllocationDraws",
@@ -59,6 +60,7 @@ __all__ = [
     "EngineParams",
     "EngineStep",
     "SaturationSpend",
+    "ShortfallEdits",
     "conversions_since_edit",
     "exploration_floor",
     "start_budget",
@@ -75,6 +77,10 @@ SaturationSpend = Annotated[float, Gt(0.0)]
 
 AllocationDraws = Annotated[int, Ge(1), Le(100_000)]
 """Posterior draws behind the saturating allocation's average."""
+
+ShortfallEdits = Literal["hold", "by_value", "lift"]
+"""Step-up cap where it alone leaves money unplanned: hold it, weigh it, lift it."""
+_SHORTFALL_EDITS = typing.get_args(ShortfallEdits)
 
 
 @dataclass(frozen=True)
@@ -97,14 +103,19 @@ class EngineParams:
         marginal_stop: rest a clear loser only when its money is credibly better used by
             the others under the response curve (see :mod:`allocator.core.margin`);
             False rests every clear loser of the stage machine.
-        lift_step_cap_for_shortfall: in rows where the projection leaves a shortfall,
-            project again without the step-up cap (unplaced money earns nothing; the
-            edit may restart learning). Off by default: the step cap is one of TikTok's
-            documented limits, kept as a bound the user relaxes, and the job's
-            per-period caps rest on it. On the suite's held-out worlds (seed 990011,
-            families spark, budget, creatives, penalties 0 and 0.3) lifting took
-            underspend from up to 2.8 % to under 0.5 % in every cell, at family
-            averages 0.964 vs 0.960 at penalty 0 but 0.871 vs 0.878 at 0.3.
+        step_cap_on_shortfall: what to do in rows where the step-up cap alone leaves
+            money unplanned. ``"by_value"`` (default): raise budgets past the cap when
+            the money placed before the capped ramp gets there is worth more than the
+            learning the large edits restart (:func:`allocator.core.spend.lift_pays`);
+            ``"hold"``: never (TikTok's pace guidance as a hard bound); ``"lift"``:
+            always. The job's per-period caps follow: they hold raises only under
+            ``"hold"``.
+        reset_penalty: share of an ad group's conversions assumed lost while it
+            relearns after a large edit. TikTok publishes no figure; 0.2 is an
+            assumption inside the 15-35 % practitioners quote (issue 11).
+        relearning_days: longest relearning after a large edit, days (TikTok's help
+            centre: about 7 days or about 50 conversions, whichever comes first; the
+            conversions are ``guardrails.learning_conversions``).
         allocation_draws: the first this many of the ``n_draws`` posterior draws make
             the saturating allocation's average (exact water-filling per draw costs
             ``S K log K``; 64 keeps the step within 2x its sampling floor). The
@@ -118,11 +129,15 @@ class EngineParams:
     half_saturation_spend: SaturationSpend = 1000.0
     spend_reserve: bool = True
     marginal_stop: bool = True
-    lift_step_cap_for_shortfall: bool = False
+    step_cap_on_shortfall: ShortfallEdits = "by_value"
+    reset_penalty: Annotated[float, Ge(0.0), Le(1.0)] = 0.2
+    relearning_days: Annotated[float, Ge(0.0), Le(365.0)] = 7.0
     allocation_draws: AllocationDraws = 64
 
     def __post_init__(self) -> None:
         check_bounds(self)
+        if self.step_cap_on_shortfall not in _SHORTFALL_EDITS:
+            raise FieldError("step_cap_on_shortfall", "must be one of hold, by_value, lift")
 
 
 @dataclass(frozen=True)
@@ -239,18 +254,12 @@ def step(
     acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
     acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
-    if params.spend_reserve:
-        capacity = arm_capacity(arms, frozen, _start(active, total, guard), total, guard)
-        reserve = acceptable & (stage == Stage.RESTING)
-        back = fill_reserve(active, reserve, model.reward_mean(), capacity, total)
-        if back.any():
-            decisions = _bring_back(decisions, back)
-            active = active | back
-    start = _start(active, total, guard)
-    desired = _allocate(draws, top, decisions.stage, active, to_zero, total, params)
-    projection = project(desired, arms, active, frozen, total, guard, start=start)
-    if params.lift_step_cap_for_shortfall and (projection.shortfall > 0).any():
-        projection = _lift_step_cap(projection, desired, arms, active, frozen, total, guard, start)
+    reserve = acceptable & (stage == Stage.RESTING) & params.spend_reserve
+    placer = _Placer(draws, top, to_zero, model, params)
+    decisions, room, desired, projection = placer.place(
+        decisions, _Room(arms, active, frozen, total, guard), reserve
+    )
+    active = room.active
     starved = active & ~projection.enabled
     return EngineStep(
         model=model,
@@ -296,20 +305,160 @@ def _keep_useful_losers(
     )
 
 
+@dataclass(frozen=True)
+class _Room:
+    """Where the budget can go tomorrow: arm state, who runs, who learns, the total."""
+
+    arms: ArmState
+    active: BoolArray
+    frozen: BoolArray
+    total: FloatArray
+    guard: GuardrailParams
+
+    def start(self) -> FloatArray:
+        """Start budget of each arm being enabled, ``(..., K)``, currency per day.
+
+        ``new_arm_budget`` when set, else the even share of :func:`start_budget`;
+        lowered where the running arms' floors (today's budget when frozen, else today's
+        less the step-down cap) leave less than that for the arms being enabled: they
+        split what is left when that is at least the platform minimum (a start budget
+        is fixed, so without the split some of them would find no room while money is
+        left; the test floor yields to spending the budget). Where even that does not
+        fit, the even share stays and the projection chooses who runs.
+        """
+        guard, arms, total = self.guard, self.arms, self.total
+        if guard.new_arm_budget is None:
+            wanted = start_budget(self.active, total, guard)
+        else:
+            wanted = np.full(np.shape(total), guard.start_budget)
+        today = np.asarray(arms.budget, dtype=np.float64)
+        running = self.active & np.asarray(arms.enabled) & (today > 0)
+        kept = np.where(self.frozen, today, today * (1.0 - guard.max_step_down))
+        floor = np.minimum(
+            np.maximum(kept, guard.platform_min_budget), guard.max_budget_share * total[..., None]
+        )
+        left = total - np.where(running, floor, 0.0).sum(axis=-1)
+        n_new = np.maximum((self.active & ~running).sum(axis=-1), 1)
+        split = left / n_new
+        fits = split >= max(guard.platform_min_budget, 0.01)  # else the projection chooses
+        share = np.where(fits, np.minimum(wanted, split), wanted)
+        return np.broadcast_to(share[..., None], self.active.shape)
+
+    def adding(self, back: BoolArray) -> _Room:
+        """The room with the arms ``back`` running too."""
+        return dataclasses.replace(self, active=self.active | back)
+
+
+_RESERVE_ROUNDS = 4
+"""Rounds of the reserve's fixed point: each arm brought back lowers the start budgets,
+so the capacity counted before falls short; the chosen set only grows, and settles in
+one or two rounds in practice."""
+
+
+def _reserve(room: _Room, reserve: BoolArray, rank: FloatArray) -> BoolArray:
+    """Resting arms to bring back so that the running arms can absorb the budget.
+
+    :func:`~allocator.core.spend.fill_reserve` counts each arm's capacity with the start
+    budgets of the arms already chosen; bringing arms back lowers those start budgets,
+    so the choice is repeated with them until it stops growing.
+    """
+    back = np.zeros_like(room.active)
+    for _ in range(_RESERVE_ROUNDS):
+        chosen = dataclasses.replace(room, active=room.active | back)
+        capacity = arm_capacity(room.arms, room.frozen, chosen.start(), room.total, room.guard)
+        more = back | fill_reserve(room.active, reserve, rank, capacity, room.total)
+        if np.array_equal(more, back):
+            break
+        back = more
+    return back
+
+
+@dataclass(frozen=True)
+class _Placer:
+    """Places the daily budget: reserve, Thompson allocation, projection, step-cap lift."""
+
+    draws: FloatArray
+    top: IntArray
+    to_zero: FloatArray
+    model: ArmModel
+    params: EngineParams
+
+    def place(
+        self, decisions: Decisions, room: _Room, reserve: BoolArray
+    ) -> tuple[Decisions, _Room, FloatArray, Projection]:
+        """Decisions, room, desired budgets and projection once the budget is placed.
+
+        Resting acceptable arms (``reserve``) come back first by the capacity count of
+        :func:`_reserve`; where the projection still leaves more than rounding unplanned
+        beside an idle reserve arm (the count cannot see which arms the projection will
+        cut for room), the reserve is counted again without the arms cut for room, and
+        the budget placed again over the rest (the cut arms stay off, ``NO_ROOM``).
+        Then the step-up cap is lifted where ``step_cap_on_shortfall`` says so.
+        """
+        rank = self.model.reward_mean()
+        if reserve.any():
+            back = _reserve(room, reserve, rank)
+            decisions, room = _bring_back(decisions, back), room.adding(back)
+        desired, projection = self._project(decisions, room)
+        loose = projection.shortfall > 0.01 * np.maximum(projection.enabled.sum(axis=-1), 1)
+        idle = reserve & ~room.active & loose[..., None]
+        if idle.any():
+            cut = room.active & (projection.binding == Binding.NO_ROOM) & loose[..., None]
+            kept = dataclasses.replace(room, active=room.active & ~cut)
+            more = _reserve(kept, idle, rank) & idle
+            if more.any() or cut.any():
+                decisions = _bring_back(decisions, more)
+                desired, projection = self._project(decisions, kept.adding(more))
+                binding = np.where(cut, int(Binding.NO_ROOM), projection.binding)
+                projection = dataclasses.replace(projection, binding=binding)
+                room = room.adding(more)
+        if self.params.step_cap_on_shortfall != "hold" and (projection.shortfall > 0).any():
+            projection = _lift_step_cap(projection, desired, self.model, room, self.params)
+        return decisions, room, desired, projection
+
+    def _project(self, decisions: Decisions, room: _Room) -> tuple[FloatArray, Projection]:
+        """Thompson allocation over ``room.active`` and its guardrail projection."""
+        desired = _allocate(
+            self.draws, self.top, decisions.stage, room.active, self.to_zero, room.total,
+            self.params,
+        )  # fmt: skip
+        projection = project(
+            desired, room.arms, room.active, room.frozen, room.total, room.guard,
+            start=room.start(),
+        )  # fmt: skip
+        return desired, projection
+
+
 def _lift_step_cap(
     projection: Projection,
     desired: FloatArray,
-    arms: ArmState,
-    active: BoolArray,
-    frozen: BoolArray,
-    total: FloatArray,
-    guard: GuardrailParams,
-    start: FloatArray,
+    model: ArmModel,
+    room: _Room,
+    params: EngineParams,
 ) -> Projection:
-    """Rows with a shortfall re-projected without the step-up cap (money unplaced earns 0)."""
+    """Rows with a shortfall re-projected without the step-up cap, where that pays.
+
+    Under ``step_cap_on_shortfall = "lift"`` every such row; under ``"by_value"`` the
+    rows where :func:`~allocator.core.spend.lift_pays` finds the money placed worth more
+    than the learning the large edits restart.
+    """
+    arms, guard = room.arms, room.guard
     free = dataclasses.replace(guard, max_step_up=_UNCAPPED_STEP)
-    lifted = project(desired, arms, active, frozen, total, free, start=start)
+    lifted = project(desired, arms, room.active, room.frozen, room.total, free, start=room.start())
     short = projection.shortfall > 0
+    if params.step_cap_on_shortfall == "by_value":
+        running = np.asarray(arms.enabled) & (np.asarray(arms.budget) > 0)
+        today = np.where(running, np.asarray(arms.budget, dtype=np.float64), 0.0)
+        short &= lift_pays(
+            projection.budget,
+            lifted.budget,
+            today,
+            model.rate.mean(),
+            model.reward_mean(),
+            guard,
+            params.reset_penalty,
+            params.relearning_days,
+        )
     fields = {
         f.name: np.where(
             short if getattr(projection, f.name).ndim == short.ndim else short[..., None],
@@ -319,13 +468,6 @@ def _lift_step_cap(
         for f in dataclasses.fields(projection)
     }
     return Projection(**fields)
-
-
-def _start(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
-    """Start budget of an arm being enabled, ``(..., K)``, currency per day."""
-    if guard.new_arm_budget is None:
-        return np.broadcast_to(start_budget(active, total, guard)[..., None], active.shape)
-    return np.full(active.shape, guard.start_budget)
 
 
 def _bring_back(decisions: Decisions, back: BoolArray) -> Decisions:

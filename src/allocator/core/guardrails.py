@@ -34,7 +34,8 @@ The rules, in the order they apply (``today`` = the arm's current daily budget):
    is reported as ``LEARNING_OVER_TOTAL`` with the excess as ``infeasible_amount``.
 4. **Who runs**: active non-frozen arms are ranked by desired budget (ties: lower index
    first). The least desired are disabled until the lower bounds fit in the total
-   (``NO_ROOM``). Arms whose desired budget is below the platform minimum are disabled
+   (``NO_ROOM``); those whose lower bounds still fit in what that left come back,
+   smallest lower bound first. Arms whose desired budget is below the platform minimum are disabled
    rather than starved (``BELOW_MIN``), except those still needed to keep the upper bounds
    at or above the total (the least desired go first), so a below-minimum wish never
    causes a shortfall.
@@ -336,7 +337,26 @@ def _choose_enabled(
     np.put_along_axis(rank, order, np.arange(n_arms)[None, :], axis=-1)
     enabled: BoolArray = frame.eligible & (rank >= n_cut[:, None])
     no_room: BoolArray = frame.eligible & (rank < n_for_lo[:, None])
-    return enabled, no_room
+    back = _readmit(no_room, bounds.lo, frame.total - np.where(enabled, bounds.lo, 0.0).sum(-1))
+    return enabled | back, no_room & ~back
+
+
+def _readmit(no_room: BoolArray, lo: FloatArray, room: FloatArray) -> BoolArray:
+    """Arms cut for room whose lower bounds still fit in what the cut left, ``(B, K)``.
+
+    The cut follows the ranking by desired budget, so an arm with a large lower bound
+    (a running arm that may not step down) can push out arms that would fit once it is
+    gone. Those come back, smallest lower bound first (ties: lower index first), while
+    their lower bounds fit in ``room`` (cents, ``(B,)``).
+    """
+    key = np.where(no_room, lo, np.inf)
+    order = np.argsort(key, axis=-1, kind="stable")
+    ranked = np.take_along_axis(np.where(no_room, lo, 0.0), order, axis=-1)
+    fits = np.cumsum(ranked, axis=-1) <= room[:, None]
+    back = np.zeros_like(no_room)
+    np.put_along_axis(back, order, fits, axis=-1)
+    out: BoolArray = back & no_room
+    return out
 
 
 def _binding(

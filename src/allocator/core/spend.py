@@ -24,7 +24,11 @@ from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState
 from allocator.core.guardrail_params import GuardrailParams
 
-__all__ = ["arm_capacity", "fill_reserve", "unspent_by_choice"]
+__all__ = ["arm_capacity", "fill_reserve", "lift_pays", "unspent_by_choice"]
+
+_RAMP_HORIZON_DAYS = 28
+"""Most days a capped ramp is credited with money left unplanned (a zero step cap never
+catches up: four weeks stand for "the rest of the test")."""
 
 
 def arm_capacity(
@@ -76,10 +80,10 @@ def fill_reserve(
         total: the daily budget, currency per day, ``(...)``.
 
     Returns:
-        Boolean ``(..., K)``: the shortest prefix of the reserve, by decreasing ``rank``
-        (ties: lower index first), whose capacity added to the active arms' covers
-        ``total``; every reserve arm when even all of them fall short; none when the
-        active arms already cover it.
+        Boolean ``(..., K)``: the shortest prefix of the reserve, by decreasing ``rank``,
+        whose capacity added to the active arms' covers ``total``, with every arm tied
+        with its last one; every reserve arm when even all of them fall short; none when
+        the active arms already cover it.
     """
     reserve = np.asarray(reserve) & ~np.asarray(active)
     gap = np.asarray(total, dtype=np.float64) - np.where(active, capacity, 0.0).sum(axis=-1)
@@ -90,7 +94,76 @@ def fill_reserve(
     take_sorted = before < gap[..., None]
     chosen = np.zeros_like(reserve)
     np.put_along_axis(chosen, order, take_sorted, axis=-1)
-    out: BoolArray = chosen & reserve
+    chosen &= reserve
+    # arms tied with the last one chosen come back with it: the choice never depends on
+    # the order the arms are listed in
+    last = np.where(chosen, rank, np.inf).min(axis=-1, keepdims=True)
+    out: BoolArray = reserve & (np.asarray(rank) >= last)
+    return out
+
+
+def lift_pays(
+    capped: FloatArray,
+    lifted: FloatArray,
+    today: FloatArray,
+    conversion_rate: FloatArray,
+    reward: FloatArray,
+    guard: GuardrailParams,
+    reset_penalty: float,
+    relearning_days: float,
+) -> BoolArray:
+    """Rows where raising budgets past the step-up cap is worth the learning it restarts.
+
+    With the step-up cap, part of the budget is unplanned: the running arms climb at most
+    ``max_step_up`` a day, so the gap closes only over the next days. Lifting the cap
+    places the money now, but an edit above ``large_edit_fraction`` restarts the ad
+    group's learning phase, which costs ``reset_penalty`` of its conversions until it
+    has about ``learning_conversions`` conversions again or ``relearning_days`` have
+    passed. Per arm, in reward units (conversions or value):
+
+    * gain: the money the capped ramp leaves unplanned until it reaches the lifted
+      budget, ``sum_t max(lifted - capped x (1 + step)^t, 0)`` (at most
+      :data:`_RAMP_HORIZON_DAYS` days), times the arm's posterior mean reward per
+      currency;
+    * cost: ``reset_penalty x lifted x relearning time x reward``, where the relearning
+      time is ``min(relearning_days, learning_conversions / (rate x lifted))``; charged
+      only to running arms whose lifted budget is a large edit.
+
+    Args:
+        capped: budgets under the step-up cap, currency per day, ``(..., K)``.
+        lifted: budgets without it, currency per day, ``(..., K)``.
+        today: today's budgets of running arms (0 for arms not running), ``(..., K)``.
+        conversion_rate: posterior mean conversions per currency, ``(..., K)``.
+        reward: posterior mean reward per currency, ``(..., K)``.
+        guard: the step-up cap, the large-edit threshold and the learning exit.
+        reset_penalty: share of conversions lost while relearning, in [0, 1].
+        relearning_days: longest relearning after a large edit, days.
+
+    Returns:
+        Boolean ``(...)``: the summed gain exceeds the summed cost.
+    """
+    capped = np.asarray(capped, dtype=np.float64)
+    lifted = np.asarray(lifted, dtype=np.float64)
+    today = np.asarray(today, dtype=np.float64)
+    raised = (lifted > capped + 0.005) & (capped > 0)
+    growth = 1.0 + guard.max_step_up
+    ratio = np.where(raised, lifted / np.where(capped > 0, capped, 1.0), 1.0)
+    if guard.max_step_up > 0:
+        days = np.ceil(np.log(ratio) / np.log(growth))
+        days = np.minimum(days, _RAMP_HORIZON_DAYS)
+        ramp = capped * (growth**days - 1.0) / guard.max_step_up
+    else:
+        days = np.full_like(ratio, float(_RAMP_HORIZON_DAYS))
+        ramp = capped * days
+    gap_days = np.where(raised, np.maximum(days * lifted - ramp, 0.0), 0.0)
+    large = (today > 0) & (lifted > today * (1.0 + guard.large_edit_fraction) + 0.005)
+    daily_conversions = np.maximum(np.asarray(conversion_rate) * lifted, 1e-12)
+    relearn = np.minimum(relearning_days, guard.learning_conversions / daily_conversions)
+    cost_days = np.where(large, reset_penalty * lifted * relearn, 0.0)
+    reward = np.asarray(reward, dtype=np.float64)
+    gain = (gap_days * reward).sum(axis=-1)
+    cost = (cost_days * reward).sum(axis=-1)
+    out: BoolArray = gain > cost
     return out
 
 

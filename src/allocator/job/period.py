@@ -125,7 +125,8 @@ def bound(
         start: budgets at the start of the period (:func:`period_start_budgets`).
         live: the ad groups as the platform lists them now.
         guard: the guardrails with the step caps.
-        lift_up: do not cap raises (``lift_step_cap_for_shortfall``).
+        lift_up: do not cap raises (the engine may raise past the step cap:
+            ``step_cap_on_shortfall`` other than ``"hold"``).
     """
     enabled = {g.adgroup_id: g.budget for g in live if g.status is AdGroupStatus.ENABLE}
     rows = _clamped(plan, start, enabled, guard, lift_up, keep_floor=True)

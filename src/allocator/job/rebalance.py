@@ -194,7 +194,7 @@ def _reconcile(
         start = period_start_budgets(store, config.account.name, period)
         anchored = anchor(remembered, start, period, cadence)
         planned = plan_records(config, anchored, observations, as_of, today)
-        lift = config.sampling.lift_step_cap_for_shortfall
+        lift = config.sampling.step_cap_on_shortfall != "hold"
         planned = bound(planned, start, remembered, config.guardrails, lift_up=lift)
         plan = relive(planned, remembered)
         ctx = ApplyContext(

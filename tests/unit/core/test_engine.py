@@ -88,7 +88,7 @@ def run(
         decisions=decisions or DecisionParams(),
         guardrails=guard,
         n_draws=2000,
-        lift_step_cap_for_shortfall=False,
+        step_cap_on_shortfall="hold",
     )
     return step(arms, history, CPA, total, params, np.random.default_rng(seed))
 

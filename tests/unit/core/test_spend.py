@@ -6,13 +6,15 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import Reason
 from allocator.core.engine import EngineParams, EngineStep, step
 from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.margin import better_elsewhere, water_level
-from allocator.core.spend import arm_capacity, fill_reserve, unspent_by_choice
+from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
 from allocator.core.target import Target
 
 CPA = Target(Objective.CPA, target_cpa=25.0)
@@ -143,7 +145,72 @@ def test_lifting_the_step_cap_plans_the_money_the_cap_alone_would_leave() -> Non
     history = steady_history([20.0, 22.0])
     capped = run(arms, history, total=400.0)
     assert float(capped.projection.shortfall) == pytest.approx(140.0)  # 2 x 130 of 400
-    params = EngineParams(guardrails=GUARD, n_draws=2000, lift_step_cap_for_shortfall=True)
+    params = EngineParams(guardrails=GUARD, n_draws=2000, step_cap_on_shortfall="lift")
     lifted = step(arms, history, CPA, 400.0, params, np.random.default_rng(0))
     assert float(lifted.projection.shortfall) == 0.0
     assert float(lifted.budget.sum()) == pytest.approx(400.0)
+
+
+# --- lifting the step-up cap by expected value (spend.lift_pays) ----------------------
+
+LIFT_GUARD = GuardrailParams(max_step_up=0.3, large_edit_fraction=0.3, learning_conversions=50.0)
+
+
+def pays(
+    capped: list[float],
+    lifted: list[float],
+    today: list[float],
+    *,
+    cpa: float = 25.0,
+    penalty: float = 0.2,
+    guard: GuardrailParams = LIFT_GUARD,
+) -> bool:
+    rate = np.full(len(capped), 1.0 / cpa)
+    return bool(
+        lift_pays(
+            np.array(capped), np.array(lifted), np.array(today), rate, rate, guard, penalty, 7.0
+        )
+    )
+
+
+def test_a_big_gap_on_a_busy_ad_group_is_worth_its_short_relearning() -> None:
+    # 1,000/day at CPA 25 relearns in 50 / 40 = 1.25 days: cost 0.2 x 1,000 x 1.25 = 250
+    # money-days; the capped ramp 390 -> 507 -> 659 -> 857 leaves 610 + 493 + 341 + 143.
+    assert pays([390.0], [1000.0], [300.0])
+
+
+def test_a_small_gap_on_a_slow_ad_group_is_not_worth_a_week_of_relearning() -> None:
+    # 50/day at CPA 25 relearns the full 7 days (2 conversions a day): cost 0.2 x 50 x 7 =
+    # 70 money-days against the 50 - 39 = 11 the ramp leaves on its one day.
+    assert not pays([39.0], [50.0], [30.0])
+
+
+def test_without_a_reset_cost_any_gap_pays_and_without_a_gap_nothing_does() -> None:
+    assert pays([39.0], [50.0], [30.0], penalty=0.0)
+    assert not pays([39.0], [39.0], [30.0], penalty=0.0)
+
+
+def test_an_arm_being_enabled_pays_no_reset_and_a_zero_step_cap_never_catches_up() -> None:
+    # today 0: not running, so no learning restarts and the gap is pure gain even when a
+    # reset would cost every conversion; an arm the cap holds at 0 is not raised at all
+    assert pays([39.0], [50.0], [0.0], penalty=1.0)
+    assert not pays([0.0], [50.0], [30.0], penalty=0.0)
+    frozen_cap = GuardrailParams(max_step_up=0.0, large_edit_fraction=0.3)
+    # a 0 % step cap never closes the gap: four weeks of 11/day beat 70 money-days
+    assert pays([30.0], [50.0], [30.0], guard=frozen_cap)
+
+
+@given(
+    st.floats(1.0, 5_000.0),
+    st.floats(1.01, 10.0),
+    st.floats(5.0, 200.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_a_lift_that_pays_at_some_penalty_pays_at_any_lower_one(
+    capped: float, factor: float, cpa: float, p_high: float, p_low: float
+) -> None:
+    low, high = sorted((p_low, p_high))
+    args = ([capped], [capped * factor], [capped / 1.3])
+    if pays(*args, cpa=cpa, penalty=high):
+        assert pays(*args, cpa=cpa, penalty=low)

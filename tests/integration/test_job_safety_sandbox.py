@@ -116,6 +116,13 @@ def test_partial_applies_a_kill_and_convergence_runs_never_compound_the_step_cap
     tmp_path: Path, control: httpx.Client, sandbox: str
 ) -> None:
     path = write_config(tmp_path, sandbox)
+    # the step-up cap as a hard bound: by default the engine may lift it where that pays
+    # (step_cap_on_shortfall = "by_value"), and the per-period caps follow the engine
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("n_draws = 300", 'n_draws = 300\nstep_cap_on_shortfall = "hold"'),
+        encoding="utf-8",
+    )
     day = sandbox_today(control)
     start = live(control)
     _, planned, _ = rebalance(path, day, apply=False)

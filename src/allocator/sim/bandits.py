@@ -13,12 +13,11 @@ from typing import Annotated, NamedTuple
 import numpy as np
 from annotated_types import Ge, Lt
 
-from allocator._types import BoolArray, FloatArray, IntArray
+from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState, History
-from allocator.core.bounds import check_bounds
 from allocator.sim.policy import (
     Action,
-    FramedPolicy,
+    Baseline,
     PolicyContext,
     eligible_arms,
     one_hot,
@@ -40,25 +39,17 @@ class _Reported(NamedTuple):
     conversions: FloatArray
 
 
-@dataclass(eq=False)
-class _Baseline(FramedPolicy):
-    """Base of the baselines here: keys bounded on their fields, no stages."""
-
-    def __post_init__(self) -> None:
-        check_bounds(self)
+class _Dashboard(Baseline):
+    """Base of the baselines here, which read the reported totals as they are."""
 
     def _reported(self, arms: ArmState, history: History) -> _Reported:
         """The budget frame, today's eligible arms and the reported totals, as they are."""
         ctx = require_context(self, self._ctx)
         return _Reported(ctx, eligible_arms(arms), *reported_totals(history))
 
-    def stages(self) -> IntArray | None:
-        """Baselines have no stages."""
-        return None
-
 
 @dataclass(eq=False)
-class Greedy(_Baseline):
+class Greedy(_Dashboard):
     """Greedy on observed CPA, after a minimum test spend per arm (``greedy``).
 
     Arms with less than ``min_test_multiple x target CPA`` of reported spend get the
@@ -125,7 +116,7 @@ class EpsilonGreedy(Greedy):
 
 
 @dataclass(eq=False)
-class UCB1(_Baseline):
+class UCB1(_Dashboard):
     """UCB1 on conversions per spend, with the budget cut into slots (``ucb1``).
 
     Spend is counted in "pulls" of one target CPA each, so the mean reward is conversions

@@ -84,7 +84,12 @@ class EvenConfig(_PolicyBase):
 
 
 class FixedConfig(_PolicyBase):
-    """``kind = "fixed"``: :class:`~allocator.sim.splits.FixedSplit` (one weight per arm)."""
+    """``kind = "fixed"``: :class:`~allocator.sim.splits.FixedSplit`.
+
+    Attributes:
+        weights: one relative share per arm (>= 0, not all 0), renormalised each day over
+            the eligible arms.
+    """
 
     policy = FixedSplit
     kind: Literal["fixed"]
@@ -102,7 +107,11 @@ class FixedConfig(_PolicyBase):
 
 
 class GreedyConfig(_PolicyBase):
-    """``kind = "greedy"``: :class:`~allocator.sim.bandits.Greedy`."""
+    """``kind = "greedy"``: :class:`~allocator.sim.bandits.Greedy`.
+
+    Attributes:
+        min_test_multiple: test spend per arm, in multiples of the target CPA.
+    """
 
     policy = Greedy
     kind: Literal["greedy"]
@@ -110,7 +119,12 @@ class GreedyConfig(_PolicyBase):
 
 
 class EpsilonGreedyConfig(_PolicyBase):
-    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.bandits.EpsilonGreedy`."""
+    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.bandits.EpsilonGreedy`.
+
+    Attributes:
+        epsilon: share of the exploitable budget spent exploring, in [0, 1).
+        min_test_multiple: as for ``greedy``.
+    """
 
     policy = EpsilonGreedy
     kind: Literal["epsilon_greedy"]
@@ -119,7 +133,12 @@ class EpsilonGreedyConfig(_PolicyBase):
 
 
 class _SlotsConfig(_PolicyBase):
-    """The keys of the policies that cut the budget into UCB slots."""
+    """The keys of the policies that cut the budget into UCB slots.
+
+    Attributes:
+        n_slots: slots per day (fewer if the budget cannot give each the minimum).
+        c: exploration constant (1 = UCB1).
+    """
 
     n_slots: int = Field(default=10, ge=1, le=1000)
     c: NonNegative = 1.0

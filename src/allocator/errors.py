@@ -18,8 +18,9 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
             └── AuthError           token missing, expired or invalid (40102, 40104, 40105)
 
 Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
-``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
-contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
+``code``, ``request_id``) so callers and the CLI can report precisely (``ConfigError`` and
+``DataError`` share a private base that keeps ``reason``, ``path`` and ``line``). Messages
+never contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
 on a ``ConfigError`` or ``DataError`` (and on a ``ValueError`` from the core's argument
 checks), 1 on any other ``AllocatorError``.
 """
@@ -72,6 +73,9 @@ def _located(where: str, reason: str) -> str:
 
 class _LocatedError(AllocatorError):
     """Base of the errors about a place in an input (:class:`ConfigError`, :class:`DataError`).
+
+    It keeps the reason, file and line and writes the one-line message ``where: reason``
+    (plus :meth:`_also`); a subclass sets its own attributes before calling ``__init__``.
 
     Attributes:
         reason: what is wrong, without the location.

@@ -18,8 +18,9 @@ Every error allocator raises on purpose derives from :class:`AllocatorError`::
             └── AuthError           token missing, expired or invalid (40102, 40104, 40105)
 
 Context is carried in keyword-only attributes (``path``, ``line``, ``column``, ``key``,
-``code``, ``request_id``) so callers and the CLI can report precisely. Messages never
-contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
+``code``, ``request_id``) so callers and the CLI can report precisely (``ConfigError`` and
+``DataError`` share a private base that keeps ``reason``, ``path`` and ``line``). Messages
+never contain access tokens. The command line (:func:`allocator.cli.main`) ends with exit code 2
 on a ``ConfigError`` or ``DataError`` (and on a ``ValueError`` from the core's argument
 checks), 1 on any other ``AllocatorError``.
 """
@@ -66,7 +67,36 @@ def _where(
     return ", ".join(parts)
 
 
-class ConfigError(AllocatorError):
+def _located(where: str, reason: str) -> str:
+    return f"{where}: {reason}" if where else reason
+
+
+class _LocatedError(AllocatorError):
+    """Base of the errors about a place in an input (:class:`ConfigError`, :class:`DataError`).
+
+    It keeps the reason, file and line and writes the one-line message ``where: reason``
+    (plus :meth:`_also`); a subclass sets its own attributes before calling ``__init__``.
+
+    Attributes:
+        reason: what is wrong, without the location.
+        path: the file, when known.
+        line: 1-based line in the file, when known.
+    """
+
+    def __init__(
+        self, reason: str, where: str, *, path: str | Path | None, line: int | None
+    ) -> None:
+        self.reason = reason
+        self.path = None if path is None else Path(path)
+        self.line = line
+        super().__init__(_located(where, reason) + self._also())
+
+    def _also(self) -> str:
+        """What the message adds after the location and reason (nothing here)."""
+        return ""
+
+
+class ConfigError(_LocatedError):
     """A configuration file or one of its keys is invalid.
 
     One error reports every problem found in a file: ``reason``, ``key`` and ``line``
@@ -90,23 +120,22 @@ class ConfigError(AllocatorError):
         line: int | None = None,
         more: tuple[ConfigError, ...] = (),
     ) -> None:
-        self.reason = reason
-        self.path = None if path is None else Path(path)
         self.key = key
-        self.line = line
         self.more = more
         where = _where(path or None, line or None, key=key or None)
-        text = f"{where}: {reason}" if where else reason
-        if more:  # one line still (the command line's contract), every problem on it
-            rest = " | ".join(p.located(same_file=p.path == self.path) for p in more)
-            text += f" [and {len(more)} more: {rest}]"
-        super().__init__(text)
+        super().__init__(reason, where, path=path, line=line)
+
+    def _also(self) -> str:
+        """The other problems: one line still (the command line's contract), all on it."""
+        if not self.more:
+            return ""
+        rest = " | ".join(p.located(same_file=p.path == self.path) for p in self.more)
+        return f" [and {len(self.more)} more: {rest}]"
 
     def located(self, *, same_file: bool = False) -> str:
         """``path, line N, key 'k': reason`` (without the path when ``same_file``)."""
         path = None if same_file else self.path
-        where = _where(path, self.line, key=self.key)
-        return f"{where}: {self.reason}" if where else self.reason
+        return _located(_where(path, self.line, key=self.key), self.reason)
 
     @property
     def problems(self) -> tuple[ConfigError, ...]:
@@ -132,7 +161,7 @@ class UnsupportedAdGroupError(ConfigError):
         super().__init__(f"cannot manage {len(problems)} ad group(s): {listed}")
 
 
-class DataError(AllocatorError):
+class DataError(_LocatedError):
     """An input file, row or column is invalid; nothing is planned from it.
 
     Attributes:
@@ -150,12 +179,8 @@ class DataError(AllocatorError):
         line: int | None = None,
         column: str | None = None,
     ) -> None:
-        self.reason = reason
-        self.path = None if path is None else Path(path)
-        self.line = line
         self.column = column
-        where = _where(path, line, column)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        super().__init__(reason, _where(path, line, column), path=path, line=line)
 
 
 class InsufficientDataError(DataError):

@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import typer
 from typer import _click as click
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
+from typer.models import CommandFunctionType
 
 from allocator.errors import AllocatorError, ConfigError, DataError
 from allocator.exit_codes import ExitCode
@@ -40,6 +41,7 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_USAGE",
     "PlainUsageCommand",
+    "command_with_exit_codes",
     "exit_codes_help",
     "main",
 ]
@@ -68,6 +70,13 @@ COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(m for m, _ in COMMANDS.va
 def exit_codes_help(*codes: tuple[str, str]) -> str:
     """A help epilog listing ``(code, meaning)`` pairs, one a line, never re-wrapped."""
     return "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in codes)
+
+
+def command_with_exit_codes(
+    app: typer.Typer, name: str, *codes: tuple[str, str]
+) -> Callable[[CommandFunctionType], CommandFunctionType]:
+    """``app.command(name)``, its ``(code, meaning)`` exit codes listed under its ``--help``."""
+    return app.command(name, epilog=exit_codes_help(*codes))
 
 
 EXIT_CODES_HELP = exit_codes_help(

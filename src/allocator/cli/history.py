@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from allocator.cli import exit_codes_help
+from allocator.cli import command_with_exit_codes
 from allocator.cli.options import JobConfigOption, flag
 
 __all__ = ["history", "register"]
@@ -60,17 +60,12 @@ def history(config_path: Path, *, days: int, dry_runs: bool, as_json: bool) -> i
     return 0
 
 
-EXIT_CODES = exit_codes_help(
-    ("0", "ok (also with no runs yet)"),
-    ("2", "a bad config"),
-)
-"""The exit codes listed under ``allocator history --help``."""
-
-
 def register(app: typer.Typer) -> None:
     """Add ``history`` to the command line."""
 
-    @app.command("history", epilog=EXIT_CODES)
+    @command_with_exit_codes(
+        app, "history", ("0", "ok (also with no runs yet)"), ("2", "a bad config")
+    )
     def _history(
         config: JobConfigOption,
         days: Annotated[int, typer.Option("--days", help="Runs of the last N days.")] = 14,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from allocator.cli import exit_codes_help
+from allocator.cli import command_with_exit_codes
 from allocator.cli.options import JobConfigOption, flag
 from allocator.cli.render import show_result
 from allocator.config import load_job_config
@@ -62,7 +62,7 @@ def rebalance(
     )
 
 
-EXIT_CODES = exit_codes_help(
+_EXIT_CODES = (
     ("0", 'ok, "No changes", or a dry run'),
     (
         "1",
@@ -72,7 +72,7 @@ EXIT_CODES = exit_codes_help(
     ("2", "bad config or data"),
     ("3", "partial apply"),
 )
-"""The exit codes listed under ``allocator rebalance --help``."""
+"""The exit codes listed under ``allocator rebalance --help``: ``(code, meaning)``."""
 
 
 _ALLOW_STALE = "Apply even if budgets or statuses changed since the plan was computed."
@@ -83,7 +83,7 @@ _FORCE = "Apply a plan the circuit breaker holds back (see the plan)."
 def register(app: typer.Typer) -> None:
     """Add ``rebalance`` to the command line."""
 
-    @app.command("rebalance", epilog=EXIT_CODES)
+    @command_with_exit_codes(app, "rebalance", *_EXIT_CODES)
     def _rebalance(
         config: JobConfigOption,
         as_json: Annotated[bool, flag("--json", "Print the plan JSON.")] = False,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from allocator.cli import exit_codes_help
+from allocator.cli import command_with_exit_codes
 from allocator.cli.options import JobConfigOption, flag
 
 if TYPE_CHECKING:
@@ -90,18 +90,16 @@ def _adgroup_table(summary: DataSummary, width: int) -> Table:
     return table
 
 
-EXIT_CODES = exit_codes_help(
-    ("0", "valid"),
-    ("1", "the platform failed"),
-    ("2", "a bad config (every problem) or bad data (file, line and column)"),
-)
-"""The exit codes listed under ``allocator validate --help``."""
-
-
 def register(app: typer.Typer) -> None:
     """Add ``validate`` to the command line."""
 
-    @app.command("validate", epilog=EXIT_CODES)
+    @command_with_exit_codes(
+        app,
+        "validate",
+        ("0", "valid"),
+        ("1", "the platform failed"),
+        ("2", "a bad config (every problem) or bad data (file, line and column)"),
+    )
     def _validate(
         config: JobConfigOption,
         as_json: Annotated[bool, flag("--json", "Print one JSON object.")] = False,

@@ -50,7 +50,7 @@ from allocator.core.alerts import alerts
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.bounds import Finite, NonNegative, Positive, Probability, check_bounds
 from allocator.core.draw_stats import DrawStats, draw_stats
-from allocator.core.exact_stats import ExactStats, exact_stats, fatigue_test
+from allocator.core.exact_stats import ExactStats, PosteriorSummaries, exact_stats, fatigue_test
 from allocator.core.families import GammaPosterior
 from allocator.core.posterior import ArmModel
 from allocator.core.target import Target
@@ -149,8 +149,12 @@ class DecisionParams:
 
 
 @dataclass(frozen=True, slots=True)
-class Decisions:
+class Decisions(PosteriorSummaries):
     """Per-arm decisions; every field has shape ``(..., K)``.
+
+    The CPA and ROAS summaries (``cpa_mean`` to ``p_kill``) are those of
+    :class:`~allocator.core.exact_stats.PosteriorSummaries`, the interval being the central
+    ``cpa_interval``.
 
     Attributes:
         stage: :class:`~allocator.core.arms.Stage` codes.
@@ -158,14 +162,6 @@ class Decisions:
         p_best: probability the arm has the highest reward among arms allowed to run.
         expected_loss: ``E[max_j theta_j - theta_k]``, reward units.
         value_remaining: ``q``-quantile of ``(max_j theta_j - theta_k) / theta_k``.
-        cpa_mean: posterior mean CPA, currency per conversion (``inf`` if undefined).
-        cpa_low: lower end of the central ``cpa_interval`` CPA interval, currency.
-        cpa_high: upper end, currency.
-        roas_mean: posterior mean ROAS, value per currency (NaN for the CPA objective).
-        roas_low: lower end of the ROAS interval (NaN for CPA).
-        roas_high: upper end of the ROAS interval (NaN for CPA).
-        p_meets_target: P(CPA <= target CPA) or P(ROAS >= target ROAS).
-        p_kill: P(CPA > kill multiple x target) or P(ROAS < target / kill multiple).
         p_fatigue: P(recent rate < (1 - fatigue_drop) x earlier rate).
         fatigued: ``p_fatigue >= fatigue_probability``.
         alerts: :class:`~allocator.core.alerts.Alert` bit flags.
@@ -180,14 +176,6 @@ class Decisions:
     p_best: FloatArray
     expected_loss: FloatArray
     value_remaining: FloatArray
-    cpa_mean: FloatArray
-    cpa_low: FloatArray
-    cpa_high: FloatArray
-    roas_mean: FloatArray
-    roas_low: FloatArray
-    roas_high: FloatArray
-    p_meets_target: FloatArray
-    p_kill: FloatArray
     p_fatigue: FloatArray
     fatigued: BoolArray
     alerts: IntArray

@@ -24,17 +24,24 @@ from allocator.core.families import GammaPosterior
 from allocator.core.posterior import ArmModel, update
 from allocator.core.target import Target
 
-__all__ = ["ExactStats", "exact_stats", "fatigue_test"]
+__all__ = ["ExactStats", "PosteriorSummaries", "exact_stats", "fatigue_test"]
 
 
 @dataclass(frozen=True, slots=True)
-class ExactStats:
-    """Analytic summaries per arm; every field has shape ``(..., K)``.
+class PosteriorSummaries:
+    """The exact CPA and ROAS summaries of each arm; every field has shape ``(..., K)``.
 
-    The fields other than ``stop_unit`` mean what the like-named fields of
-    :class:`~allocator.core.decisions.Decisions` mean (the interval is the one asked
-    for); ``stop_unit`` is the spend unit of the stop rules: the target CPA, or for ROAS
-    the break-even CPA, currency.
+    Shared by :class:`ExactStats` and :class:`~allocator.core.decisions.Decisions`.
+
+    Attributes:
+        cpa_mean: posterior mean CPA, currency per conversion (``inf`` if undefined).
+        cpa_low: lower end of the central CPA interval, currency.
+        cpa_high: upper end, currency.
+        roas_mean: posterior mean ROAS, value per currency (NaN for the CPA objective).
+        roas_low: lower end of the ROAS interval (NaN for CPA).
+        roas_high: upper end of the ROAS interval (NaN for CPA).
+        p_meets_target: P(CPA <= target CPA) or P(ROAS >= target ROAS).
+        p_kill: P(CPA > kill multiple x target) or P(ROAS < target / kill multiple).
     """
 
     cpa_mean: FloatArray
@@ -45,6 +52,17 @@ class ExactStats:
     roas_high: FloatArray
     p_meets_target: FloatArray
     p_kill: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class ExactStats(PosteriorSummaries):
+    """Analytic summaries per arm (the interval is the one asked for), ``(..., K)``.
+
+    Attributes:
+        stop_unit: the spend unit of the stop rules: the target CPA, or for ROAS the
+            break-even CPA, currency.
+    """
+
     stop_unit: FloatArray
 
 

@@ -8,14 +8,17 @@ between equally scored arms at random.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, NamedTuple
 
 import numpy as np
+from annotated_types import Ge, Lt
 
-from allocator._types import BoolArray, FloatArray, IntArray
+from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState, History
 from allocator.sim.policy import (
     Action,
-    FramedPolicy,
+    Baseline,
+    PolicyContext,
     eligible_arms,
     one_hot,
     proportional_budgets,
@@ -27,8 +30,26 @@ from allocator.sim.policy import (
 __all__ = ["UCB1", "EpsilonGreedy", "Greedy"]
 
 
+class _Reported(NamedTuple):
+    """What a dashboard-reading baseline sees on a day, ``(R, K)`` arrays."""
+
+    ctx: PolicyContext
+    eligible: BoolArray
+    spend: FloatArray
+    conversions: FloatArray
+
+
+class _Dashboard(Baseline):
+    """Base of the baselines here, which read the reported totals as they are."""
+
+    def _reported(self, arms: ArmState, history: History) -> _Reported:
+        """The budget frame, today's eligible arms and the reported totals, as they are."""
+        ctx = require_context(self, self._ctx)
+        return _Reported(ctx, eligible_arms(arms), *reported_totals(history))
+
+
 @dataclass(eq=False)
-class Greedy(FramedPolicy):
+class Greedy(_Dashboard):
     """Greedy on observed CPA, after a minimum test spend per arm (``greedy``).
 
     Arms with less than ``min_test_multiple x target CPA`` of reported spend get the
@@ -44,19 +65,13 @@ class Greedy(FramedPolicy):
     """
 
     name = "greedy"
-    min_test_multiple: float = 2.0
-    epsilon: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.min_test_multiple < 0 or not 0.0 <= self.epsilon < 1.0:
-            raise ValueError("need min_test_multiple >= 0 and 0 <= epsilon < 1")
+    min_test_multiple: Annotated[float, Ge(0.0)] = 2.0
+    epsilon: Annotated[float, Ge(0.0), Lt(1.0)] = 0.0
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Test new arms at the minimum, give the rest to the best observed arm."""
-        ctx = require_context(self, self._ctx)
+        ctx, eligible, spend, conv = self._reported(arms, history)
         total, m = ctx.daily_budget, ctx.platform_min_budget
-        eligible = eligible_arms(arms)
-        spend, conv = reported_totals(history)
         untested = eligible & (spend < self.min_test_multiple * ctx.target_cpa)
         tested = eligible & ~untested
         rate = np.divide(conv, spend, out=np.zeros_like(spend), where=spend > 0)
@@ -89,10 +104,6 @@ class Greedy(FramedPolicy):
         moved = np.where(n_explore > 0, pot, 0.0)
         return np.where(chosen, each, 0.0) - np.where(best & tested, moved, 0.0)
 
-    def stages(self) -> IntArray | None:
-        """Baselines have no stages."""
-        return None
-
 
 class EpsilonGreedy(Greedy):
     """:class:`Greedy` that keeps exploring with a share ``epsilon`` (``epsilon_greedy``)."""
@@ -105,7 +116,7 @@ class EpsilonGreedy(Greedy):
 
 
 @dataclass(eq=False)
-class UCB1(FramedPolicy):
+class UCB1(_Dashboard):
     """UCB1 on conversions per spend, with the budget cut into slots (``ucb1``).
 
     Spend is counted in "pulls" of one target CPA each, so the mean reward is conversions
@@ -121,19 +132,13 @@ class UCB1(FramedPolicy):
     """
 
     name = "ucb1"
-    n_slots: int = 10
-    c: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.n_slots < 1 or self.c < 0:
-            raise ValueError("need n_slots >= 1 and c >= 0")
+    n_slots: Annotated[int, Ge(1)] = 10
+    c: Annotated[float, Ge(0.0)] = 1.0
 
     def act(self, arms: ArmState, history: History, day: int, rng: np.random.Generator) -> Action:
         """Assign slots to the highest upper confidence bounds."""
-        ctx = require_context(self, self._ctx)
+        ctx, eligible, spend, conv = self._reported(arms, history)
         total, unit = ctx.daily_budget, ctx.target_cpa
-        eligible = eligible_arms(arms)
-        spend, conv = reported_totals(history)
         pulls = spend / unit
         mean = np.divide(conv, pulls, out=np.zeros_like(pulls), where=pulls > 0)
         n_slots = int(min(self.n_slots, np.floor(total / ctx.platform_min_budget)))
@@ -151,7 +156,3 @@ class UCB1(FramedPolicy):
             budgets += np.where(pick, slot, 0.0)
             pulls = pulls + np.where(pick, slot / unit, 0.0)
         return budgets, budgets > 0
-
-    def stages(self) -> IntArray | None:
-        """Baselines have no stages."""
-        return None

@@ -30,10 +30,12 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History
+from allocator.core.bounds import check_bounds
 from allocator.sim.truth import Truth
 
 __all__ = [
     "Action",
+    "Baseline",
     "FramedPolicy",
     "Policy",
     "PolicyContext",
@@ -156,6 +158,23 @@ class FramedPolicy:
     def reset(self, context: PolicyContext) -> None:
         """Remember the budget frame."""
         self._ctx = context
+
+
+@dataclass(eq=False)
+class Baseline(FramedPolicy):
+    """Base of the baselines with settings: dataclasses whose fields carry their bounds.
+
+    The bounds are ``annotated_types`` metadata on the fields, enforced on creation by
+    :func:`~allocator.core.bounds.check_bounds` (a :class:`~allocator.core.bounds.FieldError`
+    names the field). Baselines have no stages.
+    """
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+    def stages(self) -> IntArray | None:
+        """Baselines have no stages."""
+        return None
 
 
 def require_context(policy: object, context: PolicyContext | None) -> PolicyContext:

@@ -9,7 +9,8 @@ durations in days.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
@@ -54,26 +55,43 @@ ENGINE_KINDS: frozenset[str] = frozenset({"thompson"})
 class _PolicyBase(StrictModel):
     name: Label | None = None
 
+    policy: ClassVar[Callable[..., Policy]]
+    """What :meth:`build` calls with the policy's keys (see :meth:`_policy_args`)."""
+
     @property
     def label(self) -> str:
         """The policy's name in results: ``name``, else the kind."""
         kind: str = getattr(self, "kind")  # noqa: B009 - every subclass declares it
         return self.name or kind
 
+    def _policy_args(self) -> dict[str, Any]:
+        """The keyword arguments of :attr:`policy`: every key but ``kind`` and ``name``."""
+        return {key: getattr(self, key) for key in type(self).model_fields if key not in _LABELS}
+
+    def build(self) -> Policy:
+        """The policy object."""
+        return self.policy(**self._policy_args())
+
+
+_LABELS = frozenset({"kind", "name"})
+
 
 class EvenConfig(_PolicyBase):
     """``kind = "even"``: :class:`~allocator.sim.splits.EvenSplit`."""
 
+    policy = EvenSplit
     kind: Literal["even"]
-
-    def build(self) -> Policy:
-        """The policy object."""
-        return EvenSplit()
 
 
 class FixedConfig(_PolicyBase):
-    """``kind = "fixed"``: :class:`~allocator.sim.splits.FixedSplit` (one weight per arm)."""
+    """``kind = "fixed"``: :class:`~allocator.sim.splits.FixedSplit`.
 
+    Attributes:
+        weights: one relative share per arm (>= 0, not all 0), renormalised each day over
+            the eligible arms.
+    """
+
+    policy = FixedSplit
     kind: Literal["fixed"]
     weights: tuple[NonNegative, ...] = Field(min_length=1)
 
@@ -83,44 +101,54 @@ class FixedConfig(_PolicyBase):
             raise ValueError("weights must not all be 0")
         return self
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return FixedSplit(np.asarray(self.weights, dtype=float))
+    def _policy_args(self) -> dict[str, Any]:
+        """The weights as an array."""
+        return {"weights": np.asarray(self.weights, dtype=float)}
 
 
 class GreedyConfig(_PolicyBase):
-    """``kind = "greedy"``: :class:`~allocator.sim.bandits.Greedy`."""
+    """``kind = "greedy"``: :class:`~allocator.sim.bandits.Greedy`.
 
+    Attributes:
+        min_test_multiple: test spend per arm, in multiples of the target CPA.
+    """
+
+    policy = Greedy
     kind: Literal["greedy"]
     min_test_multiple: NonNegative = 2.0
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return Greedy(min_test_multiple=self.min_test_multiple)
-
 
 class EpsilonGreedyConfig(_PolicyBase):
-    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.bandits.EpsilonGreedy`."""
+    """``kind = "epsilon_greedy"``: :class:`~allocator.sim.bandits.EpsilonGreedy`.
 
+    Attributes:
+        epsilon: share of the exploitable budget spent exploring, in [0, 1).
+        min_test_multiple: as for ``greedy``.
+    """
+
+    policy = EpsilonGreedy
     kind: Literal["epsilon_greedy"]
     epsilon: float = Field(default=0.1, ge=0.0, lt=1.0)
     min_test_multiple: NonNegative = 2.0
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return EpsilonGreedy(epsilon=self.epsilon, min_test_multiple=self.min_test_multiple)
 
+class _SlotsConfig(_PolicyBase):
+    """The keys of the policies that cut the budget into UCB slots.
 
-class UCB1Config(_PolicyBase):
-    """``kind = "ucb1"``: :class:`~allocator.sim.bandits.UCB1`."""
+    Attributes:
+        n_slots: slots per day (fewer if the budget cannot give each the minimum).
+        c: exploration constant (1 = UCB1).
+    """
 
-    kind: Literal["ucb1"]
     n_slots: int = Field(default=10, ge=1, le=1000)
     c: NonNegative = 1.0
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return UCB1(n_slots=self.n_slots, c=self.c)
+
+class UCB1Config(_SlotsConfig):
+    """``kind = "ucb1"``: :class:`~allocator.sim.bandits.UCB1`."""
+
+    policy = UCB1
+    kind: Literal["ucb1"]
 
 
 class RulesConfig(_PolicyBase):
@@ -134,22 +162,13 @@ class RulesConfig(_PolicyBase):
         respect_authorization: leave arms with a lapsed authorization out.
     """
 
+    policy = Rules
     kind: Literal["rules"]
     pause_cpa_multiple: Positive = 2.0
     min_spend_multiple: NonNegative = 3.0
     step: float = Field(default=0.2, ge=0.0, lt=1.0)
     lookback_days: int = Field(default=7, ge=1, le=366)
     respect_authorization: bool = False
-
-    def build(self) -> Policy:
-        """The policy object."""
-        return Rules(
-            pause_cpa_multiple=self.pause_cpa_multiple,
-            min_spend_multiple=self.min_spend_multiple,
-            step=self.step,
-            lookback_days=self.lookback_days,
-            respect_authorization=self.respect_authorization,
-        )
 
 
 class PlainTSConfig(_PolicyBase):
@@ -160,13 +179,21 @@ class PlainTSConfig(_PolicyBase):
         n_draws: posterior draws for P(best).
     """
 
+    policy = ThompsonShares
+    lag_correction: ClassVar[bool] = False
+    """Whether the variant corrects spend for the reporting lag."""
+
     kind: Literal["plain_ts"]
     step: Positive = 0.5
     n_draws: int = Field(default=500, ge=10, le=100_000)
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return ThompsonShares(name=self.label, step=self.step, n_draws=self.n_draws)
+    def _policy_args(self) -> dict[str, Any]:
+        """The variant's keys, its label and its lag correction."""
+        return {
+            **super()._policy_args(),
+            "name": self.label,
+            "lag_correction": self.lag_correction,
+        }
 
 
 class DiscountedTSConfig(PlainTSConfig):
@@ -176,57 +203,31 @@ class DiscountedTSConfig(PlainTSConfig):
         discount: weight per day of age, in (0, 1].
     """
 
+    lag_correction = True
     kind: Literal["discounted_ts"]  # type: ignore[assignment]
     discount: float = Field(default=0.9, gt=0.0, le=1.0)
-
-    def build(self) -> Policy:
-        """The policy object."""
-        return ThompsonShares(
-            name=self.label,
-            discount=self.discount,
-            lag_correction=True,
-            step=self.step,
-            n_draws=self.n_draws,
-        )
 
 
 class SlidingTSConfig(PlainTSConfig):
     """``kind = "sliding_ts"``: sliding-window Thompson sampling (last ``window_days``)."""
 
+    lag_correction = True
     kind: Literal["sliding_ts"]  # type: ignore[assignment]
     window_days: int = Field(default=14, ge=1, le=366)
 
-    def build(self) -> Policy:
-        """The policy object."""
-        return ThompsonShares(
-            name=self.label,
-            window_days=self.window_days,
-            lag_correction=True,
-            step=self.step,
-            n_draws=self.n_draws,
-        )
 
-
-class RawUCBConfig(_PolicyBase):
+class RawUCBConfig(_SlotsConfig):
     """``kind = "raw_ucb"``: :class:`~allocator.sim.nonstationary.RawUCB` (Seznec 2020)."""
 
+    policy = RawUCB
     kind: Literal["raw_ucb"]
-    n_slots: int = Field(default=10, ge=1, le=1000)
-    c: NonNegative = 1.0
-
-    def build(self) -> Policy:
-        """The policy object."""
-        return RawUCB(n_slots=self.n_slots, c=self.c)
 
 
 class OracleConfig(_PolicyBase):
     """``kind = "oracle"``: :class:`~allocator.sim.oracle.Oracle` (always run)."""
 
+    policy = Oracle
     kind: Literal["oracle"]
-
-    def build(self) -> Policy:
-        """The policy object."""
-        return Oracle()
 
 
 class ThompsonConfig(_PolicyBase, EngineSettings):

@@ -8,12 +8,17 @@ arm stays stranded.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from allocator._types import BoolArray, IntArray
+import numpy as np
+from annotated_types import Ge, Gt, Lt
+
+from allocator._types import BoolArray, FloatArray
 from allocator.core.arms import ArmState, History
 from allocator.sim.policy import (
     Action,
+    Baseline,
     PolicyContext,
     eligible_arms,
     proportional_budgets,
@@ -23,7 +28,16 @@ from allocator.sim.policy import (
 __all__ = ["Rules"]
 
 
-class Rules:
+def _no_weights() -> FloatArray:
+    return np.zeros((0, 0))
+
+
+def _no_flags() -> BoolArray:
+    return np.zeros((0, 0), dtype=bool)
+
+
+@dataclass(eq=False)
+class Rules(Baseline):
     """Automated rules as ad managers offer them (``rules``).
 
     Every day, over the last ``lookback_days`` of reported data (CPA = spend /
@@ -41,29 +55,14 @@ class Rules:
     """
 
     name = "rules"
-
-    def __init__(
-        self,
-        pause_cpa_multiple: float = 2.0,
-        min_spend_multiple: float = 3.0,
-        step: float = 0.2,
-        lookback_days: int = 7,
-        respect_authorization: bool = False,
-    ) -> None:
-        """Create the policy (parameters as in the class docstring)."""
-        if pause_cpa_multiple <= 0 or min_spend_multiple < 0 or not 0 <= step < 1:
-            raise ValueError("need pause_cpa_multiple > 0, min_spend_multiple >= 0, 0<=step<1")
-        if lookback_days < 1:
-            raise ValueError("lookback_days must be >= 1")
-        self.pause_cpa_multiple = pause_cpa_multiple
-        self.min_spend_multiple = min_spend_multiple
-        self.step = step
-        self.lookback_days = lookback_days
-        self.respect_authorization = respect_authorization
-        self._ctx: PolicyContext | None = None
-        self._weight = np.zeros((0, 0))
-        self._paused = np.zeros((0, 0), dtype=bool)
-        self._started = np.zeros((0, 0), dtype=bool)
+    pause_cpa_multiple: Annotated[float, Gt(0.0)] = 2.0
+    min_spend_multiple: Annotated[float, Ge(0.0)] = 3.0
+    step: Annotated[float, Ge(0.0), Lt(1.0)] = 0.2
+    lookback_days: Annotated[int, Ge(1)] = 7
+    respect_authorization: bool = False
+    _weight: FloatArray = field(default_factory=_no_weights, init=False, repr=False)
+    _paused: BoolArray = field(default_factory=_no_flags, init=False, repr=False)
+    _started: BoolArray = field(default_factory=_no_flags, init=False, repr=False)
 
     def reset(self, context: PolicyContext) -> None:
         """Clear the rule state (budgets, paused arms)."""
@@ -113,7 +112,3 @@ class Rules:
         )
         self._weight = np.where(new, mean_running, self._weight)
         self._started |= new
-
-    def stages(self) -> IntArray | None:
-        """Baselines have no stages."""
-        return None

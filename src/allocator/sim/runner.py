@@ -43,6 +43,7 @@ from allocator.sim.truth import DayReport
 __all__ = [
     "ID_COLUMNS",
     "BlockResult",
+    "DailySeries",
     "ExperimentResult",
     "block_path",
     "load_block",
@@ -60,8 +61,26 @@ Executor = Callable[[BlockRunner, list[ReplicationBlock]], Iterator["BlockResult
 
 
 @dataclass(frozen=True)
-class BlockResult:
-    """Every policy's outcomes on one block of replications.
+class DailySeries:
+    """Every policy's day-by-day outcomes, ``P`` policies by ``T`` days.
+
+    The last axis of the first two runs over replications: a block's ``N``, or all ``R``.
+
+    Attributes:
+        daily_conversions: true conversions per day, ``(P, T, N)``.
+        daily_expected: expected conversions per day given the budgets, ``(P, T, N)``.
+        plot_budgets: daily budgets of replication ``experiment.plot_seed``, currency per
+            day, ``(P, T, K)``; empty ``(P, 0, K)`` in a block that does not hold it.
+    """
+
+    daily_conversions: FloatArray
+    daily_expected: FloatArray
+    plot_budgets: FloatArray
+
+
+@dataclass(frozen=True)
+class BlockResult(DailySeries):
+    """Every policy's outcomes on one block of replications (with its daily series).
 
     Attributes:
         index: the block's number.
@@ -69,10 +88,6 @@ class BlockResult:
         policies: policy names, the oracle first, ``P`` of them.
         replications: global replication numbers kept from the block, ``(N,)``.
         metrics: :data:`RESULT_COLUMNS` per policy and replication, ``(P, C, N)``.
-        daily_conversions: true conversions per day, ``(P, T, N)``.
-        daily_expected: expected conversions per day given the budgets, ``(P, T, N)``.
-        plot_budgets: daily budgets of the plotted replication, currency per day,
-            ``(P, T, K)``; empty ``(P, 0, K)`` unless the block holds that replication.
     """
 
     index: int
@@ -80,14 +95,13 @@ class BlockResult:
     policies: tuple[str, ...]
     replications: IntArray
     metrics: FloatArray
-    daily_conversions: FloatArray
-    daily_expected: FloatArray
-    plot_budgets: FloatArray
 
 
 @dataclass(frozen=True)
-class ExperimentResult:
+class ExperimentResult(DailySeries):
     """The whole experiment, blocks concatenated in replication order.
+
+    Its daily series run over all ``R`` replications.
 
     Attributes:
         experiment: the config.
@@ -95,9 +109,6 @@ class ExperimentResult:
             :data:`RESULT_COLUMNS`.
         policies: policy names, the oracle first.
         kinds: policy kind per name.
-        daily_conversions: ``(P, T, R)``.
-        daily_expected: ``(P, T, R)``.
-        plot_budgets: ``(P, T, K)`` budgets of replication ``experiment.plot_seed``.
         n_loaded: blocks loaded from a previous run instead of simulated.
     """
 
@@ -105,9 +116,6 @@ class ExperimentResult:
     frame: pd.DataFrame
     policies: tuple[str, ...]
     kinds: dict[str, str]
-    daily_conversions: FloatArray
-    daily_expected: FloatArray
-    plot_budgets: FloatArray
     n_loaded: int
 
 
@@ -177,6 +185,10 @@ def simulate_block(experiment: ExperimentConfig, block: ReplicationBlock) -> Blo
 
 
 # ----------------------------------------------------------------------- storage
+_STORED_ARRAYS = ("replications", "metrics", "daily_conversions", "daily_expected", "plot_budgets")
+"""The :class:`BlockResult` fields a stored block holds as arrays, in file order."""
+
+
 def block_path(out_dir: Path, index: int) -> Path:
     """Where block ``index`` is stored."""
     return out_dir / "blocks" / f"block-{index:06d}.npz"
@@ -193,15 +205,8 @@ def save_block(out_dir: Path, result: BlockResult) -> Path:
     os.fchmod(fd, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                meta=np.array(meta),
-                replications=result.replications,
-                metrics=result.metrics,
-                daily_conversions=result.daily_conversions,
-                daily_expected=result.daily_expected,
-                plot_budgets=result.plot_budgets,
-            )
+            arrays = {name: getattr(result, name) for name in _STORED_ARRAYS}
+            np.savez(handle, meta=np.array(meta), **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -220,11 +225,7 @@ def load_block(path: Path, config_hash: str) -> BlockResult | None:
                 index=int(meta["index"]),
                 config_hash=config_hash,
                 policies=tuple(meta["policies"]),
-                replications=data["replications"],
-                metrics=data["metrics"],
-                daily_conversions=data["daily_conversions"],
-                daily_expected=data["daily_expected"],
-                plot_budgets=data["plot_budgets"],
+                **{name: data[name] for name in _STORED_ARRAYS},
             )
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         return None

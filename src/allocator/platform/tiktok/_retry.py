@@ -17,13 +17,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import httpx
+from annotated_types import Ge
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from allocator.core.bounds import check_bounds
 from allocator.errors import ApiTransportError, RateLimitedError, ServerError
 
 __all__ = [
@@ -45,9 +47,15 @@ _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolEr
 """httpx failures worth repeating (others, like an unsupported URL scheme, are bugs)."""
 
 
+_Seconds = Annotated[float, Ge(0.0)]
+"""A wait or a time budget, seconds (>= 0)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with jitter inside a bounded total time (seconds).
+
+    The bounds are on the fields (:func:`~allocator.core.bounds.check_bounds`).
 
     Attributes:
         max_attempts: attempts in all, the first included (>= 1).
@@ -57,17 +65,14 @@ class RetryPolicy:
         total_seconds: no retry starts later than this after the first attempt.
     """
 
-    max_attempts: int = 6
-    initial_wait: float = 0.5
-    max_wait: float = 8.0
-    jitter: float = 0.5
-    total_seconds: float = 60.0
+    max_attempts: Annotated[int, Ge(1)] = 6
+    initial_wait: _Seconds = 0.5
+    max_wait: _Seconds = 8.0
+    jitter: _Seconds = 0.5
+    total_seconds: _Seconds = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if min(self.initial_wait, self.max_wait, self.jitter, self.total_seconds) < 0:
-            raise ValueError("waits and the total time must be >= 0")
+        check_bounds(self)
 
     def backoff(self, retry_number: int) -> float:
         """The wait before retry ``retry_number`` (1-based), without jitter, seconds."""

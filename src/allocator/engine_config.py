@@ -65,6 +65,9 @@ class EngineSampling(StrictModel):
         relearning_days: longest relearning after a large edit, days.
         allocation_draws: posterior draws behind the saturating allocation's average
             (the core's ``EngineParams.allocation_draws``).
+        kill_at_smallest_budget: judge the maximum accepted CPA at the smallest budget
+            under the assumed saturation, not at the spend the creative got (the core's
+            ``EngineParams.kill_at_smallest_budget``).
     """
 
     n_draws: DrawCount = _CORE.n_draws
@@ -76,6 +79,7 @@ class EngineSampling(StrictModel):
     reset_penalty: float = Field(default=_CORE.reset_penalty, ge=0.0, le=1.0)
     relearning_days: float = Field(default=_CORE.relearning_days, ge=0.0, le=365.0)
     allocation_draws: AllocationDraws = _CORE.allocation_draws
+    kill_at_smallest_budget: bool = _CORE.kill_at_smallest_budget
 
 
 class EngineSections(StrictModel):
@@ -128,6 +132,7 @@ class EngineSections(StrictModel):
             reset_penalty=sampling.reset_penalty,
             relearning_days=sampling.relearning_days,
             allocation_draws=sampling.allocation_draws,
+            kill_at_smallest_budget=sampling.kill_at_smallest_budget,
         )
 
 

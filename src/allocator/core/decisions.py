@@ -320,6 +320,7 @@ def decide(
     params: DecisionParams,
     *,
     top_hint: IntArray | None = None,
+    kill_rate_multiplier: FloatArray | None = None,
 ) -> Decisions:
     """Decide every arm's stage and summaries.
 
@@ -333,6 +334,11 @@ def decide(
         params: thresholds.
         top_hint: ``numpy.argmax(draws, axis=-1)``, shape ``(..., S)``, when the caller
             already has it (the engine shares it with the allocation); it only saves time.
+        kill_rate_multiplier: per arm, its rate at the smallest budget over its average
+            rate, ``(..., K)`` (>= 1 under diminishing returns; see
+            :func:`allocator.core.response.rate_at_zero_multiplier`). The kill then asks
+            whether the CPA *at the smallest budget* is credibly above the maximum, not
+            the CPA at the spend the arm happened to get; None judges the average.
 
     Returns:
         :class:`Decisions` of shape ``(..., K)``.
@@ -342,7 +348,10 @@ def decide(
     prev = _prev_stage(arms)
     eligible = ~blocked & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
     stats = draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
-    exact = exact_stats(model, target, params.cpa_interval, params.kill_cpa_multiple)
+    kill_multiple: float | FloatArray = params.kill_cpa_multiple
+    if kill_rate_multiplier is not None:
+        kill_multiple = params.kill_cpa_multiple * np.asarray(kill_rate_multiplier)
+    exact = exact_stats(model, target, params.cpa_interval, kill_multiple)
     p_fatigue, recent = fatigue_test(
         model, history, params.fatigue_drop, params.fatigue_half_life_days
     )

@@ -119,6 +119,11 @@ class EngineParams:
         relearning_days: longest relearning after a large edit, days (TikTok's help
             centre: about 7 days or about 50 conversions, whichever comes first; the
             conversions are ``guardrails.learning_conversions``).
+        kill_at_smallest_budget: judge the maximum accepted CPA at the smallest budget
+            the arm could get (its average rate times its rate-at-vanishing-spend factor
+            under the assumed saturation), not at the spend it happened to get: a
+            creative saturated at a large budget may still pay at a small one. False
+            judges the average CPA.
         allocation_draws: the first this many of the ``n_draws`` posterior draws make
             the saturating allocation's average (exact water-filling per draw costs
             ``S K log K``; 64 keeps the step within 2x its sampling floor). The
@@ -136,6 +141,7 @@ class EngineParams:
     reset_penalty: Annotated[float, Ge(0.0), Le(1.0)] = 0.1
     relearning_days: Annotated[float, Ge(0.0), Le(365.0)] = 7.0
     allocation_draws: AllocationDraws = 64
+    kill_at_smallest_budget: bool = True
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -240,16 +246,20 @@ def step(
     model = fit(history, arms, params.posterior, target)
     draws = model.sample(rng, params.n_draws)
     top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
-    decisions = decide(draws, model, arms, history, target, params.decisions, top_hint=top)
-    guard = params.guardrails
-    total = np.asarray(total_budget, dtype=np.float64)
-    launched = arms.days_since_launch >= 0
     # factor from each arm's average rate to its rate at vanishing spend, shared by the
-    # marginal stop and the saturating allocation (ones when the response is linear)
+    # kill test, the marginal stop and the saturating allocation (ones when linear)
     half = params.half_saturation_spend
     to_zero = rate_at_zero_multiplier(
         history.spend, exposure_weight(history, params.posterior), half
     )
+    kill_at = to_zero if params.kill_at_smallest_budget else None
+    decisions = decide(
+        draws, model, arms, history, target, params.decisions, top_hint=top,
+        kill_rate_multiplier=kill_at,
+    )  # fmt: skip
+    guard = params.guardrails
+    total = np.asarray(total_budget, dtype=np.float64)
+    launched = arms.days_since_launch >= 0
     if params.marginal_stop:
         decisions = _keep_useful_losers(decisions, draws, launched, to_zero, total, params)
     stage = decisions.stage

@@ -67,7 +67,7 @@ class ExactStats(PosteriorSummaries):
 
 
 def exact_stats(
-    model: ArmModel, target: Target, interval: float, kill_multiple: float
+    model: ArmModel, target: Target, interval: float, kill_multiple: float | FloatArray
 ) -> ExactStats:
     """Analytic CPA/ROAS summaries of the conjugate posteriors, ``(..., K)``.
 
@@ -76,7 +76,7 @@ def exact_stats(
         target: objective and target.
         interval: central probability of the CPA and ROAS intervals, in (0, 1).
         kill_multiple: CPA above this multiple of the target (ROAS: below target /
-            multiple) is a kill.
+            multiple) is a kill; a scalar, or one multiple per arm ``(..., K)``.
 
     Raises:
         ValueError: a ROAS target with a model fitted without a value model.
@@ -109,7 +109,7 @@ def _roas_stats(
     target: Target,
     cpa: tuple[FloatArray, FloatArray, FloatArray],
     tail: float,
-    kill_multiple: float,
+    kill_multiple: float | FloatArray,
 ) -> ExactStats:
     """:func:`exact_stats` for a ROAS target; ``cpa`` = the CPA mean, low and high."""
     if model.value is None or target.target_roas is None:
@@ -118,7 +118,7 @@ def _roas_stats(
     # ROAS = s * G1 / G2 with G1 ~ Gamma(a), G2 ~ Gamma(av): G1 / (G1 + G2) ~ Beta(a, av).
     av, scale = model.value.shape, model.value.value_shape * model.value.rate / b
 
-    def below(roas: float) -> FloatArray:
+    def below(roas: float | FloatArray) -> FloatArray:
         ratio = roas / scale
         out: FloatArray = special.betainc(a, av, ratio / (1.0 + ratio))
         return out

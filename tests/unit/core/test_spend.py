@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.decisions import Reason
-from allocator.core.engine import EngineParams, EngineStep, step
+from allocator.core.engine import EngineParams, EngineStep, ShortfallEdits, step
 from allocator.core.guardrail_params import GuardrailParams
 from allocator.core.margin import better_elsewhere, water_level
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
@@ -51,8 +51,10 @@ def steady_history(cpa: list[float], spend: float = 100.0, days: int = 21) -> Hi
     return History(s, conv, conv * 40.0, s * 60.0, observed, np.arange(days, 0.0, -1.0))
 
 
-def run(arms: ArmState, history: History, total: float) -> EngineStep:
-    params = EngineParams(guardrails=GUARD, n_draws=2000)  # the step cap holds by default
+def run(
+    arms: ArmState, history: History, total: float, *, shortfall: ShortfallEdits = "hold"
+) -> EngineStep:
+    params = EngineParams(guardrails=GUARD, n_draws=2000, step_cap_on_shortfall=shortfall)
     return step(arms, history, CPA, total, params, np.random.default_rng(0))
 
 
@@ -145,10 +147,25 @@ def test_lifting_the_step_cap_plans_the_money_the_cap_alone_would_leave() -> Non
     history = steady_history([20.0, 22.0])
     capped = run(arms, history, total=400.0)
     assert float(capped.projection.shortfall) == pytest.approx(140.0)  # 2 x 130 of 400
-    params = EngineParams(guardrails=GUARD, n_draws=2000, step_cap_on_shortfall="lift")
-    lifted = step(arms, history, CPA, 400.0, params, np.random.default_rng(0))
+    lifted = run(arms, history, total=400.0, shortfall="lift")
     assert float(lifted.projection.shortfall) == 0.0
     assert float(lifted.budget.sum()) == pytest.approx(400.0)
+
+
+def test_by_value_lifts_the_cap_when_the_gap_outweighs_the_relearning() -> None:
+    # two ad groups at 100/day, CPAs 20 and 22: 400 to place, the cap lets 130 + 130
+    # through. Lifted, they would get 226.56 and 173.44; the capped ramp (x1.3 a day)
+    # leaves 161 and 48 money-days unplanned, and relearning (50 conversions at 12 and
+    # 8.4 a day) costs 0.1 x 226.56 x 4.1 = 94 and 0.1 x 173.44 x 5.9 = 103: weighted by
+    # their rates the gain (10.9 conversions) beats the cost (10.0), so the cap is lifted
+    arms = make_arms(2, budget=100.0)
+    history = steady_history([20.0, 22.0])
+    by_value = run(arms, history, total=400.0, shortfall="by_value")
+    assert float(by_value.budget.sum()) == pytest.approx(400.0)
+    # a budget that only just overflows the cap (270 of 260): 27 money-days of gain
+    # against 94 of relearning, so the cap holds
+    short = run(arms, history, total=270.0, shortfall="by_value")
+    assert float(short.projection.shortfall) == pytest.approx(10.0)
 
 
 # --- lifting the step-up cap by expected value (spend.lift_pays) ----------------------

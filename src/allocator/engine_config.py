@@ -68,6 +68,9 @@ class EngineSampling(StrictModel):
         kill_at_smallest_budget: judge the maximum accepted CPA at the smallest budget
             under the assumed saturation, not at the spend the creative got (the core's
             ``EngineParams.kill_at_smallest_budget``).
+        learn_saturation: learn the account's half-saturation spend from its own spend
+            variation, ``half_saturation_spend`` being the prior's median.
+        saturation_prior_sd_log: that prior's standard deviation of ``ln h``.
     """
 
     n_draws: DrawCount = _CORE.n_draws
@@ -80,6 +83,8 @@ class EngineSampling(StrictModel):
     relearning_days: float = Field(default=_CORE.relearning_days, ge=0.0, le=365.0)
     allocation_draws: AllocationDraws = _CORE.allocation_draws
     kill_at_smallest_budget: bool = _CORE.kill_at_smallest_budget
+    learn_saturation: bool = _CORE.learn_saturation
+    saturation_prior_sd_log: float = Field(default=_CORE.saturation_prior_sd_log, gt=0.0, le=10.0)
 
 
 class EngineSections(StrictModel):
@@ -133,6 +138,8 @@ class EngineSections(StrictModel):
             relearning_days=sampling.relearning_days,
             allocation_draws=sampling.allocation_draws,
             kill_at_smallest_budget=sampling.kill_at_smallest_budget,
+            learn_saturation=sampling.learn_saturation,
+            saturation_prior_sd_log=sampling.saturation_prior_sd_log,
         )
 
 

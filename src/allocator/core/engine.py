@@ -29,7 +29,7 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
 from annotated_types import Ge, Gt, Le
@@ -45,6 +45,7 @@ from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.margin import better_elsewhere
 from allocator.core.posterior import ArmModel, fit
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
+from allocator.core.saturation import fit_half_saturation
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
 from allocator.core.target import Target
 
@@ -61,6 +62,7 @@ __all__ = [
     "EngineStep",
     "SaturationSpend",
     "ShortfallEdits",
+    "account_half_saturation",
     "conversions_since_edit",
     "exploration_floor",
     "start_budget",
@@ -124,6 +126,11 @@ class EngineParams:
             under the assumed saturation), not at the spend it happened to get: a
             creative saturated at a large budget may still pay at a small one. False
             judges the average CPA.
+        learn_saturation: learn the account's half-saturation spend from its own
+            spend variation (:mod:`allocator.core.saturation`), with
+            ``half_saturation_spend`` as the prior's median; False uses that value.
+        saturation_prior_sd_log: the prior's standard deviation of ``ln h`` (1: a
+            factor of e either way is plausible before any data).
         allocation_draws: the first this many of the ``n_draws`` posterior draws make
             the saturating allocation's average (exact water-filling per draw costs
             ``S K log K``; 64 keeps the step within 2x its sampling floor). The
@@ -142,6 +149,8 @@ class EngineParams:
     relearning_days: Annotated[float, Ge(0.0), Le(365.0)] = 7.0
     allocation_draws: AllocationDraws = 64
     kill_at_smallest_budget: bool = True
+    learn_saturation: bool = False
+    saturation_prior_sd_log: Annotated[float, Gt(0.0), Le(10.0)] = 1.0
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -248,10 +257,9 @@ def step(
     top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
     # factor from each arm's average rate to its rate at vanishing spend, shared by the
     # kill test, the marginal stop and the saturating allocation (ones when linear)
-    half = params.half_saturation_spend
-    to_zero = rate_at_zero_multiplier(
-        history.spend, exposure_weight(history, params.posterior), half
-    )
+    weight = exposure_weight(history, params.posterior)
+    half = account_half_saturation(history, weight, params)
+    to_zero = rate_at_zero_multiplier(history.spend, weight, half)
     kill_at = to_zero if params.kill_at_smallest_budget else None
     decisions = decide(
         draws, model, arms, history, target, params.decisions, top_hint=top,
@@ -261,14 +269,16 @@ def step(
     total = np.asarray(total_budget, dtype=np.float64)
     launched = arms.days_since_launch >= 0
     if params.marginal_stop:
-        decisions = _keep_useful_losers(decisions, draws, launched, to_zero, total, params)
+        decisions = _keep_useful_losers(
+            decisions, draws, launched, _Saturation(to_zero, half), total, params
+        )
     stage = decisions.stage
     active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
     acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
     acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
     reserve = acceptable & (stage == Stage.RESTING) & params.spend_reserve
-    placer = _Placer(draws, top, to_zero, model, params)
+    placer = _Placer(draws, top, _Saturation(to_zero, half), model, params)
     decisions, room, desired, projection = placer.place(
         decisions, _Room(arms, active, frozen, total, guard), reserve
     )
@@ -286,11 +296,40 @@ def step(
     )
 
 
+class _Saturation(NamedTuple):
+    """The response curve the step assumes.
+
+    ``to_zero``: the rate-at-vanishing-spend factor per arm ``(..., K)``; ``half``: the
+    half-saturation spend, a scalar or one per account ``(..., 1)``, currency per day.
+    """
+
+    to_zero: FloatArray
+    half: float | FloatArray
+
+
+def account_half_saturation(
+    history: History, weight: FloatArray, params: EngineParams
+) -> float | FloatArray:
+    """Half-saturation spend the step uses, currency per day.
+
+    ``params.half_saturation_spend`` as given, or, with ``learn_saturation``, each
+    account's own (:func:`allocator.core.saturation.fit_half_saturation`, with the given
+    value as the prior's median), shape ``(..., 1)``.
+    """
+    half = params.half_saturation_spend
+    if not params.learn_saturation or math.isinf(half):
+        return half
+    fitted = fit_half_saturation(
+        history.spend, history.conversions, weight, half, params.saturation_prior_sd_log
+    )
+    return np.asarray(fitted, dtype=np.float64)[..., None]
+
+
 def _keep_useful_losers(
     decisions: Decisions,
     draws: FloatArray,
     launched: BoolArray,
-    to_zero: FloatArray,
+    saturation: _Saturation,
     total: FloatArray,
     params: EngineParams,
 ) -> Decisions:
@@ -305,10 +344,10 @@ def _keep_useful_losers(
         return decisions
     stage = decisions.stage
     candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
-    half = params.half_saturation_spend
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
     few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
+    to_zero, half = saturation
     rest = better_elsewhere(few, to_zero, candidate, cap, total, half, probability)
     keep = loser & ~rest
     return dataclasses.replace(
@@ -392,7 +431,7 @@ class _Placer:
 
     draws: FloatArray
     top: IntArray
-    to_zero: FloatArray
+    saturation: _Saturation
     model: ArmModel
     params: EngineParams
 
@@ -432,7 +471,7 @@ class _Placer:
     def _project(self, decisions: Decisions, room: _Room) -> tuple[FloatArray, Projection]:
         """Thompson allocation over ``room.active`` and its guardrail projection."""
         desired = _allocate(
-            self.draws, self.top, decisions.stage, room.active, self.to_zero, room.total,
+            self.draws, self.top, decisions.stage, room.active, self.saturation, room.total,
             self.params,
         )  # fmt: skip
         projection = project(
@@ -497,7 +536,7 @@ def _allocate(
     top: IntArray,
     stage: IntArray,
     active: BoolArray,
-    to_zero: FloatArray,
+    saturation: _Saturation,
     total: FloatArray,
     params: EngineParams,
 ) -> FloatArray:
@@ -507,8 +546,8 @@ def _allocate(
     explore = exploration_floor(active, total, guard)
     floor = np.where(stage == Stage.TESTING, explore[..., None], guard.platform_min_budget)
     floors = np.where(active, floor, 0.0)
-    half = params.half_saturation_spend
-    if math.isinf(half):
+    to_zero, half = saturation
+    if np.ndim(half) == 0 and math.isinf(float(half)):
         return thompson_allocate(draws, floors, cap, total, top_hint=top)
     few = draws[..., : params.allocation_draws, :]  # water-filling costs S K log K per row
     return saturating_allocate(few * to_zero[..., None, :], floors, cap, total, half)

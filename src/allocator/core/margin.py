@@ -40,14 +40,15 @@ def _greedy_funded(rate: FloatArray, cap: FloatArray, total: FloatArray) -> Bool
 
 
 def water_level(
-    rate: FloatArray, half: float, cap: FloatArray, total: FloatArray
+    rate: FloatArray, half: float | FloatArray, cap: FloatArray, total: FloatArray
 ) -> tuple[FloatArray, BoolArray]:
     """Marginal return of the last dollar in the best split, and the arms it funds.
 
     Args:
         rate: each arm's rate at vanishing spend ``(..., K)`` (0 for arms that may not
             run), reward per currency unit.
-        half: half-saturation spend ``h``, currency per day (``inf`` = linear).
+        half: half-saturation spend ``h``, currency per day (``inf`` = linear): a
+            scalar, or one per arm ``(..., K)`` (finite).
         cap: largest budget per arm ``(..., K)``, currency per day.
         total: the daily budget ``(...)``, currency per day.
 
@@ -56,7 +57,7 @@ def water_level(
         (``inf`` where none is funded) and the funded arms ``(..., K)``.
     """
     total = np.asarray(total, dtype=np.float64)
-    if math.isinf(half):
+    if np.ndim(half) == 0 and math.isinf(float(half)):
         funded = _greedy_funded(rate, cap, total) & (rate > 0)
         marginal = rate
     else:
@@ -73,7 +74,7 @@ def better_elsewhere(
     candidate: BoolArray,
     cap: FloatArray,
     total: FloatArray,
-    half: float,
+    half: float | FloatArray,
     probability: float,
 ) -> BoolArray:
     """Arms whose money is credibly better used by the others, ``(..., K)``.
@@ -85,7 +86,8 @@ def better_elsewhere(
         candidate: arms that may run ``(..., K)``; the split is over these.
         cap: largest budget per arm ``(..., K)``, currency per day.
         total: the daily budget ``(...)``, currency per day.
-        half: half-saturation spend, currency per day (``inf`` = linear).
+        half: half-saturation spend, currency per day (``inf`` = linear), a scalar
+            or one per arm ``(..., K)``.
         probability: an arm is better elsewhere when ``P(rate at zero > level)`` is
             below this.
 

@@ -21,8 +21,6 @@ problem with the true curves through :func:`water_fill`.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from allocator._types import FloatArray
@@ -57,7 +55,7 @@ def marginal_rate(rate: FloatArray, half: FloatArray | float, budget: FloatArray
 
 
 def rate_at_zero_multiplier(
-    spend: FloatArray, exposure_weight: FloatArray, half: float
+    spend: FloatArray, exposure_weight: FloatArray, half: float | FloatArray
 ) -> FloatArray:
     """Factor from an arm's average rate to its rate at vanishing spend, ``(..., K)``.
 
@@ -71,15 +69,17 @@ def rate_at_zero_multiplier(
         spend: daily spend ``(..., K, D)``, currency per day.
         exposure_weight: the posterior's per-day exposure weight ``(D,)`` (discount times
             reported fraction).
-        half: half-saturation spend ``h``, currency per day (> 0, ``inf`` = linear).
+        half: half-saturation spend ``h``, currency per day (> 0, ``inf`` = linear):
+            a scalar, or one per arm ``(..., K)`` (e.g. one per account, ``(..., 1)``).
     """
-    if not half > 0:
-        raise ValueError(f"half-saturation spend must be > 0, got {half}")
+    h = np.asarray(half, dtype=np.float64)
+    if not (h > 0).all():
+        raise ValueError("half-saturation spend must be > 0")
     spend = np.asarray(spend, dtype=np.float64)
-    if math.isinf(half):
+    if np.isinf(h).all():
         return np.ones(spend.shape[:-1])
     exposure = spend @ exposure_weight
-    effective = (spend / (1.0 + spend / half)) @ exposure_weight
+    effective = (spend / (1.0 + spend / h[..., None])) @ exposure_weight
     ok = effective > 0.0
     out: FloatArray = np.where(ok, exposure / np.where(ok, effective, 1.0), 1.0)
     return out

@@ -71,6 +71,9 @@ class EngineSampling(StrictModel):
         learn_saturation: learn the account's half-saturation spend from its own spend
             variation, ``half_saturation_spend`` being the prior's median.
         saturation_prior_sd_log: that prior's standard deviation of ``ln h``.
+        fatigue_forecast: estimate tomorrow's rate from a decay curve in cumulative
+            impressions pooled across the account (the core's
+            ``EngineParams.fatigue_forecast``).
     """
 
     n_draws: DrawCount = _CORE.n_draws
@@ -84,6 +87,7 @@ class EngineSampling(StrictModel):
     allocation_draws: AllocationDraws = _CORE.allocation_draws
     kill_at_smallest_budget: bool = _CORE.kill_at_smallest_budget
     learn_saturation: bool = _CORE.learn_saturation
+    fatigue_forecast: bool = _CORE.fatigue_forecast
     saturation_prior_sd_log: float = Field(default=_CORE.saturation_prior_sd_log, gt=0.0, le=10.0)
 
 
@@ -139,6 +143,7 @@ class EngineSections(StrictModel):
             allocation_draws=sampling.allocation_draws,
             kill_at_smallest_budget=sampling.kill_at_smallest_budget,
             learn_saturation=sampling.learn_saturation,
+            fatigue_forecast=sampling.fatigue_forecast,
             saturation_prior_sd_log=sampling.saturation_prior_sd_log,
         )
 

@@ -40,6 +40,7 @@ from allocator.core.arms import ArmState, History, Stage
 from allocator.core.bounds import FieldError, check_bounds
 from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import PosteriorParams, exposure_weight
+from allocator.core.fatigue_curve import forecast_factors
 from allocator.core.guardrail_params import GuardrailParams, in_learning
 from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.margin import better_elsewhere
@@ -126,6 +127,10 @@ class EngineParams:
             under the assumed saturation), not at the spend it happened to get: a
             creative saturated at a large budget may still pay at a small one. False
             judges the average CPA.
+        fatigue_forecast: estimate tomorrow's rate of each creative from a decay curve
+            in its cumulative impressions, pooled across the account and learned from
+            its history (:mod:`allocator.core.fatigue_curve`), instead of the discounted
+            average of its past.
         learn_saturation: learn the account's half-saturation spend from its own
             spend variation (:mod:`allocator.core.saturation`), with
             ``half_saturation_spend`` as the prior's median; False uses that value.
@@ -150,6 +155,7 @@ class EngineParams:
     allocation_draws: AllocationDraws = 64
     kill_at_smallest_budget: bool = True
     learn_saturation: bool = False
+    fatigue_forecast: bool = False
     saturation_prior_sd_log: Annotated[float, Gt(0.0), Le(10.0)] = 1.0
 
     def __post_init__(self) -> None:
@@ -252,13 +258,13 @@ def step(
         The :class:`EngineStep`; the budgets satisfy every guardrail (see
         :mod:`allocator.core.guardrails`) and never sum above ``total_budget``.
     """
-    model = fit(history, arms, params.posterior, target)
+    model = fit(history, arms, params.posterior, target, _fatigue_scale(history, params))
     draws = model.sample(rng, params.n_draws)
     top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
     # factor from each arm's average rate to its rate at vanishing spend, shared by the
     # kill test, the marginal stop and the saturating allocation (ones when linear)
     weight = exposure_weight(history, params.posterior)
-    half = account_half_saturation(history, weight, params)
+    half = account_half_saturation(history, params)
     to_zero = rate_at_zero_multiplier(history.spend, weight, half)
     kill_at = to_zero if params.kill_at_smallest_budget else None
     decisions = decide(
@@ -296,6 +302,15 @@ def step(
     )
 
 
+def _fatigue_scale(history: History, params: EngineParams) -> FloatArray | None:
+    """The fatigue forecast's per-day factors, or None when it is off."""
+    if not params.fatigue_forecast:
+        return None
+    age = np.asarray(history.age_days, dtype=np.float64)
+    reported = params.posterior.lag.reported_fraction(age)
+    return forecast_factors(history.impressions, history.spend, history.conversions, reported, age)
+
+
 class _Saturation(NamedTuple):
     """The response curve the step assumes.
 
@@ -307,9 +322,7 @@ class _Saturation(NamedTuple):
     half: float | FloatArray
 
 
-def account_half_saturation(
-    history: History, weight: FloatArray, params: EngineParams
-) -> float | FloatArray:
+def account_half_saturation(history: History, params: EngineParams) -> float | FloatArray:
     """Half-saturation spend the step uses, currency per day.
 
     ``params.half_saturation_spend`` as given, or, with ``learn_saturation``, each
@@ -319,8 +332,11 @@ def account_half_saturation(
     half = params.half_saturation_spend
     if not params.learn_saturation or math.isinf(half):
         return half
+    # conversions are counted whole, so only the lag (not the time discount) scales a
+    # day's expected count
+    reported = params.posterior.lag.reported_fraction(np.asarray(history.age_days))
     fitted = fit_half_saturation(
-        history.spend, history.conversions, weight, half, params.saturation_prior_sd_log
+        history.spend, history.conversions, reported, half, params.saturation_prior_sd_log
     )
     return np.asarray(fitted, dtype=np.float64)[..., None]
 

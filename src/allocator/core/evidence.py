@@ -107,14 +107,17 @@ def _discount(age_days: FloatArray, half_life_days: float) -> FloatArray:
     return np.power(0.5, np.asarray(age_days, dtype=np.float64) / half_life_days)
 
 
-def _evidence(history: History, lag: LagModel, weight: FloatArray) -> Evidence:
+def _evidence(
+    history: History, lag: LagModel, weight: FloatArray, spend_scale: FloatArray | None = None
+) -> Evidence:
     age = np.asarray(history.age_days, dtype=np.float64)
     if age.size and not np.all(age >= 1.0):
         raise ValueError(f"history.age_days must all be >= 1 (1 = yesterday), min {age.min()}")
     exposure_weight = weight * lag.reported_fraction(age)
+    spend = history.spend if spend_scale is None else history.spend * spend_scale
     return Evidence(
         conversions=history.conversions @ weight,
-        exposure=history.spend @ exposure_weight,
+        exposure=spend @ exposure_weight,
         value=history.value @ weight,
         spend_total=history.spend.sum(axis=-1),
         conversions_total=history.conversions.sum(axis=-1),
@@ -128,17 +131,23 @@ def exposure_weight(history: History, params: PosteriorParams) -> FloatArray:
     return weight
 
 
-def discounted_evidence(history: History, params: PosteriorParams) -> Evidence:
+def discounted_evidence(
+    history: History, params: PosteriorParams, spend_scale: FloatArray | None = None
+) -> Evidence:
     """Discounted, lag-corrected sufficient statistics of a history.
 
     Args:
         history: rows of shape ``(..., K, D)``; ``age_days`` ``(D,)``, all >= 1.
         params: half-life and lag model.
+        spend_scale: per day, its rate over the rate the posterior is about ``(..., K, D)``
+            (the fatigue forecast's :func:`allocator.core.fatigue_curve.forecast_factors`);
+            each day's spend counts this many times in the exposure. None: 1.
 
     Returns:
         :class:`Evidence` of shape ``(..., K)``.
     """
-    return _evidence(history, params.lag, _discount(history.age_days, params.half_life_days))
+    weight = _discount(history.age_days, params.half_life_days)
+    return _evidence(history, params.lag, weight, spend_scale)
 
 
 def fatigue_evidence(

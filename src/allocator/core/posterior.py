@@ -131,7 +131,13 @@ def _row_value_per_conversion(evidence: Evidence) -> FloatArray:
     return m0
 
 
-def fit(history: History, arms: ArmState, params: PosteriorParams, target: Target) -> ArmModel:
+def fit(
+    history: History,
+    arms: ArmState,
+    params: PosteriorParams,
+    target: Target,
+    spend_scale: FloatArray | None = None,
+) -> ArmModel:
     """Fit the reward model of every arm.
 
     With no data anywhere the lambda prior centres on ``1 / target_cpa`` (CPA) or, for
@@ -143,6 +149,8 @@ def fit(history: History, arms: ArmState, params: PosteriorParams, target: Targe
         arms: ``(..., K)``.
         params: posterior settings.
         target: objective and target.
+        spend_scale: per day, its rate over the rate to estimate ``(..., K, D)`` (the
+            fatigue forecast: the posterior is then of tomorrow's rate); None: 1.
 
     Returns:
         The fitted :class:`ArmModel`.
@@ -151,7 +159,7 @@ def fit(history: History, arms: ArmState, params: PosteriorParams, target: Targe
         raise ValueError(
             f"history arms {history.spend.shape[:-1]} do not match arm state {arms.budget.shape}"
         )
-    evidence = discounted_evidence(history, params)
+    evidence = discounted_evidence(history, params, spend_scale)
     value: ValuePosterior | None = None
     prior_rate: float | FloatArray = target.reward_threshold()
     if target.objective is Objective.ROAS:

@@ -77,7 +77,6 @@ def test_the_engine_plans_with_each_accounts_learned_half_saturation() -> None:
 
     from allocator.core.arms import ArmState, History, Objective, Stage
     from allocator.core.engine import EngineParams, account_half_saturation, step
-    from allocator.core.evidence import exposure_weight
     from allocator.core.target import Target
 
     rng = np.random.default_rng(5)
@@ -100,12 +99,12 @@ def test_the_engine_plans_with_each_accounts_learned_half_saturation() -> None:
         np.ones(spend.shape, dtype=np.bool_), np.arange(28, 0, -1, dtype=np.float64),
     )  # fmt: skip
     params = EngineParams(n_draws=200, learn_saturation=True)
-    half = account_half_saturation(history, exposure_weight(history, params.posterior), params)
+    half = account_half_saturation(history, params)
     assert np.shape(half) == (2, 1)
     # strong vs weak saturation (the synthetic counts are not lagged, while the engine
     # weighs recent days as partly reported, so only the order is compared)
     assert float(half[0, 0]) < float(half[1, 0])
     out = step(arms, history, Target(Objective.CPA, 25.0), 1500.0, params, rng)
     assert np.allclose(out.budget.sum(axis=-1), 1500.0, atol=0.01 * 10)
-    fixed = account_half_saturation(history, np.ones(28), EngineParams())
+    fixed = account_half_saturation(history, EngineParams())
     assert fixed == 1000.0

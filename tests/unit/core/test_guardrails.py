@@ -235,7 +235,7 @@ def test_in_learning_ends_by_days_by_conversions_and_by_the_hard_ceiling() -> No
         days_since_edit=[np.inf, 2.0, np.inf, np.inf, np.inf],
     )
     conversions = np.array([10.0, 3.0, 60.0, 1.0, 0.0])
-    assert in_learning(arms, conversions, GuardrailParams()).tolist() == [
+    assert in_learning(arms, conversions, GuardrailParams(learning_days=3.0)).tolist() == [
         True,  # young, few conversions
         True,  # old launch but a large edit two days ago
         False,  # enough conversions

@@ -23,8 +23,9 @@ __all__ = ["DrawStats", "draw_stats", "order_statistic"]
 
 _BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
 _MIN_BLOCK_ARMS = 16
-_MIN_SELECT = 256
-"""Fewest values per row for which :func:`order_statistic` pre-selects before partitioning."""
+_SORT_MAX = 256
+"""Longest row :func:`order_statistic` simply sorts (numpy sorts up to 256 float64 values
+with a sorting network: faster than a partition, and many equal values do not slow it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +175,18 @@ def order_statistic(rows: FloatArray, kth: int) -> FloatArray:
     of the row (the ``n - kth`` largest group maxima) are at or above ``tau``, the
     ``(n - kth)``-th largest group maximum, so the ``kth`` smallest of the row is the
     ``(n - kth)``-th largest of the values ``>= tau``. Those (about 7 % of the row for a
-    0.95 quantile) are packed into a short row padded with ``-inf`` and partitioned. The
+    0.95 quantile) are packed into a short row padded with ``-inf`` and sorted. The
     value returned is the same order statistic, bit for bit (a row holding both ``0.0``
     and ``-0.0`` at the answer may return either zero, as the partition may); rows with a
-    NaN take the plain partition (it sorts NaN last).
+    NaN take the plain partition (it sorts NaN last), rows keeping more than ``4 (n -
+    kth)`` values (many ties at ``tau``) a sort.
     """
     n_rows, n = rows.shape
     n_top = n - kth
-    if n < _MIN_SELECT or 4 * n_top > n:
+    if n <= _SORT_MAX:  # a short sort is faster than a partition, and ties do not slow it
+        rows.sort(axis=-1)
+        return rows[:, kth].copy()
+    if 4 * n_top > n:
         rows.partition(kth, axis=-1)
         return rows[:, kth].copy()
     n_groups = 2 * n_top
@@ -192,15 +197,23 @@ def order_statistic(rows: FloatArray, kth: int) -> FloatArray:
     if math.isnan(groups.max()):  # a NaN: the partition's order (NaN last) decides
         rows.partition(kth, axis=-1)
         return rows[:, kth].copy()
-    groups.partition(n_groups - n_top, axis=-1)
+    groups.sort(axis=-1)
     at = np.flatnonzero(rows >= groups[:, n_groups - n_top, None])
     start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))  # each row's first
-    size = int((start[1:] - start[:-1]).max())
+    out = np.empty(n_rows)
+    # a row with many values at tau (e.g. an arm best in most draws: its gaps are 0) keeps
+    # most of itself; a partition degrades on so many equal values, a sort does not
+    heavy = (start[1:] - start[:-1]) > 4 * n_top
+    if heavy.any():
+        out[heavy] = np.sort(rows[heavy], axis=-1)[:, kth]
+        at = at[~heavy[at // n]]
+        start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))
+    size = max(int((start[1:] - start[:-1]).max()), n_top)
     packed = np.full(n_rows * size, -np.inf)
     # the i-th value kept goes to its row's start plus its place among the row's kept
     shift = start[:-1] - np.arange(0, n_rows * size, size)
     packed[np.arange(at.size) - shift[at // n]] = rows.ravel()[at]
     packed = packed.reshape(n_rows, size)
-    packed.partition(size - n_top, axis=-1)
-    out: FloatArray = packed[:, size - n_top]
+    packed.sort(axis=-1)
+    np.copyto(out, packed[:, size - n_top], where=~heavy)
     return out

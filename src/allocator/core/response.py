@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from allocator._types import BoolArray, FloatArray
+from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import broadcast_bounds
 
 __all__ = [
@@ -38,6 +38,9 @@ __all__ = [
 
 _MIN_RELATIVE_RATE = 1e-9
 """Smallest rate, relative to the row's best, the water-filling tells apart from it."""
+_SORT_NETWORK = 256
+"""Longest row numpy sorts with a sorting network (beyond it a sort costs several times
+more per value): longer rows of breakpoints sort only the prefix up to the crossing."""
 
 
 def expected_conversions(
@@ -135,12 +138,18 @@ def water_fill(
     floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
     slope = _slopes(np.broadcast_to(rate, shape), half)
     moving = (slope > 0.0) & (cap > floor)
-    times, rising = _breakpoints(slope, moving, floor + half, cap + half)
-    # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment
+    times, change = _breakpoints(slope, moving, floor + half, cap + half)
     rows = times.shape[0]
     floor_row = np.broadcast_to(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
     total_row = np.broadcast_to(total_k, (*shape[:-1], 1)).reshape(rows, 1)
-    t_star = _crossing(times, rising, floor_row, total_row).reshape(*shape[:-1], 1)
+    moved = change[:, : shape[-1]].sum(axis=-1, keepdims=True)  # sum of moving slopes
+    # where every arm is between its bounds: sum(slope t - h) = total; the floors only
+    # add to that, so unless caps bind the total is reached by this t
+    h_moving = np.where(moving, half, 0.0).reshape(rows, -1).sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (total_row + h_moving) / moved * (1.0 + 1e-6)
+    t_star = _solve(times, change, 1e-12 * moved, floor_row, total_row, bound)
+    t_star = t_star.reshape(*shape[:-1], 1)
     b = slope  # reused in place: slope is not needed after this
     np.multiply(slope, t_star, out=b)
     np.subtract(b, half, out=b)
@@ -178,11 +187,11 @@ def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
 def _breakpoints(
     slope: FloatArray, moving: BoolArray, floor_half: FloatArray, cap_half: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``2K`` breakpoints of each row in increasing ``t``, and the total slope after each.
+    """The ``2K`` breakpoints of each row and the change of total slope at each, unsorted.
 
-    Returns ``(times, rising)``, both ``(rows, 2K)``: breakpoint times (those of arms that
-    never move, infinite, set to 0 at the end) and the sum of the moving arms' slopes just
-    after each breakpoint (rounding residue below 1e-12 of the row's sum set to 0).
+    Returns ``(times, change)``, both ``(rows, 2K)``: first every arm's floor time, then
+    its cap time (infinite for arms that never move); ``+slope`` at the floor, ``-slope``
+    at the cap (0 for arms that never move).
     """
     n_arms = slope.shape[-1]
     rows = slope.size // n_arms if n_arms else 0
@@ -195,32 +204,92 @@ def _breakpoints(
     change = np.empty_like(times)
     np.copyto(change[..., :n_arms], np.where(moving, slope, 0.0))
     np.negative(change[..., :n_arms], out=change[..., n_arms:])
-    order = np.argsort(times, axis=-1).reshape(rows, 2 * n_arms)
-    order += np.arange(0, rows * 2 * n_arms, 2 * n_arms)[:, None]  # flat index
-    # the running sum leaves rounding residue (about 1e-16 of the largest slope) where the
-    # true slope is 0 or far smaller; times the huge breakpoints of near-zero rates that
-    # residue would swamp the totals, so slopes below 1e-12 of the sum count as 0 (such
-    # arms still get ``clip(slope * t - h)`` and any remainder by room)
-    tol = 1e-12 * change[..., :n_arms].sum(axis=-1, keepdims=True).reshape(rows, 1)
+    return times.reshape(rows, 2 * n_arms), change.reshape(rows, 2 * n_arms)
+
+
+def _solve(
+    times: FloatArray,
+    change: FloatArray,
+    tol: FloatArray,
+    floor_sum: FloatArray,
+    total: FloatArray,
+    bound: FloatArray,
+) -> FloatArray:
+    """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
+
+    Only the breakpoints up to the crossing matter. Where ``2K`` is past numpy's short
+    sorting network and ``bound`` (``(rows, 1)``, a ``t`` the total has likely reached)
+    leaves at most 3/4 of them, only those, and each row's first one past ``bound``, are
+    sorted: the same sorted prefix, so the same running sums and the same answer,
+    provided the total reaches ``total`` within it and no equal times with unequal
+    changes make the order of the prefix a choice of the sort; both are checked (else
+    all are sorted, as before). ``tol``, ``floor_sum`` and ``total`` are ``(rows, 1)``.
+    """
+    rows, n = times.shape
+    if n > _SORT_NETWORK:
+        inside = times <= bound
+        count = np.count_nonzero(inside, axis=-1)
+        width = int(count.max()) + 1
+        if count.min() > 0 and 4 * width <= 3 * n:
+            beyond = np.where(inside, np.inf, times)
+            after = np.argmin(beyond, axis=-1)  # each row's first breakpoint past the bound
+            inside[np.arange(rows), after] = True  # (an infinite one is harmless)
+            at = np.flatnonzero(inside)
+            row_of = at // n
+            start = np.searchsorted(at, np.arange(0, rows * n, n))
+            dest = np.arange(at.size) + (row_of * width - start[row_of])
+            packed = np.full(rows * width, np.inf)
+            packed[dest] = times.ravel()[at]
+            moves = np.zeros(rows * width)
+            moves[dest] = change.ravel()[at]
+            sorted_times, rising, tied = _sort(packed.reshape(rows, width), moves, tol)
+            if not tied:
+                t_star, before = _crossing(sorted_times, rising, floor_sum, total)
+                if (before <= count).all():  # the crossing lies within the sorted prefix
+                    return t_star
+    sorted_times, rising, _ = _sort(times, change.ravel(), tol)
+    return _crossing(sorted_times, rising, floor_sum, total)[0]
+
+
+def _sort(
+    times: FloatArray, change: FloatArray, tol: FloatArray
+) -> tuple[FloatArray, FloatArray, bool]:
+    """Breakpoints ``(rows, n)`` in increasing ``t``, and the total slope just after each.
+
+    ``change`` is flat (``rows * n``). The running sum leaves rounding residue (about
+    1e-16 of the largest slope) where the true slope is 0 or far smaller; times the huge
+    breakpoints of near-zero rates that residue would swamp the totals, so slopes below
+    ``tol`` (1e-12 of the row's sum) count as 0 (such arms still get ``clip(slope * t -
+    h)`` and any remainder by room). Also says whether equal times carry unequal changes.
+    """
+    rows, n = times.shape
+    order = np.argsort(times, axis=-1)
+    order += np.arange(0, rows * n, n)[:, None]  # flat index
+    times = np.take(times, order)
     rising = np.take(change, order)
+    # equal times with unequal changes: their order (the sort's choice) can move the
+    # running sum by a rounding step
+    tied = bool(((times[:, 1:] == times[:, :-1]) & (rising[:, 1:] != rising[:, :-1])).any())
     np.cumsum(rising, axis=-1, out=rising)
     np.copyto(rising, 0.0, where=~(rising > tol))
-    return np.take(times, order), rising
+    return times, rising, tied
 
 
 def _crossing(
     times: FloatArray, rising: FloatArray, floor_sum: FloatArray, total: FloatArray
-) -> FloatArray:
+) -> tuple[FloatArray, IntArray]:
     """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
 
-    ``times`` and ``rising`` as :func:`_breakpoints` returns them (``times`` is changed in
-    place); ``floor_sum`` and ``total`` are ``(rows, 1)``.
+    ``times`` and ``rising`` as :func:`_sort` returns them (``times`` is changed in
+    place); ``floor_sum`` and ``total`` are ``(rows, 1)``. Also returns the number of
+    breakpoints passed before the crossing, ``(rows,)``.
     """
     finite = np.isfinite(times)
     np.copyto(times, 0.0, where=~finite)
     gaps = times[:, 1:] - times[:, :-1]
     np.copyto(gaps, 0.0, where=~finite[:, 1:])
     np.multiply(rising[:, :-1], gaps, out=gaps)
+    # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment
     at_break = np.empty_like(times)
     at_break[:, :1] = 0.0
     np.cumsum(gaps, axis=-1, out=at_break[:, 1:])
@@ -233,7 +302,7 @@ def _crossing(
     total = total[:, 0]
     step = np.where(k_last > 0.0, (total - s_last) / np.where(k_last > 0.0, k_last, 1.0), 0.0)
     t_star: FloatArray = t_last + np.maximum(step, 0.0)
-    return t_star
+    return t_star, before
 
 
 def saturating_allocate(

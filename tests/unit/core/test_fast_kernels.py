@@ -10,6 +10,7 @@ degenerate bounds.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator._types import FloatArray
+from allocator.core import response
 from allocator.core.draw_stats import order_statistic
 from allocator.core.response import saturating_allocate, water_fill
 
@@ -198,3 +200,42 @@ def test_order_statistic_preselects_a_few_percent_of_each_row() -> None:
     rows = rng.gamma(2.0, 1.0, (5, 1000))
     rows[1:3, :975] = 0.0
     assert _bits(order_statistic(rows.copy(), 949)) == _bits(np.sort(rows, axis=-1)[:, 949])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_water_fill_past_the_sorting_network_is_the_plain_pass(seed: int) -> None:
+    """More than 128 arms: only the breakpoints up to the crossing are sorted."""
+    rng = np.random.default_rng(1000 + seed)
+    rows, draws, arms = (
+        int(rng.integers(1, 3)),
+        int(rng.integers(1, 6)),
+        int(rng.integers(129, 900)),
+    )
+    rate = _rates(rng, (rows, draws, arms), seed % 6)
+    floor = np.where(rng.random((rows, 1, arms)) < 0.5, rng.uniform(0, 50, (rows, 1, arms)), 0.0)
+    cap_scale = (5.0, 50.0, 400.0)[seed % 3]  # caps that bind, or not
+    cap = np.where(
+        rng.random((rows, 1, arms)) < 0.8, rng.uniform(0, cap_scale, (rows, 1, arms)), 0.0
+    )
+    total = rng.uniform(0, 60 * arms, (rows, 1))
+    half = np.asarray(rng.uniform(50, 2000, () if seed % 2 else (rows, 1, arms)))
+    fast = water_fill(rate, half, floor, cap, total)
+    assert _bits(fast) == _bits(plain_water_fill(rate, half, floor, cap, total))
+
+
+def test_water_fill_sorts_only_the_prefix_at_engine_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's split of 1,500 arms sorts about half of the 3,000 breakpoints."""
+    widths: list[int] = []
+    real = response._sort
+
+    def spy(times: FloatArray, change: FloatArray, tol: FloatArray) -> Any:
+        widths.append(times.shape[1])
+        return real(times, change, tol)
+
+    monkeypatch.setattr(response, "_sort", spy)
+    rng = np.random.default_rng(11)
+    draws = rng.gamma(20.0, 1 / 500, (1, 64, 1500))
+    floors, caps, total = np.full((1, 1500), 5.0), np.full((1, 1500), 22500.0), np.full(1, 75000.0)
+    saturating_allocate(draws, floors, caps, total, 1000.0)
+    assert len(widths) == 1  # no fallback to the full sort
+    assert widths[0] < 0.6 * 3000

@@ -200,14 +200,20 @@ def order_statistic(rows: FloatArray, kth: int) -> FloatArray:
     groups.sort(axis=-1)
     at = np.flatnonzero(rows >= groups[:, n_groups - n_top, None])
     start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))  # each row's first
-    out = np.empty(n_rows)
-    # a row with many values at tau (e.g. an arm best in most draws: its gaps are 0) keeps
-    # most of itself; a partition degrades on so many equal values, a sort does not
-    heavy = (start[1:] - start[:-1]) > 4 * n_top
-    if heavy.any():
-        out[heavy] = np.sort(rows[heavy], axis=-1)[:, kth]
-        at = at[~heavy[at // n]]
-        start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))
+    count = start[1:] - start[:-1]
+    if int(count.max()) > 4 * n_top:
+        return _order_statistic_heavy(rows, kth, at, count)
+    return _top_of_kept(rows, at, start, n_top)
+
+
+def _top_of_kept(rows: FloatArray, at: IntArray, start: IntArray, n_top: int) -> FloatArray:
+    """The ``n_top``-th largest of the values each row keeps, ``(R,)``.
+
+    ``at`` are the flat indices of the kept values of ``rows`` ``(R, n)`` in increasing
+    order, ``start`` ``(R + 1,)`` where each row's begin in ``at``; a row keeping fewer
+    than ``n_top`` values returns ``-inf``.
+    """
+    n_rows, n = rows.shape
     size = max(int((start[1:] - start[:-1]).max()), n_top)
     packed = np.full(n_rows * size, -np.inf)
     # the i-th value kept goes to its row's start plus its place among the row's kept
@@ -215,5 +221,24 @@ def order_statistic(rows: FloatArray, kth: int) -> FloatArray:
     packed[np.arange(at.size) - shift[at // n]] = rows.ravel()[at]
     packed = packed.reshape(n_rows, size)
     packed.sort(axis=-1)
-    np.copyto(out, packed[:, size - n_top], where=~heavy)
+    out: FloatArray = packed[:, size - n_top]
+    return out
+
+
+def _order_statistic_heavy(rows: FloatArray, kth: int, at: IntArray, count: IntArray) -> FloatArray:
+    """:func:`order_statistic` where some rows keep more than ``4 (n - kth)`` values.
+
+    A row with many values at the threshold (e.g. an arm best in most draws: its gaps
+    are 0) keeps most of itself; a partition degrades on so many equal values, a sort
+    does not. Those rows are sorted whole; the others go through the pre-selection.
+    ``at`` are the flat indices of the values kept, ``count`` how many each row keeps.
+    """
+    n_rows, n = rows.shape
+    n_top = n - kth
+    heavy = count > 4 * n_top
+    out = np.empty(n_rows)
+    out[heavy] = np.sort(rows[heavy], axis=-1)[:, kth]
+    at = at[~heavy[at // n]]
+    start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))
+    np.copyto(out, _top_of_kept(rows, at, start, n_top), where=~heavy)
     return out

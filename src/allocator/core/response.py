@@ -123,7 +123,7 @@ def water_fill(
     """
     rate = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
     half = np.asarray(half, dtype=np.float64)
-    if not (np.isfinite(half) & (half > 0.0)).all():
+    if half.size and not (half.min() > 0.0 and half.max() < np.inf):  # NaN fails too
         raise ValueError("half-saturation spend must be finite and > 0 (linear: greedy fill)")
     floor = np.asarray(floor, dtype=np.float64)
     cap = np.asarray(cap, dtype=np.float64)
@@ -336,10 +336,10 @@ def saturating_allocate(
     draws = np.asarray(draws, dtype=np.float64)
     if draws.ndim < 2 or draws.shape[-2] == 0 or draws.shape[-1] == 0:
         raise ValueError(f"draws must have shape (..., S, K) with S, K >= 1, got {draws.shape}")
-    if not np.isfinite(draws).all() or (draws < 0).any():
+    if draws.size and not (draws.min() >= 0.0 and draws.max() < np.inf):  # NaN fails too
         raise ValueError("draws must be finite and >= 0")
     half_a = np.asarray(half, dtype=np.float64)
-    if not (np.isfinite(half_a) & (half_a > 0)).all():
+    if half_a.size and not (half_a.min() > 0.0 and half_a.max() < np.inf):
         raise ValueError("half-saturation spend must be finite and > 0")
     batch = draws.shape[:-2]
     floors_b, caps_b, total_b = broadcast_bounds(floors, caps, total, batch, draws.shape[-1])

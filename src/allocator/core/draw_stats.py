@@ -2,8 +2,10 @@
 
 Everything is vectorised over arms ``K`` and any leading batch axes. One argmax pass over
 the ``(..., S, K)`` reward draws finds each draw's best arm, then the work runs through
-cache-sized blocks of arms (gap, its mean, the relative gap and one partition for the
-value-remaining quantile) without any ``(..., S, K)`` temporary.
+cache-sized blocks of arms (gap, its mean, the relative gap and its quantile, the value
+remaining) in two working arrays reused by every block, without any ``(..., S, K)``
+temporary. The quantile is an exact order statistic (:func:`order_statistic`) that
+partitions only the few values a threshold keeps.
 
 Ties in the draws (equal rewards, e.g. zeros) share the win equally among the tied arms,
 the expectation of breaking them uniformly at random: no arm is favoured by position.
@@ -128,11 +130,16 @@ def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = N
     if mask.all():
         return np.argmax(values, axis=-1) if top_hint is None else top_hint
     top: IntArray = np.argmax(values, axis=-1) if top_hint is None else top_hint.copy()
-    rows, draws = np.nonzero(~np.take_along_axis(mask, top, axis=-1))
+    n_draws = top.shape[-1]
+    # draws (flat index b * S + s) whose best arm is ineligible
+    again = np.flatnonzero(~np.take_along_axis(mask, top, axis=-1))
+    draw_rows, flat_top = values.reshape(-1, n_arms), top.reshape(-1)
     step = max(1, _BLOCK // n_arms)
-    for start in range(0, rows.size, step):
-        r, d = rows[start : start + step], draws[start : start + step]
-        top[r, d] = np.argmax(np.where(mask[r], values[r, d], -np.inf), axis=-1)
+    for start in range(0, again.size, step):
+        at = again[start : start + step]
+        contest = np.take(draw_rows, at, axis=0)  # (n, K): the draws searched again
+        np.copyto(contest, -np.inf, where=~np.take(mask, at // n_draws, axis=0))
+        flat_top[at] = np.argmax(contest, axis=-1)
     return top
 
 

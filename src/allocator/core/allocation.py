@@ -134,7 +134,7 @@ def broadcast_bounds(
             f"floors, caps and total must broadcast to {arm_shape} / {batch_shape}: {exc}"
         ) from exc
     for name, values in (("floors", floors_b), ("caps", caps_b), ("total", total_b)):
-        if not np.isfinite(values).all() or (values < 0).any():
+        if values.size and not (values.min() >= 0.0 and values.max() < np.inf):  # NaN fails
             raise ValueError(f"{name} must be finite and >= 0")
     return floors_b, caps_b, total_b
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator._types import FloatArray
+from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.allocation import broadcast_bounds
 
 __all__ = [
@@ -36,6 +36,9 @@ __all__ = [
 
 _MIN_RELATIVE_RATE = 1e-9
 """Smallest rate, relative to the row's best, the water-filling tells apart from it."""
+_SORT_NETWORK = 256
+"""Longest row numpy sorts with a sorting network (beyond it a sort costs several times
+more per value): longer rows of breakpoints sort only the prefix up to the crossing."""
 
 
 def expected_conversions(
@@ -118,69 +121,188 @@ def water_fill(
     Returns:
         Budgets, currency per day, shape of the broadcast arm arrays.
     """
-    rate, half, floor, cap = np.broadcast_arrays(
-        np.maximum(np.asarray(rate, dtype=np.float64), 0.0),
-        np.asarray(half, dtype=np.float64),
-        np.asarray(floor, dtype=np.float64),
-        np.asarray(cap, dtype=np.float64),
-    )
-    if not (np.isfinite(half) & (half > 0.0)).all():
+    rate = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
+    half = np.asarray(half, dtype=np.float64)
+    if half.size and not (half.min() > 0.0 and half.max() < np.inf):  # NaN fails too
         raise ValueError("half-saturation spend must be finite and > 0 (linear: greedy fill)")
+    floor = np.asarray(floor, dtype=np.float64)
+    cap = np.asarray(cap, dtype=np.float64)
     total_k = np.asarray(total, dtype=np.float64)[..., None]
+    shape = np.broadcast_shapes(rate.shape, half.shape, floor.shape, cap.shape, total_k.shape)
+    # the bounds are per arm (often shared by every draw): they stay at their own shape
+    arm = np.broadcast_shapes(half.shape, floor.shape, cap.shape, total_k.shape, shape[-1:])
+    half, cap = np.broadcast_to(half, arm), np.broadcast_to(cap, arm)
     floor = np.minimum(floor, cap)
     floor_sum = floor.sum(axis=-1, keepdims=True)
     over = floor_sum > total_k
     floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
-    # rates relative to the row's best: the split does not depend on their scale; positive
-    # rates below 1e-9 of the best count as 1e-9 of it (such arms only ever take money no
-    # better arm can hold), which keeps every slope within 1e-4.5 of the largest
-    top = rate.max(axis=-1, keepdims=True)
-    rel = rate / np.where(top > 0.0, top, 1.0)
-    rel = np.where(rate > 0.0, np.maximum(rel, _MIN_RELATIVE_RATE), 0.0)
-    slope = half * np.sqrt(rel)  # d budget / d t
+    slope = _slopes(np.broadcast_to(rate, shape), half)
     moving = (slope > 0.0) & (cap > floor)
-    safe = np.where(moving, slope, 1.0)
-    t_floor = np.where(moving, (floor + half) / safe, np.inf)
-    t_cap = np.where(moving, (cap + half) / safe, np.inf)
-    # the 2K breakpoints in increasing t, with the change of total slope at each
-    times = np.concatenate([t_floor, t_cap], axis=-1)
-    order = np.argsort(times, axis=-1)
-    times = np.take_along_axis(times, order, axis=-1)
-    change = np.take_along_axis(
-        np.concatenate([np.where(moving, slope, 0.0), -np.where(moving, slope, 0.0)], axis=-1),
-        order,
-        axis=-1,
-    )
-    rising = np.cumsum(change, axis=-1)  # total slope just after each breakpoint
-    # the running sum leaves rounding residue (about 1e-16 of the largest slope) where the
-    # true slope is 0 or far smaller; times the huge breakpoints of near-zero rates that
-    # residue would swamp the totals, so slopes below 1e-12 of the sum count as 0 (such
-    # arms still get ``clip(slope * t - h)`` below and any remainder by room)
-    tol = 1e-12 * np.where(moving, slope, 0.0).sum(axis=-1, keepdims=True)
-    rising = np.where(rising > tol, rising, 0.0)
-    finite = np.isfinite(times)
-    gaps = np.where(finite[..., 1:], np.diff(np.where(finite, times, 0.0), axis=-1), 0.0)
-    # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment
-    at_break = floor_sum + np.concatenate(
-        [np.zeros_like(floor_sum), np.cumsum(rising[..., :-1] * gaps, axis=-1)], axis=-1
-    )
-    before = ((at_break < total_k) & finite).sum(axis=-1, keepdims=True)  # breakpoints passed
-    last = np.maximum(before - 1, 0)
-    t_last = np.take_along_axis(np.where(finite, times, 0.0), last, axis=-1)
-    s_last = np.take_along_axis(at_break, last, axis=-1)
-    k_last = np.take_along_axis(rising, last, axis=-1)
-    step = np.where(k_last > 0.0, (total_k - s_last) / np.where(k_last > 0.0, k_last, 1.0), 0.0)
-    t_star = t_last + np.maximum(step, 0.0)
-    b = np.where(cap > 0.0, np.clip(slope * t_star - half, floor, cap), 0.0)
+    times, change = _breakpoints(slope, moving, floor + half, cap + half)
+    rows = times.shape[0]
+    floor_row = np.broadcast_to(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
+    total_row = np.broadcast_to(total_k, (*shape[:-1], 1)).reshape(rows, 1)
+    moved = change[:, : shape[-1]].sum(axis=-1, keepdims=True)  # sum of moving slopes
+    # where every arm is between its bounds: sum(slope t - h) = total; the floors only
+    # add to that, so unless caps bind the total is reached by this t
+    h_moving = np.where(moving, half, 0.0).reshape(rows, -1).sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (total_row + h_moving) / moved * (1.0 + 1e-6)
+    t_star = _solve(times, change, 1e-12 * moved, floor_row, total_row, bound)
+    t_star = t_star.reshape(*shape[:-1], 1)
+    b = slope  # reused in place: slope is not needed after this
+    np.multiply(slope, t_star, out=b)
+    np.subtract(b, half, out=b)
+    np.clip(b, floor, cap, out=b)
+    np.copyto(b, 0.0, where=~(cap > 0.0))
     # remainder (rounding, or only arms without rate have room): shared by room
     gap = total_k - b.sum(axis=-1, keepdims=True)
-    room = np.where(gap > 0.0, cap - b, b - floor)
+    room = b - floor
+    np.subtract(cap, b, out=room, where=gap > 0.0)
     room_sum = room.sum(axis=-1, keepdims=True)
     fill = np.where(room_sum > 0.0, gap / np.where(room_sum > 0.0, room_sum, 1.0), 0.0)
-    b = b + np.clip(fill, -1.0, 1.0) * room
-    saturated = cap.sum(axis=-1, keepdims=True) <= total_k
-    out: FloatArray = np.where(saturated, cap, np.where(over, floor, b))
-    return out
+    np.multiply(np.clip(fill, -1.0, 1.0), room, out=room)
+    np.add(b, room, out=b)
+    np.copyto(b, floor, where=over)
+    np.copyto(b, cap, where=cap.sum(axis=-1, keepdims=True) <= total_k)  # saturated
+    return b
+
+
+def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
+    """``d budget / d t`` of each arm, ``h sqrt(rate / best rate)``, a new array.
+
+    Rates are relative to the row's best: the split does not depend on their scale;
+    positive rates below 1e-9 of the best count as 1e-9 of it (such arms only ever take
+    money no better arm can hold), which keeps every slope within 1e-4.5 of the largest.
+    """
+    top = rate.max(axis=-1, keepdims=True)
+    rel = rate / np.where(top > 0.0, top, 1.0)
+    np.maximum(rel, _MIN_RELATIVE_RATE, out=rel)
+    np.copyto(rel, 0.0, where=~(rate > 0.0))
+    np.sqrt(rel, out=rel)
+    np.multiply(half, rel, out=rel)
+    return rel
+
+
+def _breakpoints(
+    slope: FloatArray, moving: BoolArray, floor_half: FloatArray, cap_half: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The ``2K`` breakpoints of each row and the change of total slope at each, unsorted.
+
+    Returns ``(times, change)``, both ``(rows, 2K)``: first every arm's floor time, then
+    its cap time (infinite for arms that never move); ``+slope`` at the floor, ``-slope``
+    at the cap (0 for arms that never move).
+    """
+    n_arms = slope.shape[-1]
+    rows = slope.size // n_arms if n_arms else 0
+    safe = np.where(moving, slope, 1.0)
+    times = np.empty((*slope.shape[:-1], 2 * n_arms))
+    np.divide(floor_half, safe, out=times[..., :n_arms])
+    np.divide(cap_half, safe, out=times[..., n_arms:])
+    np.copyto(times[..., :n_arms], np.inf, where=~moving)
+    np.copyto(times[..., n_arms:], np.inf, where=~moving)
+    change = np.empty_like(times)
+    np.copyto(change[..., :n_arms], np.where(moving, slope, 0.0))
+    np.negative(change[..., :n_arms], out=change[..., n_arms:])
+    return times.reshape(rows, 2 * n_arms), change.reshape(rows, 2 * n_arms)
+
+
+def _solve(
+    times: FloatArray,
+    change: FloatArray,
+    tol: FloatArray,
+    floor_sum: FloatArray,
+    total: FloatArray,
+    bound: FloatArray,
+) -> FloatArray:
+    """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
+
+    Only the breakpoints up to the crossing matter. Where ``2K`` is past numpy's short
+    sorting network and ``bound`` (``(rows, 1)``, a ``t`` the total has likely reached)
+    leaves at most 3/4 of them, only those, and each row's first one past ``bound``, are
+    sorted: the same sorted prefix, so the same running sums and the same answer,
+    provided the total reaches ``total`` within it and no equal times with unequal
+    changes make the order of the prefix a choice of the sort; both are checked (else
+    all are sorted, as before). ``tol``, ``floor_sum`` and ``total`` are ``(rows, 1)``.
+    """
+    rows, n = times.shape
+    if n > _SORT_NETWORK:
+        inside = times <= bound
+        count = np.count_nonzero(inside, axis=-1)
+        width = int(count.max()) + 1
+        if count.min() > 0 and 4 * width <= 3 * n:
+            beyond = np.where(inside, np.inf, times)
+            after = np.argmin(beyond, axis=-1)  # each row's first breakpoint past the bound
+            inside[np.arange(rows), after] = True  # (an infinite one is harmless)
+            at = np.flatnonzero(inside)
+            row_of = at // n
+            start = np.searchsorted(at, np.arange(0, rows * n, n))
+            dest = np.arange(at.size) + (row_of * width - start[row_of])
+            packed = np.full(rows * width, np.inf)
+            packed[dest] = times.ravel()[at]
+            moves = np.zeros(rows * width)
+            moves[dest] = change.ravel()[at]
+            sorted_times, rising, tied = _sort(packed.reshape(rows, width), moves, tol)
+            if not tied:
+                t_star, before = _crossing(sorted_times, rising, floor_sum, total)
+                if (before <= count).all():  # the crossing lies within the sorted prefix
+                    return t_star
+    sorted_times, rising, _ = _sort(times, change.ravel(), tol)
+    return _crossing(sorted_times, rising, floor_sum, total)[0]
+
+
+def _sort(
+    times: FloatArray, change: FloatArray, tol: FloatArray
+) -> tuple[FloatArray, FloatArray, bool]:
+    """Breakpoints ``(rows, n)`` in increasing ``t``, and the total slope just after each.
+
+    ``change`` is flat (``rows * n``). The running sum leaves rounding residue (about
+    1e-16 of the largest slope) where the true slope is 0 or far smaller; times the huge
+    breakpoints of near-zero rates that residue would swamp the totals, so slopes below
+    ``tol`` (1e-12 of the row's sum) count as 0 (such arms still get ``clip(slope * t -
+    h)`` and any remainder by room). Also says whether equal times carry unequal changes.
+    """
+    rows, n = times.shape
+    order = np.argsort(times, axis=-1)
+    order += np.arange(0, rows * n, n)[:, None]  # flat index
+    times = np.take(times, order)
+    rising = np.take(change, order)
+    # equal times with unequal changes: their order (the sort's choice) can move the
+    # running sum by a rounding step
+    tied = bool(((times[:, 1:] == times[:, :-1]) & (rising[:, 1:] != rising[:, :-1])).any())
+    np.cumsum(rising, axis=-1, out=rising)
+    np.copyto(rising, 0.0, where=~(rising > tol))
+    return times, rising, tied
+
+
+def _crossing(
+    times: FloatArray, rising: FloatArray, floor_sum: FloatArray, total: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
+
+    ``times`` and ``rising`` as :func:`_sort` returns them (``times`` is changed in
+    place); ``floor_sum`` and ``total`` are ``(rows, 1)``. Also returns the number of
+    breakpoints passed before the crossing, ``(rows,)``.
+    """
+    finite = np.isfinite(times)
+    np.copyto(times, 0.0, where=~finite)
+    gaps = times[:, 1:] - times[:, :-1]
+    np.copyto(gaps, 0.0, where=~finite[:, 1:])
+    np.multiply(rising[:, :-1], gaps, out=gaps)
+    # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment
+    at_break = np.empty_like(times)
+    at_break[:, :1] = 0.0
+    np.cumsum(gaps, axis=-1, out=at_break[:, 1:])
+    np.add(floor_sum, at_break, out=at_break)
+    # breakpoints passed (the totals never fall: slopes and gaps are >= 0)
+    before = np.count_nonzero((at_break < total) & finite, axis=-1)
+    last = np.maximum(before - 1, 0)
+    at = np.arange(times.shape[0])
+    t_last, s_last, k_last = times[at, last], at_break[at, last], rising[at, last]
+    total = total[:, 0]
+    step = np.where(k_last > 0.0, (total - s_last) / np.where(k_last > 0.0, k_last, 1.0), 0.0)
+    t_star: FloatArray = t_last + np.maximum(step, 0.0)
+    return t_star, before
 
 
 def saturating_allocate(
@@ -214,10 +336,10 @@ def saturating_allocate(
     draws = np.asarray(draws, dtype=np.float64)
     if draws.ndim < 2 or draws.shape[-2] == 0 or draws.shape[-1] == 0:
         raise ValueError(f"draws must have shape (..., S, K) with S, K >= 1, got {draws.shape}")
-    if not np.isfinite(draws).all() or (draws < 0).any():
+    if draws.size and not (draws.min() >= 0.0 and draws.max() < np.inf):  # NaN fails too
         raise ValueError("draws must be finite and >= 0")
     half_a = np.asarray(half, dtype=np.float64)
-    if not (np.isfinite(half_a) & (half_a > 0)).all():
+    if half_a.size and not (half_a.min() > 0.0 and half_a.max() < np.inf):
         raise ValueError("half-saturation spend must be finite and > 0")
     batch = draws.shape[:-2]
     floors_b, caps_b, total_b = broadcast_bounds(floors, caps, total, batch, draws.shape[-1])

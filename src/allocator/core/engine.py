@@ -39,12 +39,12 @@ from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.bounds import FieldError, check_bounds
 from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
-from allocator.core.evidence import PosteriorParams, exposure_weight
+from allocator.core.evidence import PosteriorParams, discounted_evidence, exposure_weight
 from allocator.core.fatigue_curve import forecast_factors
 from allocator.core.guardrail_params import GuardrailParams, in_learning
 from allocator.core.guardrails import Binding, Projection, project
 from allocator.core.margin import better_elsewhere
-from allocator.core.posterior import ArmModel, fit
+from allocator.core.posterior import ArmModel, fit, from_evidence
 from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.saturation import fit_half_saturation
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
@@ -258,7 +258,7 @@ def step(
         The :class:`EngineStep`; the budgets satisfy every guardrail (see
         :mod:`allocator.core.guardrails`) and never sum above ``total_budget``.
     """
-    model = fit(history, arms, params.posterior, target, _fatigue_scale(history, params))
+    model = _fit(history, arms, target, params)
     draws = model.sample(rng, params.n_draws)
     top = np.argmax(draws, axis=-1)  # each draw's best arm, shared by both users of draws
     # factor from each arm's average rate to its rate at vanishing spend, shared by the
@@ -302,13 +302,15 @@ def step(
     )
 
 
-def _fatigue_scale(history: History, params: EngineParams) -> FloatArray | None:
-    """The fatigue forecast's per-day factors, or None when it is off."""
+def _fit(history: History, arms: ArmState, target: Target, params: EngineParams) -> ArmModel:
+    """The posterior: of the discounted past, or of tomorrow under the fatigue forecast."""
     if not params.fatigue_forecast:
-        return None
+        return fit(history, arms, params.posterior, target)
     age = np.asarray(history.age_days, dtype=np.float64)
     reported = params.posterior.lag.reported_fraction(age)
-    return forecast_factors(history.impressions, history.spend, history.conversions, reported, age)
+    scale = forecast_factors(history.impressions, history.spend, history.conversions, reported, age)
+    evidence = discounted_evidence(history, params.posterior, scale)
+    return from_evidence(evidence, arms, params.posterior, target)
 
 
 class _Saturation(NamedTuple):

@@ -49,6 +49,7 @@ from allocator.core.target import Target
 __all__ = [
     "ArmModel",
     "fit",
+    "from_evidence",
     "posterior",
     "reward_draws",
     "update",
@@ -131,14 +132,8 @@ def _row_value_per_conversion(evidence: Evidence) -> FloatArray:
     return m0
 
 
-def fit(
-    history: History,
-    arms: ArmState,
-    params: PosteriorParams,
-    target: Target,
-    spend_scale: FloatArray | None = None,
-) -> ArmModel:
-    """Fit the reward model of every arm.
+def fit(history: History, arms: ArmState, params: PosteriorParams, target: Target) -> ArmModel:
+    """Fit the reward model of every arm from its history.
 
     With no data anywhere the lambda prior centres on ``1 / target_cpa`` (CPA) or, for
     ROAS, on ``target_roas / m0`` where ``m0`` is the row's observed value per conversion
@@ -149,8 +144,6 @@ def fit(
         arms: ``(..., K)``.
         params: posterior settings.
         target: objective and target.
-        spend_scale: per day, its rate over the rate to estimate ``(..., K, D)`` (the
-            fatigue forecast: the posterior is then of tomorrow's rate); None: 1.
 
     Returns:
         The fitted :class:`ArmModel`.
@@ -159,7 +152,17 @@ def fit(
         raise ValueError(
             f"history arms {history.spend.shape[:-1]} do not match arm state {arms.budget.shape}"
         )
-    evidence = discounted_evidence(history, params, spend_scale)
+    return from_evidence(discounted_evidence(history, params), arms, params, target)
+
+
+def from_evidence(
+    evidence: Evidence, arms: ArmState, params: PosteriorParams, target: Target
+) -> ArmModel:
+    """Fit the reward model of every arm from its evidence ``(..., K)`` (see :func:`fit`).
+
+    For evidence built otherwise than :func:`fit` builds it, e.g. with the fatigue
+    forecast's per-day spend factors (:func:`allocator.core.evidence.discounted_evidence`).
+    """
     value: ValuePosterior | None = None
     prior_rate: float | FloatArray = target.reward_threshold()
     if target.objective is Objective.ROAS:

@@ -106,6 +106,18 @@ def _band(
     return low, math.inf if lift_up else high
 
 
+def _lifted_now(row: PlannedAdGroup, live: float | None, guard: GuardrailParams) -> bool:
+    """Whether this run's engine raised the row past the step-up cap of its live budget.
+
+    That is the engine's by-value lift (``step_cap_on_shortfall``), which the period
+    honours. A raise within the cap of the live budget is an ordinary step: measured from
+    the period's start it must not compound over the runs of one period.
+    """
+    if live is None:
+        return False
+    return row.to_budget > live * (1.0 + guard.max_step_up) + 0.005
+
+
 def bound(
     plan: Plan,
     start: Mapping[str, float],
@@ -125,8 +137,9 @@ def bound(
         start: budgets at the start of the period (:func:`period_start_budgets`).
         live: the ad groups as the platform lists them now.
         guard: the guardrails with the step caps.
-        lift_up: do not cap raises (the engine may raise past the step cap:
-            ``step_cap_on_shortfall`` other than ``"hold"``).
+        lift_up: do not cap the raises this run's engine made past the step-up cap of
+            the live budget (its by-value lift: ``step_cap_on_shortfall`` other than
+            ``"hold"``); ordinary raises are still measured from the period's start.
     """
     enabled = {g.adgroup_id: g.budget for g in live if g.status is AdGroupStatus.ENABLE}
     rows = _clamped(plan, start, enabled, guard, lift_up, keep_floor=True)
@@ -154,7 +167,8 @@ def _clamped(
         if b0 is None or a.to_status != AdGroupStatus.ENABLE:
             rows.append(a)
             continue
-        low, high = _band(b0, enabled.get(a.adgroup_id), guard, lift_up)
+        lifted = lift_up and _lifted_now(a, enabled.get(a.adgroup_id), guard)
+        low, high = _band(b0, enabled.get(a.adgroup_id), guard, lifted)
         floor = low if keep_floor else -math.inf
         rows.append(dataclasses.replace(a, to_budget=min(max(a.to_budget, floor), high)))
     return rows

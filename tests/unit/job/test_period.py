@@ -160,8 +160,25 @@ def test_an_ad_group_enabled_again_the_same_day_starts_within_the_step_caps() ->
     assert bound(cut, start, live, GUARD).adgroups[0].to_budget == 22.5
     low = bound(cut, {"04": 30.0}, live, GUARD).adgroups[0].to_budget
     assert low == GUARD.platform_min_budget
-    # a config that lifts the step-up cap where budget is left unspent keeps the raise
-    assert bound(plan, start, live, GUARD, lift_up=True).adgroups[0].to_budget == 62.22
+    # lifting by value (lift_up) keeps only raises this run's engine made past the cap of
+    # the live budget; re-enabling 04 at a start budget is no such lift
+    assert bound(plan, start, live, GUARD, lift_up=True).adgroups[0].to_budget == 58.5
+
+
+def test_a_lift_by_value_is_kept_but_ordinary_raises_never_compound() -> None:
+    """Started the day at 100; a first run raised it to 130 (+30 %), live now 130.
+
+    A second run's ordinary step to 169 (+30 % of 130) would compound to +69 % over the
+    day: it is held to 130. A raise the engine lifted past the cap of the live budget
+    (to 200, +54 % of 130) is its by-value decision and is kept when lift_up is set.
+    """
+    live = [group("a", 130.0)]
+    start = {"a": 100.0}
+    ordinary = plan_on("2026-11-20", row("a", 130.0, 169.0))
+    assert bound(ordinary, start, live, GUARD, lift_up=True).adgroups[0].to_budget == 130.0
+    lifted = plan_on("2026-11-20", row("a", 130.0, 200.0))
+    assert bound(lifted, start, live, GUARD, lift_up=True).adgroups[0].to_budget == 200.0
+    assert bound(lifted, start, live, GUARD).adgroups[0].to_budget == 130.0
 
 
 def test_a_persons_edit_is_kept_but_never_compounded() -> None:

@@ -50,6 +50,13 @@ from allocator.core.saturation import fit_half_saturation
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
 from allocator.core.target import Target
 
+# Plain int codes for array work (numpy converts an IntEnum member slowly).
+_TESTING, _SCALING, _PAUSED, _BLOCKED, _RESTING = (
+    int(Stage.TESTING), int(Stage.SCALING), int(Stage.PAUSED), int(Stage.BLOCKED),
+    int(Stage.RESTING),
+)  # fmt: skip
+_RESTING_LOSER, _NO_ROOM = int(Reason.RESTING_LOSER), int(Binding.NO_ROOM)
+
 _MARGIN_DRAWS = 400
 """Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
 _UNCAPPED_STEP = 1e12
@@ -279,11 +286,11 @@ def step(
             decisions, draws, launched, _Saturation(to_zero, half), total, params
         )
     stage = decisions.stage
-    active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
-    acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
+    active = launched & ((stage == _TESTING) | (stage == _SCALING))
+    acceptable = launched & (stage != _BLOCKED) & (stage != _PAUSED)
     acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
-    reserve = acceptable & (stage == Stage.RESTING) & params.spend_reserve
+    reserve = acceptable & (stage == _RESTING) & params.spend_reserve
     placer = _Placer(draws, top, _Saturation(to_zero, half), model, params)
     decisions, room, desired, projection = placer.place(
         decisions, _Room(arms, active, frozen, total, guard), reserve
@@ -357,11 +364,11 @@ def _keep_useful_losers(
     leaves it unfunded and its rate at vanishing spend is credibly below that split's
     marginal return (``P < p_best_to_stop``).
     """
-    loser = decisions.reason == Reason.RESTING_LOSER
+    loser = decisions.reason == _RESTING_LOSER
     if not loser.any():
         return decisions
     stage = decisions.stage
-    candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
+    candidate = launched & ((stage == _TESTING) | (stage == _SCALING) | loser)
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
     few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
@@ -473,7 +480,7 @@ class _Placer:
         loose = projection.shortfall > 0.01 * np.maximum(projection.enabled.sum(axis=-1), 1)
         idle = reserve & ~room.active & loose[..., None]
         if idle.any():
-            cut = room.active & (projection.binding == Binding.NO_ROOM) & loose[..., None]
+            cut = room.active & (projection.binding == _NO_ROOM) & loose[..., None]
             kept = dataclasses.replace(room, active=room.active & ~cut)
             more = _reserve(kept, idle, rank) & idle
             if more.any() or cut.any():
@@ -562,7 +569,7 @@ def _allocate(
     guard = params.guardrails
     cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
     explore = exploration_floor(active, total, guard)
-    floor = np.where(stage == Stage.TESTING, explore[..., None], guard.platform_min_budget)
+    floor = np.where(stage == _TESTING, explore[..., None], guard.platform_min_budget)
     floors = np.where(active, floor, 0.0)
     to_zero, half = saturation
     if np.ndim(half) == 0 and math.isinf(float(half)):

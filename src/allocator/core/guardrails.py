@@ -321,10 +321,11 @@ def _choose_enabled(
     """
     n_rows, n_arms = des.shape
     order = np.argsort(np.where(removable, des, np.inf), axis=-1, kind="stable")
+    at = (np.arange(n_rows)[:, None], order)  # fancy index of the ranking, row by row
     total = frame.total[:, None]
 
     def left_after_cut(bound: FloatArray) -> FloatArray:
-        ranked = np.take_along_axis(np.where(removable, bound, 0.0), order, axis=-1)
+        ranked = np.where(removable, bound, 0.0)[at]
         cut = np.cumsum(np.concatenate([np.zeros((n_rows, 1)), ranked], axis=-1), axis=-1)
         left: FloatArray = bound.sum(axis=-1, keepdims=True) - cut
         return left
@@ -334,9 +335,11 @@ def _choose_enabled(
     n_below = (removable & (des < frame.pmin)).sum(axis=-1)
     n_cut = np.maximum(n_for_lo, np.minimum(n_below, n_keep_hi))
     rank = np.empty((n_rows, n_arms), dtype=np.int64)
-    np.put_along_axis(rank, order, np.arange(n_arms)[None, :], axis=-1)
+    rank[at] = np.arange(n_arms)
     enabled: BoolArray = frame.eligible & (rank >= n_cut[:, None])
     no_room: BoolArray = frame.eligible & (rank < n_for_lo[:, None])
+    if not no_room.any():  # nobody was cut for room: nobody to readmit
+        return enabled, no_room
     back = _readmit(no_room, bounds.lo, frame.total - np.where(enabled, bounds.lo, 0.0).sum(-1))
     return enabled | back, no_room & ~back
 

@@ -39,6 +39,9 @@ _MIN_RELATIVE_RATE = 1e-9
 _SORT_NETWORK = 256
 """Longest row numpy sorts with a sorting network (beyond it a sort costs several times
 more per value): longer rows of breakpoints sort only the prefix up to the crossing."""
+_PACKED_ROWS = 16
+"""Fewest rows whose breakpoints within the network are packed into a network half as
+long (a sort costs about half as much there; the packing is a dozen array calls)."""
 
 
 def expected_conversions(
@@ -219,18 +222,22 @@ def _solve(
 
     Only the breakpoints up to the crossing matter. Where ``2K`` is past numpy's short
     sorting network and ``bound`` (``(rows, 1)``, a ``t`` the total has likely reached)
-    leaves at most 3/4 of them, only those, and each row's first one past ``bound``, are
-    sorted: the same sorted prefix, so the same running sums and the same answer,
-    provided the total reaches ``total`` within it and no equal times with unequal
-    changes make the order of the prefix a choice of the sort; both are checked (else
-    all are sorted, as before). ``tol``, ``floor_sum`` and ``total`` are ``(rows, 1)``.
+    leaves at most 3/4 of them (within the network, for at least :data:`_PACKED_ROWS`
+    rows: at most half of its length, so a network half as long sorts them), only
+    those, and each row's first one past ``bound``, are sorted: the same sorted prefix,
+    so the same running sums and the same answer, provided the total reaches ``total``
+    within it and no equal times with unequal changes make the order of the prefix a
+    choice of the sort; both are checked (else all are sorted, as before). ``tol``,
+    ``floor_sum`` and ``total`` are ``(rows, 1)``.
     """
     rows, n = times.shape
-    if n > _SORT_NETWORK:
+    within = n <= _SORT_NETWORK  # rows the network sorts: packing pays for many rows only
+    if n > _SORT_NETWORK or (2 * n > _SORT_NETWORK and rows >= _PACKED_ROWS):
         inside = times <= bound
         count = np.count_nonzero(inside, axis=-1)
         width = int(count.max()) + 1
-        if count.min() > 0 and 4 * width <= 3 * n:
+        short = 2 * width <= _SORT_NETWORK if within else 4 * width <= 3 * n
+        if count.min() > 0 and short:
             beyond = np.where(inside, np.inf, times)
             after = np.argmin(beyond, axis=-1)  # each row's first breakpoint past the bound
             inside[np.arange(rows), after] = True  # (an infinite one is harmless)

@@ -549,6 +549,8 @@ def _lift_step_cap(
 
 def _bring_back(decisions: Decisions, back: BoolArray) -> Decisions:
     """Decisions with the reserve arms ``back`` testing again (reason ``TESTING_RESERVE``)."""
+    if not back.any():
+        return decisions
     return dataclasses.replace(
         decisions,
         stage=np.where(back, int(Stage.TESTING), decisions.stage),

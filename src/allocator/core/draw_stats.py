@@ -24,9 +24,6 @@ from allocator._types import BoolArray, FloatArray, IntArray
 __all__ = ["DrawStats", "draw_stats", "order_statistic"]
 
 _BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
-_ARM_BLOCK = 1 << 16
-"""Draws per working block where a row's arms are split (512 KiB): the fewer blocks'
-fewer array calls outweigh their larger working set (K = 100: two blocks, not four)."""
 _MIN_BLOCK_ARMS = 16
 _SORT_MAX = 256
 """Longest row :func:`order_statistic` simply sorts (numpy sorts up to 256 float64 values
@@ -149,11 +146,10 @@ def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = N
 def _blocks(n_rows: int, n_draws: int, n_arms: int) -> list[tuple[slice, slice]]:
     """Blocks ``(batch rows, arms)`` of about :data:`_BLOCK` draws, arms evenly split.
 
-    Rows too long for one block are split into blocks of about :data:`_ARM_BLOCK` draws.
     A block holds at least :data:`_MIN_BLOCK_ARMS` arms (or all of them), so the
     number of blocks never grows with the arms faster than the work does.
     """
-    width = max(_ARM_BLOCK // n_draws, _MIN_BLOCK_ARMS)
+    width = max(_BLOCK // n_draws, _MIN_BLOCK_ARMS)
     n_splits = max(1, -(-n_arms // width))
     edges = [i * n_arms // n_splits for i in range(n_splits + 1)]
     depth = max(1, _BLOCK // (n_draws * n_arms)) if n_splits == 1 else 1

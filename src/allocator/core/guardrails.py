@@ -207,10 +207,15 @@ def _common_shape(
     """Broadcast shape ``(..., K)`` of every per-arm input and the total's batch axes."""
     arrays = [desired, arms.budget, arms.enabled, active, frozen]
     try:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+        shape = np.broadcast(*arrays).shape
         if not shape:
             raise ValueError("per-arm inputs need a trailing arm axis")
-        batch = np.broadcast_shapes(shape[:-1], np.shape(total))
+        total_shape = np.shape(total)
+        batch = (
+            shape[:-1]
+            if total_shape in ((), shape[:-1])
+            else np.broadcast_shapes(shape[:-1], total_shape)
+        )
     except ValueError as exc:
         raise ValueError(f"project: inputs do not broadcast to (..., K): {exc}") from exc
     if shape[-1] == 0:

@@ -131,20 +131,20 @@ def water_fill(
     floor = np.asarray(floor, dtype=np.float64)
     cap = np.asarray(cap, dtype=np.float64)
     total_k = np.asarray(total, dtype=np.float64)[..., None]
-    shape = np.broadcast_shapes(rate.shape, half.shape, floor.shape, cap.shape, total_k.shape)
+    shape = np.broadcast(rate, half, floor, cap, total_k).shape
     # the bounds are per arm (often shared by every draw): they stay at their own shape
-    arm = np.broadcast_shapes(half.shape, floor.shape, cap.shape, total_k.shape, shape[-1:])
-    half, cap = np.broadcast_to(half, arm), np.broadcast_to(cap, arm)
+    arm = np.broadcast(half, floor, cap, total_k, np.empty(shape[-1:], dtype=np.bool_)).shape
+    half, cap = _broadcast(half, arm), _broadcast(cap, arm)
     floor = np.minimum(floor, cap)
     floor_sum = floor.sum(axis=-1, keepdims=True)
     over = floor_sum > total_k
     floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
-    slope = _slopes(np.broadcast_to(rate, shape), half)
+    slope = _slopes(_broadcast(rate, shape), half)
     moving = (slope > 0.0) & (cap > floor)
     times, change = _breakpoints(slope, moving, floor + half, cap + half)
     rows = times.shape[0]
-    floor_row = np.broadcast_to(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
-    total_row = np.broadcast_to(total_k, (*shape[:-1], 1)).reshape(rows, 1)
+    floor_row = _broadcast(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
+    total_row = _broadcast(total_k, (*shape[:-1], 1)).reshape(rows, 1)
     moved = change[:, : shape[-1]].sum(axis=-1, keepdims=True)  # sum of moving slopes
     # where every arm is between its bounds: sum(slope t - h) = total; the floors only
     # add to that, so unless caps bind the total is reached by this t
@@ -169,6 +169,14 @@ def water_fill(
     np.copyto(b, floor, where=over)
     np.copyto(b, cap, where=cap.sum(axis=-1, keepdims=True) <= total_k)  # saturated
     return b
+
+
+def _broadcast(values: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """``numpy.broadcast_to``, without its cost where ``values`` has the shape already."""
+    if values.shape == shape:
+        return values
+    out: FloatArray = np.broadcast_to(values, shape)
+    return out
 
 
 def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:

@@ -26,6 +26,7 @@ average rate the arm actually achieved (the CPA the advertiser sees). The defaul
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -401,8 +402,14 @@ class _Room:
         split what is left when that is at least the platform minimum (a start budget
         is fixed, so without the split some of them would find no room while money is
         left; the test floor yields to spending the budget). Where even that does not
-        fit, the even share stays and the projection chooses who runs.
+        fit, the even share stays and the projection chooses who runs. Computed once
+        per room (read only).
         """
+        return self._start
+
+    @functools.cached_property
+    def _start(self) -> FloatArray:
+        """:meth:`start`, computed on its first call."""
         guard, arms, total = self.guard, self.arms, self.total
         if guard.new_arm_budget is None:
             wanted = start_budget(self.active, total, guard)
@@ -422,7 +429,9 @@ class _Room:
         return np.broadcast_to(share[..., None], self.active.shape)
 
     def adding(self, back: BoolArray) -> _Room:
-        """The room with the arms ``back`` running too."""
+        """The room with the arms ``back`` running too (this room when there are none)."""
+        if not back.any():
+            return self
         return dataclasses.replace(self, active=self.active | back)
 
 
@@ -441,7 +450,7 @@ def _reserve(room: _Room, reserve: BoolArray, rank: FloatArray) -> BoolArray:
     """
     back = np.zeros_like(room.active)
     for _ in range(_RESERVE_ROUNDS):
-        chosen = dataclasses.replace(room, active=room.active | back)
+        chosen = room.adding(back)
         capacity = arm_capacity(room.arms, room.frozen, chosen.start(), room.total, room.guard)
         more = back | fill_reserve(room.active, reserve, rank, capacity, room.total)
         if np.array_equal(more, back):

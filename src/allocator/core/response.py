@@ -157,7 +157,9 @@ def water_fill(
     np.multiply(slope, t_star, out=b)
     np.subtract(b, half, out=b)
     np.clip(b, floor, cap, out=b)
-    np.copyto(b, 0.0, where=~(cap > 0.0))
+    no_cap = ~(cap > 0.0)  # per arm: masks that select nothing are skipped
+    if no_cap.any():
+        np.copyto(b, 0.0, where=no_cap)
     # remainder (rounding, or only arms without rate have room): shared by room
     gap = total_k - b.sum(axis=-1, keepdims=True)
     room = b - floor
@@ -166,8 +168,11 @@ def water_fill(
     fill = np.where(room_sum > 0.0, gap / np.where(room_sum > 0.0, room_sum, 1.0), 0.0)
     np.multiply(np.clip(fill, -1.0, 1.0), room, out=room)
     np.add(b, room, out=b)
-    np.copyto(b, floor, where=over)
-    np.copyto(b, cap, where=cap.sum(axis=-1, keepdims=True) <= total_k)  # saturated
+    if over.any():
+        np.copyto(b, floor, where=over)
+    saturated = cap.sum(axis=-1, keepdims=True) <= total_k
+    if saturated.any():
+        np.copyto(b, cap, where=saturated)
     return b
 
 
@@ -189,7 +194,9 @@ def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
     top = rate.max(axis=-1, keepdims=True)
     rel = rate / np.where(top > 0.0, top, 1.0)
     np.maximum(rel, _MIN_RELATIVE_RATE, out=rel)
-    np.copyto(rel, 0.0, where=~(rate > 0.0))
+    no_rate = ~(rate > 0.0)
+    if no_rate.any():
+        np.copyto(rel, 0.0, where=no_rate)
     np.sqrt(rel, out=rel)
     np.multiply(half, rel, out=rel)
     return rel
@@ -210,8 +217,10 @@ def _breakpoints(
     times = np.empty((*slope.shape[:-1], 2 * n_arms))
     np.divide(floor_half, safe, out=times[..., :n_arms])
     np.divide(cap_half, safe, out=times[..., n_arms:])
-    np.copyto(times[..., :n_arms], np.inf, where=~moving)
-    np.copyto(times[..., n_arms:], np.inf, where=~moving)
+    still = ~moving
+    if still.any():
+        np.copyto(times[..., :n_arms], np.inf, where=still)
+        np.copyto(times[..., n_arms:], np.inf, where=still)
     change = np.empty_like(times)
     np.copyto(change[..., :n_arms], np.where(moving, slope, 0.0))
     np.negative(change[..., :n_arms], out=change[..., n_arms:])

@@ -18,6 +18,9 @@ from allocator.core.arms import ArmState, History, Stage
 
 __all__ = ["ALERT_KINDS", "Alert", "alert_labels", "alert_messages", "alerts"]
 
+# Plain int codes for array work (numpy converts an IntEnum member slowly).
+_PAUSED, _RESTING = int(Stage.PAUSED), int(Stage.RESTING)
+
 
 class Alert(IntFlag):
     """Alert bit flags per arm (combine with ``|``)."""
@@ -43,7 +46,7 @@ def alerts(
     days = arms.auth_days_left
     lapsed = ~(days > 0.0)
     prev = np.asarray(arms.prev_stage)
-    live = ~lapsed & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
+    live = ~lapsed & (prev != _PAUSED) & (prev != _RESTING)
     expiring = (days > 0.0) & (days <= renew_warning_days)
     missing = (
         arms.enabled

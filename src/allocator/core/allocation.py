@@ -126,9 +126,9 @@ def broadcast_bounds(
     """
     arm_shape = (*batch_shape, n_arms)
     try:
-        floors_b = np.broadcast_to(np.asarray(floors, dtype=np.float64), arm_shape)
-        caps_b = np.broadcast_to(np.asarray(caps, dtype=np.float64), arm_shape)
-        total_b = np.broadcast_to(np.asarray(total, dtype=np.float64), batch_shape)
+        floors_b = _broadcast(np.asarray(floors, dtype=np.float64), arm_shape)
+        caps_b = _broadcast(np.asarray(caps, dtype=np.float64), arm_shape)
+        total_b = _broadcast(np.asarray(total, dtype=np.float64), batch_shape)
     except ValueError as exc:
         raise ValueError(
             f"floors, caps and total must broadcast to {arm_shape} / {batch_shape}: {exc}"
@@ -137,6 +137,14 @@ def broadcast_bounds(
         if values.size and not (values.min() >= 0.0 and values.max() < np.inf):  # NaN fails
             raise ValueError(f"{name} must be finite and >= 0")
     return floors_b, caps_b, total_b
+
+
+def _broadcast(values: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """``numpy.broadcast_to``, without its cost where ``values`` has the shape already."""
+    if values.shape == shape:
+        return values
+    out: FloatArray = np.broadcast_to(values, shape)
+    return out
 
 
 def _greedy_extra(

@@ -57,6 +57,11 @@ from allocator.core.target import Target
 
 __all__ = ["DecisionParams", "Decisions", "Reason", "decide"]
 
+# Plain int codes for array work (numpy converts an IntEnum member slowly).
+_TESTING, _SCALING, _PAUSED = int(Stage.TESTING), int(Stage.SCALING), int(Stage.PAUSED)
+_BLOCKED, _RESTING = int(Stage.BLOCKED), int(Stage.RESTING)
+_STAGE_CODES = (min(int(s) for s in Stage), max(int(s) for s in Stage))
+
 
 class Reason(IntEnum):
     """Why an arm is in its stage (one code per arm; worded by :mod:`allocator.core.explain`)."""
@@ -247,7 +252,7 @@ def _revivable(arms: ArmState, model: ArmModel) -> BoolArray:
     taken in sorted order so that the result is exactly permutation-equivariant.
     """
     prev = np.asarray(arms.prev_stage)
-    running = ((prev == Stage.TESTING) | (prev == Stage.SCALING)) & (arms.budget > 0)
+    running = ((prev == _TESTING) | (prev == _SCALING)) & (arms.budget > 0)
     mean = model.reward_mean()
     weight = np.where(running, arms.budget, 0.0)
     # Summed in sorted order, so the level (and a tie with it) does not depend on the
@@ -267,18 +272,18 @@ def _revivable(arms: ArmState, model: ArmModel) -> BoolArray:
 
 def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArray, IntArray]:
     """Stage and :class:`Reason` codes per arm: the first rule that holds, in order."""
-    t, scaling, resting = tests, prev == Stage.SCALING, prev == Stage.RESTING
+    t, scaling, resting = tests, prev == _SCALING, prev == _RESTING
     rules: list[tuple[BoolArray, Stage, Reason]] = [
         (t.blocked & t.lapsed, Stage.BLOCKED, Reason.BLOCKED_LAPSED),
         (t.blocked, Stage.BLOCKED, Reason.BLOCKED_EXPIRING),
-        (prev == Stage.PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
+        (prev == _PAUSED, Stage.PAUSED, Reason.PAUSED_KEPT),
         (resting & t.revive, Stage.TESTING, Reason.TESTING_REVIVED),
         (resting, Stage.RESTING, Reason.RESTING_KEPT),
         (scaling & t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
         (scaling & t.worn_out, Stage.RESTING, Reason.RESTING_FATIGUED),
         (scaling & fatigued, Stage.SCALING, Reason.SCALING_FATIGUED),
         (scaling, Stage.SCALING, Reason.SCALING_KEPT),
-        (prev == Stage.BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),
+        (prev == _BLOCKED, Stage.TESTING, Reason.TESTING_RENEWED),
         (t.kill, Stage.PAUSED, Reason.PAUSED_KILL),
         (t.best, Stage.SCALING, Reason.SCALING_P_BEST),
         (t.settled, Stage.SCALING, Reason.SCALING_VALUE_REMAINING),
@@ -294,7 +299,8 @@ def _stages(prev: IntArray, tests: _Tests, fatigued: BoolArray) -> tuple[IntArra
 def _prev_stage(arms: ArmState) -> IntArray:
     """The previous stage codes, checked to be :class:`~allocator.core.arms.Stage` values."""
     prev = np.asarray(arms.prev_stage)
-    if prev.size and (prev.min() < min(Stage) or prev.max() > max(Stage)):
+    low, high = _STAGE_CODES
+    if prev.size and (prev.min() < low or prev.max() > high):
         raise ValueError(
             f"prev_stage codes must be Stage values {min(Stage)}..{max(Stage)}, "
             f"got {np.unique(prev)}"
@@ -346,7 +352,7 @@ def decide(
     _check_draws(draws, arms)
     blocked = ~(arms.auth_days_left >= params.min_remaining_days)
     prev = _prev_stage(arms)
-    eligible = ~blocked & (prev != Stage.PAUSED) & (prev != Stage.RESTING)
+    eligible = ~blocked & (prev != _PAUSED) & (prev != _RESTING)
     stats = draw_stats(draws, eligible, params.value_remaining_quantile, top_hint)
     kill_multiple: float | FloatArray = params.kill_cpa_multiple
     if kill_rate_multiplier is not None:

@@ -26,6 +26,7 @@ average rate the arm actually achieved (the CPA the advertiser sees). The defaul
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -49,6 +50,13 @@ from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
 from allocator.core.saturation import fit_half_saturation
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
 from allocator.core.target import Target
+
+# Plain int codes for array work (numpy converts an IntEnum member slowly).
+_TESTING, _SCALING, _PAUSED, _BLOCKED, _RESTING = (
+    int(Stage.TESTING), int(Stage.SCALING), int(Stage.PAUSED), int(Stage.BLOCKED),
+    int(Stage.RESTING),
+)  # fmt: skip
+_RESTING_LOSER, _NO_ROOM = int(Reason.RESTING_LOSER), int(Binding.NO_ROOM)
 
 _MARGIN_DRAWS = 400
 """Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
@@ -279,11 +287,11 @@ def step(
             decisions, draws, launched, _Saturation(to_zero, half), total, params
         )
     stage = decisions.stage
-    active = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING))
-    acceptable = launched & (stage != Stage.BLOCKED) & (stage != Stage.PAUSED)
+    active = launched & ((stage == _TESTING) | (stage == _SCALING))
+    acceptable = launched & (stage != _BLOCKED) & (stage != _PAUSED)
     acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
-    reserve = acceptable & (stage == Stage.RESTING) & params.spend_reserve
+    reserve = acceptable & (stage == _RESTING) & params.spend_reserve
     placer = _Placer(draws, top, _Saturation(to_zero, half), model, params)
     decisions, room, desired, projection = placer.place(
         decisions, _Room(arms, active, frozen, total, guard), reserve
@@ -357,11 +365,11 @@ def _keep_useful_losers(
     leaves it unfunded and its rate at vanishing spend is credibly below that split's
     marginal return (``P < p_best_to_stop``).
     """
-    loser = decisions.reason == Reason.RESTING_LOSER
+    loser = decisions.reason == _RESTING_LOSER
     if not loser.any():
         return decisions
     stage = decisions.stage
-    candidate = launched & ((stage == Stage.TESTING) | (stage == Stage.SCALING) | loser)
+    candidate = launched & ((stage == _TESTING) | (stage == _SCALING) | loser)
     cap = np.broadcast_to(params.guardrails.max_budget_share * total[..., None], loser.shape)
     probability = params.decisions.p_best_to_stop
     few = draws[..., :_MARGIN_DRAWS, :]  # P < 0.01 needs no more; keeps the step fast
@@ -394,8 +402,14 @@ class _Room:
         split what is left when that is at least the platform minimum (a start budget
         is fixed, so without the split some of them would find no room while money is
         left; the test floor yields to spending the budget). Where even that does not
-        fit, the even share stays and the projection chooses who runs.
+        fit, the even share stays and the projection chooses who runs. Computed once
+        per room (read only).
         """
+        return self._start
+
+    @functools.cached_property
+    def _start(self) -> FloatArray:
+        """:meth:`start`, computed on its first call."""
         guard, arms, total = self.guard, self.arms, self.total
         if guard.new_arm_budget is None:
             wanted = start_budget(self.active, total, guard)
@@ -415,7 +429,9 @@ class _Room:
         return np.broadcast_to(share[..., None], self.active.shape)
 
     def adding(self, back: BoolArray) -> _Room:
-        """The room with the arms ``back`` running too."""
+        """The room with the arms ``back`` running too (this room when there are none)."""
+        if not back.any():
+            return self
         return dataclasses.replace(self, active=self.active | back)
 
 
@@ -434,7 +450,7 @@ def _reserve(room: _Room, reserve: BoolArray, rank: FloatArray) -> BoolArray:
     """
     back = np.zeros_like(room.active)
     for _ in range(_RESERVE_ROUNDS):
-        chosen = dataclasses.replace(room, active=room.active | back)
+        chosen = room.adding(back)
         capacity = arm_capacity(room.arms, room.frozen, chosen.start(), room.total, room.guard)
         more = back | fill_reserve(room.active, reserve, rank, capacity, room.total)
         if np.array_equal(more, back):
@@ -473,7 +489,7 @@ class _Placer:
         loose = projection.shortfall > 0.01 * np.maximum(projection.enabled.sum(axis=-1), 1)
         idle = reserve & ~room.active & loose[..., None]
         if idle.any():
-            cut = room.active & (projection.binding == Binding.NO_ROOM) & loose[..., None]
+            cut = room.active & (projection.binding == _NO_ROOM) & loose[..., None]
             kept = dataclasses.replace(room, active=room.active & ~cut)
             more = _reserve(kept, idle, rank) & idle
             if more.any() or cut.any():
@@ -542,6 +558,8 @@ def _lift_step_cap(
 
 def _bring_back(decisions: Decisions, back: BoolArray) -> Decisions:
     """Decisions with the reserve arms ``back`` testing again (reason ``TESTING_RESERVE``)."""
+    if not back.any():
+        return decisions
     return dataclasses.replace(
         decisions,
         stage=np.where(back, int(Stage.TESTING), decisions.stage),
@@ -562,7 +580,7 @@ def _allocate(
     guard = params.guardrails
     cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
     explore = exploration_floor(active, total, guard)
-    floor = np.where(stage == Stage.TESTING, explore[..., None], guard.platform_min_budget)
+    floor = np.where(stage == _TESTING, explore[..., None], guard.platform_min_budget)
     floors = np.where(active, floor, 0.0)
     to_zero, half = saturation
     if np.ndim(half) == 0 and math.isinf(float(half)):

@@ -207,10 +207,15 @@ def _common_shape(
     """Broadcast shape ``(..., K)`` of every per-arm input and the total's batch axes."""
     arrays = [desired, arms.budget, arms.enabled, active, frozen]
     try:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+        shape = np.broadcast(*arrays).shape
         if not shape:
             raise ValueError("per-arm inputs need a trailing arm axis")
-        batch = np.broadcast_shapes(shape[:-1], np.shape(total))
+        total_shape = np.shape(total)
+        batch = (
+            shape[:-1]
+            if total_shape in ((), shape[:-1])
+            else np.broadcast_shapes(shape[:-1], total_shape)
+        )
     except ValueError as exc:
         raise ValueError(f"project: inputs do not broadcast to (..., K): {exc}") from exc
     if shape[-1] == 0:
@@ -321,10 +326,11 @@ def _choose_enabled(
     """
     n_rows, n_arms = des.shape
     order = np.argsort(np.where(removable, des, np.inf), axis=-1, kind="stable")
+    at = (np.arange(n_rows)[:, None], order)  # fancy index of the ranking, row by row
     total = frame.total[:, None]
 
     def left_after_cut(bound: FloatArray) -> FloatArray:
-        ranked = np.take_along_axis(np.where(removable, bound, 0.0), order, axis=-1)
+        ranked = np.where(removable, bound, 0.0)[at]
         cut = np.cumsum(np.concatenate([np.zeros((n_rows, 1)), ranked], axis=-1), axis=-1)
         left: FloatArray = bound.sum(axis=-1, keepdims=True) - cut
         return left
@@ -334,9 +340,11 @@ def _choose_enabled(
     n_below = (removable & (des < frame.pmin)).sum(axis=-1)
     n_cut = np.maximum(n_for_lo, np.minimum(n_below, n_keep_hi))
     rank = np.empty((n_rows, n_arms), dtype=np.int64)
-    np.put_along_axis(rank, order, np.arange(n_arms)[None, :], axis=-1)
+    rank[at] = np.arange(n_arms)
     enabled: BoolArray = frame.eligible & (rank >= n_cut[:, None])
     no_room: BoolArray = frame.eligible & (rank < n_for_lo[:, None])
+    if not no_room.any():  # nobody was cut for room: nobody to readmit
+        return enabled, no_room
     back = _readmit(no_room, bounds.lo, frame.total - np.where(enabled, bounds.lo, 0.0).sum(-1))
     return enabled | back, no_room & ~back
 

@@ -31,6 +31,7 @@ covers processing delay (e.g. ``[0.9, 0.1]``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +93,15 @@ class LagModel:
             Same shape, in [0, 1]: ``sum(pmf[:age])`` at whole ages, linear between them,
             0 at age <= 0 and 1 from the end of the window on.
         """
+        ages, cdf = self._cdf
+        return np.interp(np.asarray(age_days, dtype=np.float64), ages, cdf, left=0.0, right=1.0)
+
+    @functools.cached_property
+    def _cdf(self) -> tuple[FloatArray, FloatArray]:
+        """Whole ages ``0..W`` and the share reported by each (read only)."""
         cdf = np.minimum(np.concatenate(([0.0], np.cumsum(self.pmf))), 1.0)
         cdf[-1] = 1.0
         ages = np.arange(cdf.size, dtype=np.float64)
-        return np.interp(np.asarray(age_days, dtype=np.float64), ages, cdf, left=0.0, right=1.0)
+        cdf.setflags(write=False)
+        ages.setflags(write=False)
+        return ages, cdf

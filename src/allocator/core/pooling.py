@@ -50,7 +50,9 @@ class _Groups:
 
     def total(self, values: FloatArray) -> FloatArray:
         """Sum of ``values`` over each arm's group, broadcast back to ``(..., K)``."""
-        weights = np.broadcast_to(values, self.shape).ravel()
+        weights = (
+            values if values.shape == self.shape else np.broadcast_to(values, self.shape)
+        ).ravel()
         sums = np.bincount(self.flat, weights=weights, minlength=self.size).astype(
             np.float64, copy=False
         )
@@ -74,17 +76,18 @@ def _leave_one_out(groups: _Groups, own: FloatArray) -> FloatArray:
     return np.maximum(groups.total(own) - own, 0.0)
 
 
-def _pooled_sums(levels: list[_Groups], level: int, values: FloatArray) -> FloatArray:
-    """Sum of ``values`` over the arms a level pools for each arm, ``(..., K)``.
+def _pooled_sums(levels: list[_Groups], values: FloatArray) -> list[FloatArray]:
+    """Sum of ``values`` over the arms each level pools for each arm, ``(..., K)`` each.
 
     A level pools the arms of the arm's group outside its own subgroup at the next level
     (the finest level: the other arms of its group), so every other arm's data enters an
     arm's prior exactly once, at the finest level the two share.
     """
-    sums = _leave_one_out(levels[level], values)
-    if level + 1 < len(levels):
-        sums = sums - _leave_one_out(levels[level + 1], values)
-    return np.maximum(sums, 0.0)
+    others = [_leave_one_out(groups, values) for groups in levels]
+    return [
+        np.maximum(sums - others[level + 1] if level + 1 < len(levels) else sums, 0.0)
+        for level, sums in enumerate(others)
+    ]
 
 
 def _batch_center(center: float | FloatArray, name: str) -> FloatArray:
@@ -113,9 +116,12 @@ def pooled_prior(
     n0 = params.prior_strength
     rate = _batch_center(prior_rate, "prior_rate")
     levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
-    for level in range(len(levels)):
-        conv = _pooled_sums(levels, level, evidence.conversions)
-        expo = _pooled_sums(levels, level, evidence.exposure)
+    pooled = zip(
+        _pooled_sums(levels, evidence.conversions),
+        _pooled_sums(levels, evidence.exposure),
+        strict=True,
+    )
+    for conv, expo in pooled:
         rate = (conv + n0) / (expo + n0 / rate)
     shape = np.full(evidence.exposure.shape, n0)
     return GammaPosterior(shape=shape, rate=n0 / np.broadcast_to(rate, shape.shape))
@@ -139,9 +145,12 @@ def pooled_value_prior(
     n0, kappa = params.prior_strength, params.value_shape
     mean = _batch_center(prior_value, "prior_value")
     levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
-    for level in range(len(levels)):
-        value = _pooled_sums(levels, level, evidence.value)
-        conv = _pooled_sums(levels, level, evidence.conversions)
+    pooled = zip(
+        _pooled_sums(levels, evidence.value),
+        _pooled_sums(levels, evidence.conversions),
+        strict=True,
+    )
+    for value, conv in pooled:
         mean = (value + n0 * mean) / (conv + n0)
     shape = np.full(evidence.exposure.shape, kappa * n0)
     rate = np.broadcast_to(n0 * mean * (kappa * n0 - 1.0) / (kappa * n0), shape.shape)

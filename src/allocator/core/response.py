@@ -39,6 +39,9 @@ _MIN_RELATIVE_RATE = 1e-9
 _SORT_NETWORK = 256
 """Longest row numpy sorts with a sorting network (beyond it a sort costs several times
 more per value): longer rows of breakpoints sort only the prefix up to the crossing."""
+_PACKED_ROWS = 16
+"""Fewest rows whose breakpoints within the network are packed into a network half as
+long (a sort costs about half as much there; the packing is a dozen array calls)."""
 
 
 def expected_conversions(
@@ -128,20 +131,20 @@ def water_fill(
     floor = np.asarray(floor, dtype=np.float64)
     cap = np.asarray(cap, dtype=np.float64)
     total_k = np.asarray(total, dtype=np.float64)[..., None]
-    shape = np.broadcast_shapes(rate.shape, half.shape, floor.shape, cap.shape, total_k.shape)
+    shape = np.broadcast(rate, half, floor, cap, total_k).shape
     # the bounds are per arm (often shared by every draw): they stay at their own shape
-    arm = np.broadcast_shapes(half.shape, floor.shape, cap.shape, total_k.shape, shape[-1:])
-    half, cap = np.broadcast_to(half, arm), np.broadcast_to(cap, arm)
+    arm = np.broadcast(half, floor, cap, total_k, np.empty(shape[-1:], dtype=np.bool_)).shape
+    half, cap = _broadcast(half, arm), _broadcast(cap, arm)
     floor = np.minimum(floor, cap)
     floor_sum = floor.sum(axis=-1, keepdims=True)
     over = floor_sum > total_k
     floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
-    slope = _slopes(np.broadcast_to(rate, shape), half)
+    slope = _slopes(_broadcast(rate, shape), half)
     moving = (slope > 0.0) & (cap > floor)
     times, change = _breakpoints(slope, moving, floor + half, cap + half)
     rows = times.shape[0]
-    floor_row = np.broadcast_to(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
-    total_row = np.broadcast_to(total_k, (*shape[:-1], 1)).reshape(rows, 1)
+    floor_row = _broadcast(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
+    total_row = _broadcast(total_k, (*shape[:-1], 1)).reshape(rows, 1)
     moved = change[:, : shape[-1]].sum(axis=-1, keepdims=True)  # sum of moving slopes
     # where every arm is between its bounds: sum(slope t - h) = total; the floors only
     # add to that, so unless caps bind the total is reached by this t
@@ -154,7 +157,9 @@ def water_fill(
     np.multiply(slope, t_star, out=b)
     np.subtract(b, half, out=b)
     np.clip(b, floor, cap, out=b)
-    np.copyto(b, 0.0, where=~(cap > 0.0))
+    no_cap = ~(cap > 0.0)  # per arm: masks that select nothing are skipped
+    if no_cap.any():
+        np.copyto(b, 0.0, where=no_cap)
     # remainder (rounding, or only arms without rate have room): shared by room
     gap = total_k - b.sum(axis=-1, keepdims=True)
     room = b - floor
@@ -163,9 +168,20 @@ def water_fill(
     fill = np.where(room_sum > 0.0, gap / np.where(room_sum > 0.0, room_sum, 1.0), 0.0)
     np.multiply(np.clip(fill, -1.0, 1.0), room, out=room)
     np.add(b, room, out=b)
-    np.copyto(b, floor, where=over)
-    np.copyto(b, cap, where=cap.sum(axis=-1, keepdims=True) <= total_k)  # saturated
+    if over.any():
+        np.copyto(b, floor, where=over)
+    saturated = cap.sum(axis=-1, keepdims=True) <= total_k
+    if saturated.any():
+        np.copyto(b, cap, where=saturated)
     return b
+
+
+def _broadcast(values: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """``numpy.broadcast_to``, without its cost where ``values`` has the shape already."""
+    if values.shape == shape:
+        return values
+    out: FloatArray = np.broadcast_to(values, shape)
+    return out
 
 
 def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
@@ -178,7 +194,9 @@ def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
     top = rate.max(axis=-1, keepdims=True)
     rel = rate / np.where(top > 0.0, top, 1.0)
     np.maximum(rel, _MIN_RELATIVE_RATE, out=rel)
-    np.copyto(rel, 0.0, where=~(rate > 0.0))
+    no_rate = ~(rate > 0.0)
+    if no_rate.any():
+        np.copyto(rel, 0.0, where=no_rate)
     np.sqrt(rel, out=rel)
     np.multiply(half, rel, out=rel)
     return rel
@@ -199,8 +217,10 @@ def _breakpoints(
     times = np.empty((*slope.shape[:-1], 2 * n_arms))
     np.divide(floor_half, safe, out=times[..., :n_arms])
     np.divide(cap_half, safe, out=times[..., n_arms:])
-    np.copyto(times[..., :n_arms], np.inf, where=~moving)
-    np.copyto(times[..., n_arms:], np.inf, where=~moving)
+    still = ~moving
+    if still.any():
+        np.copyto(times[..., :n_arms], np.inf, where=still)
+        np.copyto(times[..., n_arms:], np.inf, where=still)
     change = np.empty_like(times)
     np.copyto(change[..., :n_arms], np.where(moving, slope, 0.0))
     np.negative(change[..., :n_arms], out=change[..., n_arms:])
@@ -219,18 +239,22 @@ def _solve(
 
     Only the breakpoints up to the crossing matter. Where ``2K`` is past numpy's short
     sorting network and ``bound`` (``(rows, 1)``, a ``t`` the total has likely reached)
-    leaves at most 3/4 of them, only those, and each row's first one past ``bound``, are
-    sorted: the same sorted prefix, so the same running sums and the same answer,
-    provided the total reaches ``total`` within it and no equal times with unequal
-    changes make the order of the prefix a choice of the sort; both are checked (else
-    all are sorted, as before). ``tol``, ``floor_sum`` and ``total`` are ``(rows, 1)``.
+    leaves at most 3/4 of them (within the network, for at least :data:`_PACKED_ROWS`
+    rows: at most half of its length, so a network half as long sorts them), only
+    those, and each row's first one past ``bound``, are sorted: the same sorted prefix,
+    so the same running sums and the same answer, provided the total reaches ``total``
+    within it and no equal times with unequal changes make the order of the prefix a
+    choice of the sort; both are checked (else all are sorted, as before). ``tol``,
+    ``floor_sum`` and ``total`` are ``(rows, 1)``.
     """
     rows, n = times.shape
-    if n > _SORT_NETWORK:
+    within = n <= _SORT_NETWORK  # rows the network sorts: packing pays for many rows only
+    if n > _SORT_NETWORK or (2 * n > _SORT_NETWORK and rows >= _PACKED_ROWS):
         inside = times <= bound
         count = np.count_nonzero(inside, axis=-1)
         width = int(count.max()) + 1
-        if count.min() > 0 and 4 * width <= 3 * n:
+        short = 2 * width <= _SORT_NETWORK if within else 4 * width <= 3 * n
+        if count.min() > 0 and short:
             beyond = np.where(inside, np.inf, times)
             after = np.argmin(beyond, axis=-1)  # each row's first breakpoint past the bound
             inside[np.arange(rows), after] = True  # (an infinite one is harmless)

@@ -87,6 +87,9 @@ def fill_reserve(
     """
     reserve = np.asarray(reserve) & ~np.asarray(active)
     gap = np.asarray(total, dtype=np.float64) - np.where(active, capacity, 0.0).sum(axis=-1)
+    if not (gap > 0.0).any() and bool((capacity >= 0.0).all()):  # covered: no prefix
+        none: BoolArray = reserve & (np.asarray(rank) >= np.inf)
+        return none
     key = np.where(reserve, -np.asarray(rank, dtype=np.float64), np.inf)
     order = np.argsort(key, axis=-1, kind="stable")
     cap_sorted = np.take_along_axis(np.where(reserve, capacity, 0.0), order, axis=-1)

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allocator._types import FloatArray
+from allocator._types import BoolArray, FloatArray
 from allocator.core import response
 from allocator.core.draw_stats import order_statistic
 from allocator.core.response import saturating_allocate, water_fill
+from allocator.core.spend import fill_reserve
 
 
 def plain_water_fill(
@@ -239,3 +240,83 @@ def test_water_fill_sorts_only_the_prefix_at_engine_scale(monkeypatch: pytest.Mo
     saturating_allocate(draws, floors, caps, total, 1000.0)
     assert len(widths) == 1  # no fallback to the full sort
     assert widths[0] < 0.6 * 3000
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_water_fill_packed_within_the_network_is_the_plain_pass(seed: int) -> None:
+    """65-128 arms over many draws: a short prefix is packed into a half-length network."""
+    rng = np.random.default_rng(2000 + seed)
+    draws, arms = int(rng.integers(16, 80)), int(rng.integers(65, 129))
+    rate = _rates(rng, (1, draws, arms), seed % 6)
+    floor = np.where(rng.random((1, 1, arms)) < 0.5, rng.uniform(0, 50, (1, 1, arms)), 0.0)
+    cap_scale = (5.0, 50.0, 400.0, 2000.0)[seed % 4]  # caps that bind, or not
+    cap = np.where(rng.random((1, 1, arms)) < 0.8, rng.uniform(0, cap_scale, (1, 1, arms)), 0.0)
+    total = rng.uniform(0, 60 * arms, (1, 1))
+    half = np.asarray(rng.uniform(50, 2000, () if seed % 2 else (1, 1, arms)))
+    fast = water_fill(rate, half, floor, cap, total)
+    assert _bits(fast) == _bits(plain_water_fill(rate, half, floor, cap, total))
+
+
+def test_water_fill_packs_the_prefix_at_the_engine_s_hundred_arms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine's split of 100 arms over 64 draws sorts at most 128 of the 200 breakpoints."""
+    widths: list[int] = []
+    real = response._sort
+
+    def spy(times: FloatArray, change: FloatArray, tol: FloatArray) -> Any:
+        widths.append(times.shape[1])
+        return real(times, change, tol)
+
+    monkeypatch.setattr(response, "_sort", spy)
+    rng = np.random.default_rng(12)
+    draws = rng.gamma(20.0, 1 / 500, (1, 64, 100))
+    floors, caps, total = np.full((1, 100), 5.0), np.full((1, 100), 1250.0), np.full(1, 5000.0)
+    fast = saturating_allocate(draws, floors, caps, total, 1000.0)
+    assert len(widths) == 1  # no fallback to the full sort
+    assert widths[0] <= 128  # packed into the half-length network
+    plain = plain_water_fill(draws, np.asarray(1000.0), floors[:, None], caps[:, None], total)
+    assert _bits(fast) == _bits(plain.mean(axis=-2))
+
+
+def plain_fill_reserve(
+    active: BoolArray, reserve: BoolArray, rank: FloatArray, capacity: FloatArray, total: FloatArray
+) -> BoolArray:
+    """The reserve's prefix search over every row, as it was before the covered-rows exit."""
+    reserve = reserve & ~active
+    gap = total - np.where(active, capacity, 0.0).sum(axis=-1)
+    key = np.where(reserve, -rank, np.inf)
+    order = np.argsort(key, axis=-1, kind="stable")
+    cap_sorted = np.take_along_axis(np.where(reserve, capacity, 0.0), order, axis=-1)
+    before = np.cumsum(cap_sorted, axis=-1) - cap_sorted
+    chosen = np.zeros_like(reserve)
+    np.put_along_axis(chosen, order, before < gap[..., None], axis=-1)
+    chosen &= reserve
+    last = np.where(chosen, rank, np.inf).min(axis=-1, keepdims=True)
+    out: BoolArray = reserve & (rank >= last)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(1, 4),
+    arms=st.integers(1, 30),
+    covered=st.booleans(),
+    infinite_rank=st.booleans(),
+)
+def test_fill_reserve_is_the_plain_prefix_search(
+    seed: int, rows: int, arms: int, covered: bool, infinite_rank: bool
+) -> None:
+    """Rows the running arms already cover (the early exit) and rows they do not."""
+    rng = np.random.default_rng(seed)
+    active = rng.random((rows, arms)) < 0.5
+    reserve = rng.random((rows, arms)) < 0.5
+    rank = np.round(rng.gamma(2.0, 1.0, (rows, arms)), 1)  # ties
+    if infinite_rank:
+        rank[rng.random((rows, arms)) < 0.2] = np.inf
+    capacity = rng.uniform(0.0, 100.0, (rows, arms))
+    running = np.where(active, capacity, 0.0).sum(axis=-1)
+    total = running * rng.uniform(0.2, 1.0, rows) if covered else rng.uniform(0, 100 * arms, rows)
+    fast = fill_reserve(active, reserve, rank, capacity, total)
+    assert np.array_equal(fast, plain_fill_reserve(active, reserve, rank, capacity, total))

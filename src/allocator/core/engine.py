@@ -26,29 +26,34 @@ average rate the arm actually achieved (the CPA the advertiser sees). The defaul
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal
 
 import numpy as np
 from annotated_types import Ge, Gt, Le
 
 from allocator._types import BoolArray, FloatArray, IntArray
-from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, History, Stage
 from allocator.core.bounds import FieldError, check_bounds
 from allocator.core.decisions import DecisionParams, Decisions, Reason, decide
 from allocator.core.evidence import PosteriorParams, discounted_evidence, exposure_weight
 from allocator.core.fatigue_curve import forecast_factors
 from allocator.core.guardrail_params import GuardrailParams, in_learning
-from allocator.core.guardrails import Binding, Projection, project
+from allocator.core.guardrails import Binding, Projection
 from allocator.core.margin import better_elsewhere
+from allocator.core.placement import (
+    Placer,
+    Room,
+    Saturation,
+    exploration_floor,
+    start_budget,
+)
 from allocator.core.posterior import ArmModel, fit, from_evidence
-from allocator.core.response import rate_at_zero_multiplier, saturating_allocate
+from allocator.core.response import rate_at_zero_multiplier
 from allocator.core.saturation import fit_half_saturation
-from allocator.core.spend import arm_capacity, fill_reserve, lift_pays, unspent_by_choice
+from allocator.core.spend import unspent_by_choice
 from allocator.core.target import Target
 
 # Plain int codes for array work (numpy converts an IntEnum member slowly).
@@ -60,9 +65,6 @@ _RESTING_LOSER, _NO_ROOM = int(Reason.RESTING_LOSER), int(Binding.NO_ROOM)
 
 _MARGIN_DRAWS = 400
 """Posterior draws behind the marginal stop's probability (first of the ``n_draws``)."""
-_UNCAPPED_STEP = 1e12
-"""Step-up cap of the lifted projection: the bounds want a finite number; a 1e12-fold
-step takes even a cent past any daily budget."""
 
 __all__ = [
     "AllocationDraws",
@@ -221,29 +223,6 @@ def conversions_since_edit(arms: ArmState, history: History) -> FloatArray:
     return np.asarray((history.conversions * counted).sum(axis=-1), dtype=np.float64)
 
 
-def exploration_floor(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
-    """Budget floor of a testing arm per row, currency per day, shape ``(...)``.
-
-    ``exploration_share`` of the daily budget spread evenly over the arms allowed to run,
-    never below ``test_floor`` nor above the per-arm cap.
-    """
-    n_active = np.maximum(active.sum(axis=-1), 1)
-    even = guard.exploration_share * total / n_active
-    floor = np.maximum(even, guard.test_floor)
-    return np.asarray(np.minimum(floor, guard.max_budget_share * total), dtype=np.float64)
-
-
-def start_budget(active: BoolArray, total: FloatArray, guard: GuardrailParams) -> FloatArray:
-    """Budget of an arm being enabled, per row, currency per day, shape ``(...)``.
-
-    An even share of the daily budget over the arms allowed to run: a new creative starts
-    where an even split would put it, never below the test floor nor above the cap.
-    """
-    n_active = np.maximum(active.sum(axis=-1), 1)
-    even = np.maximum(total / n_active, guard.test_floor)
-    return np.asarray(np.minimum(even, guard.max_budget_share * total), dtype=np.float64)
-
-
 def step(
     arms: ArmState,
     history: History,
@@ -284,7 +263,7 @@ def step(
     launched = arms.days_since_launch >= 0
     if params.marginal_stop:
         decisions = _keep_useful_losers(
-            decisions, draws, launched, _Saturation(to_zero, half), total, params
+            decisions, draws, launched, Saturation(to_zero, half), total, params
         )
     stage = decisions.stage
     active = launched & ((stage == _TESTING) | (stage == _SCALING))
@@ -292,9 +271,9 @@ def step(
     acceptable &= decisions.p_kill < params.decisions.kill_probability
     frozen = in_learning(arms, conversions_since_edit(arms, history), guard) & active
     reserve = acceptable & (stage == _RESTING) & params.spend_reserve
-    placer = _Placer(draws, top, _Saturation(to_zero, half), model, params)
+    placer = Placer(draws, top, Saturation(to_zero, half), model, params)
     decisions, room, desired, projection = placer.place(
-        decisions, _Room(arms, active, frozen, total, guard), reserve
+        decisions, Room(arms, active, frozen, total, guard), reserve
     )
     active = room.active
     starved = active & ~projection.enabled
@@ -321,17 +300,6 @@ def _fit(history: History, arms: ArmState, target: Target, params: EngineParams)
     return from_evidence(evidence, arms, params.posterior, target)
 
 
-class _Saturation(NamedTuple):
-    """The response curve the step assumes.
-
-    ``to_zero``: the rate-at-vanishing-spend factor per arm ``(..., K)``; ``half``: the
-    half-saturation spend, a scalar or one per account ``(..., 1)``, currency per day.
-    """
-
-    to_zero: FloatArray
-    half: float | FloatArray
-
-
 def account_half_saturation(history: History, params: EngineParams) -> float | FloatArray:
     """Half-saturation spend the step uses, currency per day.
 
@@ -355,7 +323,7 @@ def _keep_useful_losers(
     decisions: Decisions,
     draws: FloatArray,
     launched: BoolArray,
-    saturation: _Saturation,
+    saturation: Saturation,
     total: FloatArray,
     params: EngineParams,
 ) -> Decisions:
@@ -381,212 +349,6 @@ def _keep_useful_losers(
         stage=np.where(keep, int(Stage.TESTING), stage),
         reason=np.where(keep, int(Reason.TESTING_UNDECIDED), decisions.reason),
     )
-
-
-@dataclass(frozen=True)
-class _Room:
-    """Where the budget can go tomorrow: arm state, who runs, who learns, the total."""
-
-    arms: ArmState
-    active: BoolArray
-    frozen: BoolArray
-    total: FloatArray
-    guard: GuardrailParams
-
-    def start(self) -> FloatArray:
-        """Start budget of each arm being enabled, ``(..., K)``, currency per day.
-
-        ``new_arm_budget`` when set, else the even share of :func:`start_budget`;
-        lowered where the running arms' floors (today's budget when frozen, else today's
-        less the step-down cap) leave less than that for the arms being enabled: they
-        split what is left when that is at least the platform minimum (a start budget
-        is fixed, so without the split some of them would find no room while money is
-        left; the test floor yields to spending the budget). Where even that does not
-        fit, the even share stays and the projection chooses who runs. Computed once
-        per room (read only).
-        """
-        return self._start
-
-    @functools.cached_property
-    def _start(self) -> FloatArray:
-        """:meth:`start`, computed on its first call."""
-        guard, arms, total = self.guard, self.arms, self.total
-        if guard.new_arm_budget is None:
-            wanted = start_budget(self.active, total, guard)
-        else:
-            wanted = np.full(np.shape(total), guard.start_budget)
-        today = np.asarray(arms.budget, dtype=np.float64)
-        running = self.active & np.asarray(arms.enabled) & (today > 0)
-        kept = np.where(self.frozen, today, today * (1.0 - guard.max_step_down))
-        floor = np.minimum(
-            np.maximum(kept, guard.platform_min_budget), guard.max_budget_share * total[..., None]
-        )
-        left = total - np.where(running, floor, 0.0).sum(axis=-1)
-        n_new = np.maximum((self.active & ~running).sum(axis=-1), 1)
-        split = left / n_new
-        fits = split >= max(guard.platform_min_budget, 0.01)  # else the projection chooses
-        share = np.where(fits, np.minimum(wanted, split), wanted)
-        return np.broadcast_to(share[..., None], self.active.shape)
-
-    def adding(self, back: BoolArray) -> _Room:
-        """The room with the arms ``back`` running too (this room when there are none)."""
-        if not back.any():
-            return self
-        return dataclasses.replace(self, active=self.active | back)
-
-
-_RESERVE_ROUNDS = 4
-"""Rounds of the reserve's fixed point: each arm brought back lowers the start budgets,
-so the capacity counted before falls short; the chosen set only grows, and settles in
-one or two rounds in practice."""
-
-
-def _reserve(room: _Room, reserve: BoolArray, rank: FloatArray) -> BoolArray:
-    """Resting arms to bring back so that the running arms can absorb the budget.
-
-    :func:`~allocator.core.spend.fill_reserve` counts each arm's capacity with the start
-    budgets of the arms already chosen; bringing arms back lowers those start budgets,
-    so the choice is repeated with them until it stops growing.
-    """
-    back = np.zeros_like(room.active)
-    for _ in range(_RESERVE_ROUNDS):
-        chosen = room.adding(back)
-        capacity = arm_capacity(room.arms, room.frozen, chosen.start(), room.total, room.guard)
-        more = back | fill_reserve(room.active, reserve, rank, capacity, room.total)
-        if np.array_equal(more, back):
-            break
-        back = more
-    return back
-
-
-@dataclass(frozen=True)
-class _Placer:
-    """Places the daily budget: reserve, Thompson allocation, projection, step-cap lift."""
-
-    draws: FloatArray
-    top: IntArray
-    saturation: _Saturation
-    model: ArmModel
-    params: EngineParams
-
-    def place(
-        self, decisions: Decisions, room: _Room, reserve: BoolArray
-    ) -> tuple[Decisions, _Room, FloatArray, Projection]:
-        """Decisions, room, desired budgets and projection once the budget is placed.
-
-        Resting acceptable arms (``reserve``) come back first by the capacity count of
-        :func:`_reserve`; where the projection still leaves more than rounding unplanned
-        beside an idle reserve arm (the count cannot see which arms the projection will
-        cut for room), the reserve is counted again without the arms cut for room, and
-        the budget placed again over the rest (the cut arms stay off, ``NO_ROOM``).
-        Then the step-up cap is lifted where ``step_cap_on_shortfall`` says so.
-        """
-        rank = self.model.reward_mean()
-        if reserve.any():
-            back = _reserve(room, reserve, rank)
-            decisions, room = _bring_back(decisions, back), room.adding(back)
-        desired, projection = self._project(decisions, room)
-        loose = projection.shortfall > 0.01 * np.maximum(projection.enabled.sum(axis=-1), 1)
-        idle = reserve & ~room.active & loose[..., None]
-        if idle.any():
-            cut = room.active & (projection.binding == _NO_ROOM) & loose[..., None]
-            kept = dataclasses.replace(room, active=room.active & ~cut)
-            more = _reserve(kept, idle, rank) & idle
-            if more.any() or cut.any():
-                decisions = _bring_back(decisions, more)
-                desired, projection = self._project(decisions, kept.adding(more))
-                binding = np.where(cut, int(Binding.NO_ROOM), projection.binding)
-                projection = dataclasses.replace(projection, binding=binding)
-                room = room.adding(more)
-        if self.params.step_cap_on_shortfall != "hold" and (projection.shortfall > 0).any():
-            projection = _lift_step_cap(projection, desired, self.model, room, self.params)
-        return decisions, room, desired, projection
-
-    def _project(self, decisions: Decisions, room: _Room) -> tuple[FloatArray, Projection]:
-        """Thompson allocation over ``room.active`` and its guardrail projection."""
-        desired = _allocate(
-            self.draws, self.top, decisions.stage, room.active, self.saturation, room.total,
-            self.params,
-        )  # fmt: skip
-        projection = project(
-            desired, room.arms, room.active, room.frozen, room.total, room.guard,
-            start=room.start(),
-        )  # fmt: skip
-        return desired, projection
-
-
-def _lift_step_cap(
-    projection: Projection,
-    desired: FloatArray,
-    model: ArmModel,
-    room: _Room,
-    params: EngineParams,
-) -> Projection:
-    """Rows with a shortfall re-projected without the step-up cap, where that pays.
-
-    Under ``step_cap_on_shortfall = "lift"`` every such row; under ``"by_value"`` the
-    rows where :func:`~allocator.core.spend.lift_pays` finds the money placed worth more
-    than the learning the large edits restart.
-    """
-    arms, guard = room.arms, room.guard
-    free = dataclasses.replace(guard, max_step_up=_UNCAPPED_STEP)
-    lifted = project(desired, arms, room.active, room.frozen, room.total, free, start=room.start())
-    short = projection.shortfall > 0
-    if params.step_cap_on_shortfall == "by_value":
-        running = np.asarray(arms.enabled) & (np.asarray(arms.budget) > 0)
-        today = np.where(running, np.asarray(arms.budget, dtype=np.float64), 0.0)
-        short &= lift_pays(
-            projection.budget,
-            lifted.budget,
-            today,
-            model.rate.mean(),
-            model.reward_mean(),
-            guard,
-            params.reset_penalty,
-            params.relearning_days,
-        )
-    fields = {
-        f.name: np.where(
-            short if getattr(projection, f.name).ndim == short.ndim else short[..., None],
-            getattr(lifted, f.name),
-            getattr(projection, f.name),
-        )
-        for f in dataclasses.fields(projection)
-    }
-    return Projection(**fields)
-
-
-def _bring_back(decisions: Decisions, back: BoolArray) -> Decisions:
-    """Decisions with the reserve arms ``back`` testing again (reason ``TESTING_RESERVE``)."""
-    if not back.any():
-        return decisions
-    return dataclasses.replace(
-        decisions,
-        stage=np.where(back, int(Stage.TESTING), decisions.stage),
-        reason=np.where(back, int(Reason.TESTING_RESERVE), decisions.reason),
-    )
-
-
-def _allocate(
-    draws: FloatArray,
-    top: IntArray,
-    stage: IntArray,
-    active: BoolArray,
-    saturation: _Saturation,
-    total: FloatArray,
-    params: EngineParams,
-) -> FloatArray:
-    """Thompson allocation of ``total`` over the active arms (floors, caps, saturation)."""
-    guard = params.guardrails
-    cap = np.where(active, guard.max_budget_share * total[..., None], 0.0)
-    explore = exploration_floor(active, total, guard)
-    floor = np.where(stage == _TESTING, explore[..., None], guard.platform_min_budget)
-    floors = np.where(active, floor, 0.0)
-    to_zero, half = saturation
-    if np.ndim(half) == 0 and math.isinf(float(half)):
-        return thompson_allocate(draws, floors, cap, total, top_hint=top)
-    few = draws[..., : params.allocation_draws, :]  # water-filling costs S K log K per row
-    return saturating_allocate(few * to_zero[..., None, :], floors, cap, total, half)
 
 
 def starved_reason(binding: int) -> str:

@@ -27,6 +27,8 @@ conversion ``m = (V + n0 * m_parent) / (N + n0)`` (see :mod:`allocator.core.post
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from allocator._types import FloatArray, IntArray
@@ -97,6 +99,17 @@ def _batch_center(center: float | FloatArray, name: str) -> FloatArray:
     return c[..., None] if c.ndim else c
 
 
+def _pooled_pairs(
+    arms: ArmState, params: PosteriorParams, top: FloatArray, bottom: FloatArray
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Leave-one-out sums of ``top`` and ``bottom`` ``(..., K)`` per pooling level.
+
+    Outermost level first: kind, then (kind, creator) when ``pool_by_creator``.
+    """
+    levels = _group_codes(arms, top.shape, params.pool_by_creator)
+    return zip(_pooled_sums(levels, top), _pooled_sums(levels, bottom), strict=True)
+
+
 def pooled_prior(
     evidence: Evidence, arms: ArmState, params: PosteriorParams, prior_rate: float | FloatArray
 ) -> GammaPosterior:
@@ -115,13 +128,7 @@ def pooled_prior(
     """
     n0 = params.prior_strength
     rate = _batch_center(prior_rate, "prior_rate")
-    levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
-    pooled = zip(
-        _pooled_sums(levels, evidence.conversions),
-        _pooled_sums(levels, evidence.exposure),
-        strict=True,
-    )
-    for conv, expo in pooled:
+    for conv, expo in _pooled_pairs(arms, params, evidence.conversions, evidence.exposure):
         rate = (conv + n0) / (expo + n0 / rate)
     shape = np.full(evidence.exposure.shape, n0)
     return GammaPosterior(shape=shape, rate=n0 / np.broadcast_to(rate, shape.shape))
@@ -144,13 +151,7 @@ def pooled_value_prior(
     """
     n0, kappa = params.prior_strength, params.value_shape
     mean = _batch_center(prior_value, "prior_value")
-    levels = _group_codes(arms, evidence.exposure.shape, params.pool_by_creator)
-    pooled = zip(
-        _pooled_sums(levels, evidence.value),
-        _pooled_sums(levels, evidence.conversions),
-        strict=True,
-    )
-    for value, conv in pooled:
+    for value, conv in _pooled_pairs(arms, params, evidence.value, evidence.conversions):
         mean = (value + n0 * mean) / (conv + n0)
     shape = np.full(evidence.exposure.shape, kappa * n0)
     rate = np.broadcast_to(n0 * mean * (kappa * n0 - 1.0) / (kappa * n0), shape.shape)

@@ -224,8 +224,14 @@ def test_water_fill_past_the_sorting_network_is_the_plain_pass(seed: int) -> Non
     assert _bits(fast) == _bits(plain_water_fill(rate, half, floor, cap, total))
 
 
-def test_water_fill_sorts_only_the_prefix_at_engine_scale(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's split of 1,500 arms sorts about half of the 3,000 breakpoints."""
+def _sorted_widths(
+    monkeypatch: pytest.MonkeyPatch,
+    draws: FloatArray,
+    floors: FloatArray,
+    caps: FloatArray,
+    total: FloatArray,
+) -> tuple[list[int], FloatArray]:
+    """The engine's saturating split at h = 1,000, and the widths of every sort it ran."""
     widths: list[int] = []
     real = response._sort
 
@@ -234,10 +240,15 @@ def test_water_fill_sorts_only_the_prefix_at_engine_scale(monkeypatch: pytest.Mo
         return real(times, change, tol)
 
     monkeypatch.setattr(response, "_sort", spy)
+    return widths, saturating_allocate(draws, floors, caps, total, 1000.0)
+
+
+def test_water_fill_sorts_only_the_prefix_at_engine_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's split of 1,500 arms sorts about half of the 3,000 breakpoints."""
     rng = np.random.default_rng(11)
     draws = rng.gamma(20.0, 1 / 500, (1, 64, 1500))
     floors, caps, total = np.full((1, 1500), 5.0), np.full((1, 1500), 22500.0), np.full(1, 75000.0)
-    saturating_allocate(draws, floors, caps, total, 1000.0)
+    widths, _ = _sorted_widths(monkeypatch, draws, floors, caps, total)
     assert len(widths) == 1  # no fallback to the full sort
     assert widths[0] < 0.6 * 3000
 
@@ -261,18 +272,10 @@ def test_water_fill_packs_the_prefix_at_the_engine_s_hundred_arms(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The engine's split of 100 arms over 64 draws sorts at most 128 of the 200 breakpoints."""
-    widths: list[int] = []
-    real = response._sort
-
-    def spy(times: FloatArray, change: FloatArray, tol: FloatArray) -> Any:
-        widths.append(times.shape[1])
-        return real(times, change, tol)
-
-    monkeypatch.setattr(response, "_sort", spy)
     rng = np.random.default_rng(12)
     draws = rng.gamma(20.0, 1 / 500, (1, 64, 100))
     floors, caps, total = np.full((1, 100), 5.0), np.full((1, 100), 1250.0), np.full(1, 5000.0)
-    fast = saturating_allocate(draws, floors, caps, total, 1000.0)
+    widths, fast = _sorted_widths(monkeypatch, draws, floors, caps, total)
     assert len(widths) == 1  # no fallback to the full sort
     assert widths[0] <= 128  # packed into the half-length network
     plain = plain_water_fill(draws, np.asarray(1000.0), floors[:, None], caps[:, None], total)

@@ -17,19 +17,22 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray
 
-__all__ = ["cents_down", "cents_up", "solve_cents"]
+__all__ = ["CENT_NOISE", "cents_down", "cents_up", "solve_cents"]
 
-_CENT_NOISE = 1e-6  # cents; float noise tolerated when snapping to whole cents
+CENT_NOISE = 1e-6
+"""Cents of float noise tolerated wherever money meets a whole-cent threshold: a desired
+budget that sits on a bound (e.g. the platform minimum, where the allocation's floors put
+testing arms) carries rounding residue of about 1e-12 cents, which must not decide."""
 
 
 def cents_up(x: FloatArray | float) -> FloatArray:
     """Whole cents, rounded up (float noise below a millionth of a cent ignored)."""
-    return np.ceil(np.asarray(x, dtype=np.float64) * 100.0 - _CENT_NOISE)
+    return np.ceil(np.asarray(x, dtype=np.float64) * 100.0 - CENT_NOISE)
 
 
 def cents_down(x: FloatArray | float) -> FloatArray:
     """Whole cents, rounded down (float noise below a millionth of a cent ignored)."""
-    return np.floor(np.asarray(x, dtype=np.float64) * 100.0 + _CENT_NOISE)
+    return np.floor(np.asarray(x, dtype=np.float64) * 100.0 + CENT_NOISE)
 
 
 def solve_cents(
@@ -53,9 +56,9 @@ def solve_cents(
     short = hi.sum(axis=-1) < total
     level = _level(des, lo, hi, total)
     exact = np.where(short[:, None], hi, np.clip(des - level[:, None], lo, hi))
-    cents = np.clip(np.floor(exact + _CENT_NOISE), lo, hi)
+    cents = np.clip(np.floor(exact + CENT_NOISE), lo, hi)
     gap = np.where(short, 0.0, total - cents.sum(axis=-1))
-    frac = exact - cents
+    frac = np.round(exact - cents, 6)  # fractions equal to within noise tie (lower index)
     if (gap > 0.0).any():
         cents += _nudge(frac, enabled & (cents < hi), np.maximum(gap, 0.0))
     if (gap < 0.0).any():

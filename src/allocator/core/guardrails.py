@@ -65,7 +65,7 @@ import numpy as np
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState
-from allocator.core.box_projection import cents_down, cents_up, solve_cents
+from allocator.core.box_projection import CENT_NOISE, cents_down, cents_up, solve_cents
 from allocator.core.guardrail_params import GuardrailParams
 
 __all__ = ["Binding", "Infeasibility", "Projection", "project"]
@@ -325,7 +325,10 @@ def _choose_enabled(
     arms, limited so that the remaining upper bounds still reach the total.
     """
     n_rows, n_arms = des.shape
-    order = np.argsort(np.where(removable, des, np.inf), axis=-1, kind="stable")
+    # ranked by desired whole cents (ties: lower index first), so float noise in the
+    # desired budgets never reorders arms the allocation put at the same floor
+    key = np.floor(des + CENT_NOISE)
+    order = np.argsort(np.where(removable, key, np.inf), axis=-1, kind="stable")
     at = (np.arange(n_rows)[:, None], order)  # fancy index of the ranking, row by row
     total = frame.total[:, None]
 
@@ -337,7 +340,7 @@ def _choose_enabled(
 
     n_for_lo = (left_after_cut(bounds.lo) > total).sum(axis=-1)
     n_keep_hi = (left_after_cut(bounds.hi) >= total).sum(axis=-1) - 1
-    n_below = (removable & (des < frame.pmin)).sum(axis=-1)
+    n_below = (removable & (des < frame.pmin - CENT_NOISE)).sum(axis=-1)
     n_cut = np.maximum(n_for_lo, np.minimum(n_below, n_keep_hi))
     rank = np.empty((n_rows, n_arms), dtype=np.int64)
     rank[at] = np.arange(n_arms)

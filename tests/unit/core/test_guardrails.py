@@ -140,6 +140,34 @@ def test_below_minimum_arms_go_only_as_far_as_the_total_allows() -> None:
     np.testing.assert_allclose(out.budget, [0.0, 49.5, 50.5])
 
 
+def test_an_arm_the_allocation_puts_at_the_platform_minimum_stays_on_whatever_the_noise() -> None:
+    """20.01 is not a binary number: 100 x (20.01 - 1 ulp) is below 2001 cents by 2e-13.
+
+    The allocation's floors put testing arms at the platform minimum; the rounding
+    residue of its average (a few ulps either way) must not decide who runs.
+    """
+    params = GuardrailParams(platform_min_budget=20.01, max_step_up=0.5)
+    arms = make_arms([0.0, 0.0, 100.0, 100.0], enabled=[False, False, True, True])
+    for ulps in (-4, -1, 0, 1, 4):
+        at_min = 20.01
+        for _ in range(abs(ulps)):
+            at_min = float(np.nextafter(at_min, np.sign(ulps) * np.inf))
+        out = run([at_min, at_min, 100.0, 100.0], arms, total=240.0, params=params)
+        assert out.enabled.all(), ulps
+        assert Binding.BELOW_MIN not in out.binding.tolist(), ulps
+
+
+def test_arms_tied_at_a_floor_are_cut_by_index_whatever_the_noise() -> None:
+    """Ties in whole cents rank by index, so float noise never picks which arm is cut."""
+    arms = make_arms([100.0, 100.0, 100.0, 100.0])
+    tiny = 5e-14
+    for first, second in ((0.0, tiny), (tiny, 0.0), (0.0, 0.0)):
+        out = run([60.0 + first, 60.0 + second, 80.0, 90.0], arms, total=120.0)
+        assert out.enabled.tolist() == [False, False, True, True]
+        out = run([60.0 + first, 60.0 + second, 80.0, 90.0], arms, total=175.0)
+        assert out.enabled.tolist() == [False, True, True, True]
+
+
 def test_least_desired_arms_are_paused_when_the_minimums_do_not_fit() -> None:
     arms = make_arms([100.0, 100.0, 100.0, 100.0])
     out = run([60.0, 70.0, 80.0, 90.0], arms, total=120.0)

@@ -1,11 +1,11 @@
 """Monte Carlo statistics of the reward draws: P(best), expected loss, value remaining.
 
 Everything is vectorised over arms ``K`` and any leading batch axes. One argmax pass over
-the ``(..., S, K)`` reward draws finds each draw's best arm, then the work runs through
-cache-sized blocks of arms (gap, its mean, the relative gap and its quantile, the value
-remaining) in two working arrays reused by every block, without any ``(..., S, K)``
-temporary. The quantile is an exact order statistic (:func:`order_statistic`) that
-partitions only the few values a threshold keeps.
+the ``(..., S, K)`` reward draws finds each draw's best arm; then a compiled kernel
+(:mod:`allocator._jit`) runs once over the draws for the gaps, their mean and the
+relative gaps, and finds each arm's value-remaining quantile as an exact order statistic
+that selects among the few values a threshold keeps (no sort, no partition of the
+whole row).
 
 Ties in the draws (equal rewards, e.g. zeros) share the win equally among the tied arms,
 the expectation of breaking them uniformly at random: no arm is favoured by position.
@@ -13,21 +13,17 @@ the expectation of breaking them uniformly at random: no arm is favoured by posi
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from allocator._jit import kernel
 from allocator._types import BoolArray, FloatArray, IntArray
 
-__all__ = ["DrawStats", "draw_stats", "order_statistic"]
+__all__ = ["DrawStats", "draw_stats"]
 
-_BLOCK = 1 << 15  # draws per working block of the Monte Carlo statistics (256 KiB)
-_MIN_BLOCK_ARMS = 16
-_SORT_MAX = 256
-"""Longest row :func:`order_statistic` simply sorts (numpy sorts up to 256 float64 values
-with a sorting network: faster than a partition, and many equal values do not slow it)."""
+_BLOCK = 1 << 15  # draws per block when the best eligible arm is searched again
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +46,9 @@ def draw_stats(
 ) -> DrawStats:
     """P(best), expected loss and value remaining from reward draws ``(..., S, K)``.
 
-    One pass finds each draw's best eligible arm; the rest runs block by block (a few
-    dozen arms of a few batch rows, about :data:`_BLOCK` draws at a time, copied arm-major
-    so every arm's draws are contiguous) so that the gaps, their sums, the relative gaps
-    and their quantile stay in cache and no ``(..., S, K)`` temporary is ever allocated.
-    ``eligible`` ``(..., K)`` names the arms that compete (a row with none: all of them);
+    One pass finds each draw's best eligible arm; one compiled pass (:func:`_gap_rows`)
+    forms the gaps, their mean, the relative gaps and their quantile. ``eligible``
+    ``(..., K)`` names the arms that compete (a row with none: all of them);
     ``quantile`` is the value-remaining quantile, in (0, 1).
     ``top_hint``, when given, is ``argmax(draws, axis=-1)`` ``(..., S)`` (not modified).
     """
@@ -84,38 +78,182 @@ def draw_stats(
 def _gap_stats(
     values: FloatArray, best: FloatArray, quantile: float
 ) -> tuple[FloatArray, FloatArray, int]:
-    """Expected loss and value remaining ``(B, K)``, block by block, and the zero gaps.
+    """Expected loss and value remaining ``(B, K)``, and the count of zero gaps.
 
     Shapes: ``values`` ``(B, S, K)``, ``best`` ``(B, 1, S)`` (each draw's best eligible
     reward). The count of zero gaps is one per draw (its best arm) unless some arm ties it.
     """
-    n_rows, n_draws, n_arms = values.shape
+    n_draws = values.shape[1]
     # Where every draw's best is positive, a zero gap (the arm is the best) divides to 0
     # as it is; otherwise the division must skip zero gaps (0 / 0).
     skip_zero = not bool((best > 0.0).all())
     kth = min(max(math.ceil(quantile * n_draws) - 1, 0), n_draws - 1)
-    expected_loss = np.empty((n_rows, n_arms))
-    value_remaining = np.empty((n_rows, n_arms))
+    rows = np.ascontiguousarray(values)
+    return _gap_rows(rows, np.ascontiguousarray(best[:, 0, :]), n_draws - kth, skip_zero)
+
+
+@kernel
+def _gap_rows(
+    values: FloatArray, best: FloatArray, n_top: int, skip_zero: bool
+) -> tuple[FloatArray, FloatArray, int]:
+    """:func:`_gap_stats` of each batch row; ``n_top``: rank of the quantile from the top.
+
+    Two passes stream over each row's draws in memory order (no ``(S, K)`` working array:
+    its first touch alone would cost more page faults than the work). The first forms
+    the relative gaps, sums the gaps and keeps, per arm, the maximum of each of ``2
+    n_top`` groups of draws. At least ``n_top`` of an arm's relative gaps are at or above
+    ``tau``, the ``n_top``-th largest group maximum, so its ``n_top``-th largest relative
+    gap is the ``n_top``-th largest of the gaps ``>= tau``; the second pass forms the gaps
+    again (the same bits) and keeps those, about 7 % of the draws for the 0.95 quantile,
+    and a selection finds it. The same order statistic as ``np.partition``, bit for bit.
+    An arm keeping more than ``2 n_top`` gaps (many equal to ``tau``, e.g. zeros of an
+    arm best in most draws) or with a NaN gap (sorted last, as the partition does) is
+    selected from all of its gaps.
+    """
+    n_rows, n_draws, n_arms = values.shape
+    loss, remaining = np.empty((n_rows, n_arms)), np.empty((n_rows, n_arms))
+    n_groups = min(2 * n_top, n_draws)
+    group_max, kept = np.empty((n_groups, n_arms)), np.empty((n_arms, n_groups))
+    has_nan, count = np.empty(n_arms, dtype=np.bool_), np.empty(n_arms, dtype=np.int64)
+    tau, column = np.empty(n_arms), np.empty(n_draws)
     n_zero = 0
-    blocks = _blocks(n_rows, n_draws, n_arms)
-    # two working arrays for every block: fresh memory per block would cost page faults
-    size = max((r.stop - r.start) * (a.stop - a.start) for r, a in blocks) * n_draws
-    sub_buffer, gap_buffer = np.empty(size), np.empty(size)
-    for rows, arms in blocks:
-        shape = (rows.stop - rows.start, arms.stop - arms.start, n_draws)
-        sub = sub_buffer[: math.prod(shape)].reshape(shape)  # (b, k, S), arm-major
-        np.copyto(sub, values[rows, :, arms].transpose(0, 2, 1))
-        gap = np.subtract(best[rows], sub, out=gap_buffer[: sub.size].reshape(shape))
-        n_zero += int(np.count_nonzero(gap == 0.0))  # >= 0 for eligible arms
-        expected_loss[rows, arms] = np.add.reduce(gap, axis=-1) / n_draws  # the mean
-        with np.errstate(divide="ignore", over="ignore"):  # x / 0 and x / tiny: inf
-            if skip_zero:
-                np.divide(gap, sub, out=gap, where=gap != 0.0)  # relative gap, in place
+    for r in range(n_rows):
+        row, top = values[r], best[r]
+        n_zero += _first_pass(row, top, skip_zero, group_max, loss[r], has_nan)
+        for k in range(n_arms):
+            column[:n_groups] = group_max[:, k]
+            tau[k] = _kth_largest(column, n_groups, n_top)
+        _keep_above(row, top, skip_zero, tau, kept, count)
+        for k in range(n_arms):
+            if count[k] <= n_groups and not has_nan[k]:
+                remaining[r, k] = _kth_largest(kept[k], count[k], n_top)
+                continue
+            for s in range(n_draws):
+                column[s] = _relative_gap(top[s], row[s, k], skip_zero)
+            if has_nan[k]:  # NaN sorts last, as in the partition
+                remaining[r, k] = np.sort(column)[n_draws - n_top]
             else:
-                np.divide(gap, sub, out=gap)
-        quantile_k = order_statistic(gap.reshape(-1, n_draws), kth)
-        value_remaining[rows, arms] = quantile_k.reshape(shape[:-1])
-    return expected_loss, value_remaining, n_zero
+                remaining[r, k] = _kth_largest(column, n_draws, n_top)
+    return loss, remaining, n_zero
+
+
+@kernel
+def _relative_gap(best: float, value: float, skip_zero: bool) -> float:
+    """``(best - value) / value``; a zero gap stays 0 when ``skip_zero`` (no 0 / 0)."""
+    gap = best - value
+    return gap if skip_zero and gap == 0.0 else gap / value
+
+
+@kernel
+def _first_pass(
+    values: FloatArray,
+    best: FloatArray,
+    skip_zero: bool,
+    group_max: FloatArray,
+    loss: FloatArray,
+    has_nan: BoolArray,
+) -> int:
+    """The first pass over the draws ``values`` ``(S, K)``; returns the count of zero gaps.
+
+    Per arm: the maximum relative gap of each draw group ``s % G`` into ``group_max``
+    ``(G, K)``, the mean gap into ``loss`` and whether a relative gap is NaN into
+    ``has_nan`` ``(K,)``.
+    """
+    n_draws, n_arms = values.shape
+    n_groups = group_max.shape[0]
+    group_max[:] = -np.inf
+    loss[:] = 0.0
+    has_nan[:] = False
+    n_zero = 0
+    for s in range(n_draws):
+        top, row, g = best[s], values[s], group_max[s % n_groups]
+        for k in range(n_arms):
+            gap = top - row[k]
+            loss[k] += gap
+            n_zero += gap == 0.0
+            relative = gap if skip_zero and gap == 0.0 else gap / row[k]
+            g[k] = max(g[k], relative)
+            has_nan[k] |= relative != relative
+    loss /= n_draws
+    return n_zero
+
+
+@kernel
+def _keep_above(
+    values: FloatArray,
+    best: FloatArray,
+    skip_zero: bool,
+    tau: FloatArray,
+    kept: FloatArray,
+    count: IntArray,
+) -> None:
+    """Each arm's relative gaps ``>= tau`` into its row of ``kept`` ``(K, C)``.
+
+    In draw order; ``count`` ``(K,)`` says how many there were (past ``C``, only the
+    first ``C`` are written).
+
+    A division costs several multiplications, so a draw is first screened by ``gap >=
+    tau' x value`` with ``tau'`` a hair below ``tau`` (1e-9 of it: far more than the
+    rounding of either side, so no gap at or above ``tau`` is screened out), and only
+    the few that pass are divided. Non-finite ``tau`` screens nothing out.
+    """
+    n_draws, n_arms = values.shape
+    capacity = kept.shape[1]
+    screen = np.empty(n_arms)
+    for k in range(n_arms):
+        t = tau[k]
+        screen[k] = t - 1e-9 * abs(t) if math.isfinite(t) else -math.inf
+    count[:] = 0
+    for s in range(n_draws):
+        top, row = best[s], values[s]
+        for k in range(n_arms):
+            value = row[k]
+            if not top - value < screen[k] * value:  # NaN (e.g. -inf x 0) keeps the draw
+                relative = _relative_gap(top, value, skip_zero)
+                if relative >= tau[k]:
+                    if count[k] < capacity:
+                        kept[k, count[k]] = relative
+                    count[k] += 1
+
+
+@kernel
+def _kth_largest(values: FloatArray, n: int, k: int) -> float:
+    """The ``k``-th largest of ``values[:n]`` (``1 <= k <= n``, no NaN), which it reorders.
+
+    Quickselect with branch-free partitions (a comparison decides where a value goes, not
+    which way the code jumps: on random data a jump would be mispredicted half the
+    time): each round moves the values above the pivot to the front, then the values
+    equal to it, so ties end a round instead of slowing it.
+    """
+    want = k - 1  # position in descending order
+    lo, hi = 0, n
+    while hi - lo > 1:
+        a, b, c = values[lo], values[(lo + hi) // 2], values[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))  # the median of three, a value present
+        above = _move_front(values, lo, hi, pivot, True)
+        if want < above:
+            hi = above
+            continue
+        equal = _move_front(values, above, hi, pivot, False)
+        if want < equal:
+            return float(pivot)
+        lo = equal
+    return float(values[lo])
+
+
+@kernel
+def _move_front(values: FloatArray, lo: int, hi: int, pivot: float, above: bool) -> int:
+    """Moves the values of ``values[lo:hi]`` above ``pivot`` to the front, branch-free.
+
+    With ``above`` False, the values equal to it. Returns where the rest begins.
+    """
+    store = lo
+    for i in range(lo, hi):
+        x = values[i]
+        values[i] = values[store]
+        values[store] = x
+        store += (x > pivot) if above else (x == pivot)
+    return store
 
 
 def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = None) -> IntArray:
@@ -143,23 +281,6 @@ def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = N
     return top
 
 
-def _blocks(n_rows: int, n_draws: int, n_arms: int) -> list[tuple[slice, slice]]:
-    """Blocks ``(batch rows, arms)`` of about :data:`_BLOCK` draws, arms evenly split.
-
-    A block holds at least :data:`_MIN_BLOCK_ARMS` arms (or all of them), so the
-    number of blocks never grows with the arms faster than the work does.
-    """
-    width = max(_BLOCK // n_draws, _MIN_BLOCK_ARMS)
-    n_splits = max(1, -(-n_arms // width))
-    edges = [i * n_arms // n_splits for i in range(n_splits + 1)]
-    depth = max(1, _BLOCK // (n_draws * n_arms)) if n_splits == 1 else 1
-    return [
-        (slice(r, min(r + depth, n_rows)), slice(lo, hi))
-        for r in range(0, n_rows, depth)
-        for lo, hi in itertools.pairwise(edges)
-    ]
-
-
 def _shared_wins(values: FloatArray, best: FloatArray, mask: BoolArray) -> FloatArray:
     """Wins when draws tie for the best: each tied arm gets ``1 / n_tied``, ``(B, K)``.
 
@@ -170,82 +291,3 @@ def _shared_wins(values: FloatArray, best: FloatArray, mask: BoolArray) -> Float
     n_max = np.count_nonzero(is_max, axis=-1)  # (B, S)
     wins: FloatArray = (is_max / np.maximum(n_max, 1)[..., None]).sum(axis=-2)
     return wins
-
-
-def order_statistic(rows: FloatArray, kth: int) -> FloatArray:
-    """The ``kth`` smallest value of each row, ``(R,)``: ``np.partition(rows, kth)[:, kth]``.
-
-    ``rows`` is ``(R, n)``, C-contiguous, and is reordered in place. For an upper order
-    statistic (the value-remaining quantile: ``n - kth`` at most a quarter of ``n``) it
-    skips most of the partition's work with a threshold that provably keeps the answer:
-    split each row into ``m = 2 (n - kth)`` disjoint groups; at least ``n - kth`` values
-    of the row (the ``n - kth`` largest group maxima) are at or above ``tau``, the
-    ``(n - kth)``-th largest group maximum, so the ``kth`` smallest of the row is the
-    ``(n - kth)``-th largest of the values ``>= tau``. Those (about 7 % of the row for a
-    0.95 quantile) are packed into a short row padded with ``-inf`` and sorted. The
-    value returned is the same order statistic, bit for bit (a row holding both ``0.0``
-    and ``-0.0`` at the answer may return either zero, as the partition may); rows with a
-    NaN take the plain partition (it sorts NaN last), rows keeping more than ``4 (n -
-    kth)`` values (many ties at ``tau``) a sort.
-    """
-    n_rows, n = rows.shape
-    n_top = n - kth
-    if n <= _SORT_MAX:  # a short sort is faster than a partition, and ties do not slow it
-        rows.sort(axis=-1)
-        return rows[:, kth].copy()
-    if 4 * n_top > n:
-        rows.partition(kth, axis=-1)
-        return rows[:, kth].copy()
-    n_groups = 2 * n_top
-    width = n // n_groups  # >= 2
-    groups = rows[:, : n_groups * width].reshape(n_rows, width, n_groups).max(axis=1)
-    extra = n - n_groups * width  # < n_groups: one more value for the first groups
-    np.maximum(groups[:, :extra], rows[:, n - extra :], out=groups[:, :extra])
-    if math.isnan(groups.max()):  # a NaN: the partition's order (NaN last) decides
-        rows.partition(kth, axis=-1)
-        return rows[:, kth].copy()
-    groups.sort(axis=-1)
-    at = np.flatnonzero(rows >= groups[:, n_groups - n_top, None])
-    start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))  # each row's first
-    count = start[1:] - start[:-1]
-    if int(count.max()) > 4 * n_top:
-        return _order_statistic_heavy(rows, kth, at, count)
-    return _top_of_kept(rows, at, start, n_top)
-
-
-def _top_of_kept(rows: FloatArray, at: IntArray, start: IntArray, n_top: int) -> FloatArray:
-    """The ``n_top``-th largest of the values each row keeps, ``(R,)``.
-
-    ``at`` are the flat indices of the kept values of ``rows`` ``(R, n)`` in increasing
-    order, ``start`` ``(R + 1,)`` where each row's begin in ``at``; a row keeping fewer
-    than ``n_top`` values returns ``-inf``.
-    """
-    n_rows, n = rows.shape
-    size = max(int((start[1:] - start[:-1]).max()), n_top)
-    packed = np.full(n_rows * size, -np.inf)
-    # the i-th value kept goes to its row's start plus its place among the row's kept
-    shift = start[:-1] - np.arange(0, n_rows * size, size)
-    packed[np.arange(at.size) - shift[at // n]] = rows.ravel()[at]
-    packed = packed.reshape(n_rows, size)
-    packed.sort(axis=-1)
-    out: FloatArray = packed[:, size - n_top]
-    return out
-
-
-def _order_statistic_heavy(rows: FloatArray, kth: int, at: IntArray, count: IntArray) -> FloatArray:
-    """:func:`order_statistic` where some rows keep more than ``4 (n - kth)`` values.
-
-    A row with many values at the threshold (e.g. an arm best in most draws: its gaps
-    are 0) keeps most of itself; a partition degrades on so many equal values, a sort
-    does not. Those rows are sorted whole; the others go through the pre-selection.
-    ``at`` are the flat indices of the values kept, ``count`` how many each row keeps.
-    """
-    n_rows, n = rows.shape
-    n_top = n - kth
-    heavy = count > 4 * n_top
-    out = np.empty(n_rows)
-    out[heavy] = np.sort(rows[heavy], axis=-1)[:, kth]
-    at = at[~heavy[at // n]]
-    start = np.searchsorted(at, np.arange(0, (n_rows + 1) * n, n))
-    np.copyto(out, _top_of_kept(rows, at, start, n_top), where=~heavy)
-    return out

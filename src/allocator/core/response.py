@@ -21,9 +21,12 @@ problem with the true curves through :func:`water_fill`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from allocator._types import BoolArray, FloatArray, IntArray
+from allocator._jit import kernel
+from allocator._types import FloatArray, IntArray
 from allocator.core.allocation import broadcast_bounds
 
 __all__ = [
@@ -36,12 +39,6 @@ __all__ = [
 
 _MIN_RELATIVE_RATE = 1e-9
 """Smallest rate, relative to the row's best, the water-filling tells apart from it."""
-_SORT_NETWORK = 256
-"""Longest row numpy sorts with a sorting network (beyond it a sort costs several times
-more per value): longer rows of breakpoints sort only the prefix up to the crossing."""
-_PACKED_ROWS = 16
-"""Fewest rows whose breakpoints within the network are packed into a network half as
-long (a sort costs about half as much there; the packing is a dozen array calls)."""
 
 
 def expected_conversions(
@@ -103,15 +100,18 @@ def water_fill(
     All arrays broadcast to ``(..., K)`` except ``total`` ``(...)``. Arms with ``cap = 0``
     get nothing. When the floors exceed ``total`` they are scaled down to it; when the
     caps add up to less than ``total`` every arm ends at its cap. Otherwise the result sums
-    to ``total``.
+    to ``total`` (to rounding).
 
-    Exact, with no iteration: in ``t = 1 / sqrt(nu)`` (``nu`` the common marginal rate) an
-    arm's budget ``clip(h sqrt(rate) t - h, floor, cap)`` is piecewise linear, leaving its
-    floor at ``t = (floor + h) / (h sqrt(rate))`` and reaching its cap at
-    ``t = (cap + h) / (h sqrt(rate))``. Sorting those ``2K`` breakpoints gives the total
-    as a piecewise-linear increasing function of ``t``; the segment where it crosses
-    ``total`` is found by a count and solved by one division. Arms with rate 0 stay at
-    their floor unless only they have room left (then the rest is shared by room).
+    Exact, with no iteration towards a tolerance: in ``t = 1 / sqrt(nu)`` (``nu`` the
+    common marginal rate) an arm's budget ``clip(h sqrt(rate) t - h, floor, cap)`` is
+    piecewise linear, leaving its floor at ``t = (floor + h) / (h sqrt(rate))`` and
+    reaching its cap at ``t = (cap + h) / (h sqrt(rate))``. The total is a continuous
+    non-decreasing function of ``t``; each row's compiled pass (:func:`_fill_rows`)
+    brackets the crossing of ``total`` between two adjacent breakpoints (a selection:
+    each round keeps the breakpoints on the crossing's side of a pivot, about ``2K``
+    comparisons in all, no sort) and solves the linear piece between them. Arms with
+    rate 0 (or NaN) stay at their floor unless only they have room left (then the rest
+    is shared by room).
 
     Args:
         rate: conversions per currency at vanishing spend, >= 0.
@@ -124,7 +124,7 @@ def water_fill(
     Returns:
         Budgets, currency per day, shape of the broadcast arm arrays.
     """
-    rate = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
+    rate = np.asarray(rate, dtype=np.float64)
     half = np.asarray(half, dtype=np.float64)
     if half.size and not (half.min() > 0.0 and half.max() < np.inf):  # NaN fails too
         raise ValueError("half-saturation spend must be finite and > 0 (linear: greedy fill)")
@@ -132,201 +132,188 @@ def water_fill(
     cap = np.asarray(cap, dtype=np.float64)
     total_k = np.asarray(total, dtype=np.float64)[..., None]
     shape = np.broadcast(rate, half, floor, cap, total_k).shape
-    # the bounds are per arm (often shared by every draw): they stay at their own shape
+    # the bounds are per arm (often shared by every draw): they stay at their own shape,
+    # and each row of rates reads the row of bounds it broadcasts against
     arm = np.broadcast(half, floor, cap, total_k, np.empty(shape[-1:], dtype=np.bool_)).shape
-    half, cap = _broadcast(half, arm), _broadcast(cap, arm)
-    floor = np.minimum(floor, cap)
-    floor_sum = floor.sum(axis=-1, keepdims=True)
-    over = floor_sum > total_k
-    floor = floor * np.where(over, total_k / np.where(over, floor_sum, 1.0), 1.0)
-    slope = _slopes(_broadcast(rate, shape), half)
-    moving = (slope > 0.0) & (cap > floor)
-    times, change = _breakpoints(slope, moving, floor + half, cap + half)
-    rows = times.shape[0]
-    floor_row = _broadcast(floor_sum, (*shape[:-1], 1)).reshape(rows, 1)
-    total_row = _broadcast(total_k, (*shape[:-1], 1)).reshape(rows, 1)
-    moved = change[:, : shape[-1]].sum(axis=-1, keepdims=True)  # sum of moving slopes
-    # where every arm is between its bounds: sum(slope t - h) = total; the floors only
-    # add to that, so unless caps bind the total is reached by this t
-    h_moving = np.where(moving, half, 0.0).reshape(rows, -1).sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = (total_row + h_moving) / moved * (1.0 + 1e-6)
-    t_star = _solve(times, change, 1e-12 * moved, floor_row, total_row, bound)
-    t_star = t_star.reshape(*shape[:-1], 1)
-    b = slope  # reused in place: slope is not needed after this
-    np.multiply(slope, t_star, out=b)
-    np.subtract(b, half, out=b)
-    np.clip(b, floor, cap, out=b)
-    no_cap = ~(cap > 0.0)  # per arm: masks that select nothing are skipped
-    if no_cap.any():
-        np.copyto(b, 0.0, where=no_cap)
-    # remainder (rounding, or only arms without rate have room): shared by room
-    gap = total_k - b.sum(axis=-1, keepdims=True)
-    room = b - floor
-    np.subtract(cap, b, out=room, where=gap > 0.0)
-    room_sum = room.sum(axis=-1, keepdims=True)
-    fill = np.where(room_sum > 0.0, gap / np.where(room_sum > 0.0, room_sum, 1.0), 0.0)
-    np.multiply(np.clip(fill, -1.0, 1.0), room, out=room)
-    np.add(b, room, out=b)
-    if over.any():
-        np.copyto(b, floor, where=over)
-    saturated = cap.sum(axis=-1, keepdims=True) <= total_k
-    if saturated.any():
-        np.copyto(b, cap, where=saturated)
-    return b
+    n_bounds = math.prod(arm[:-1])
+    if arm == shape:
+        bound_row = np.arange(n_bounds)
+    elif n_bounds == 1:
+        bound_row = np.zeros(math.prod(shape[:-1]), dtype=np.int64)
+    else:
+        bound_row = np.broadcast_to(np.arange(n_bounds).reshape(arm[:-1]), shape[:-1]).ravel()
+    half, floor, cap = (_rows(x, arm) for x in (half, floor, cap))
+    money = _rows(total_k, (*arm[:-1], 1))[:, 0]
+    budget = _fill_rows(_rows(rate, shape), bound_row, half, floor, cap, money)
+    return budget.reshape(shape)
 
 
-def _broadcast(values: FloatArray, shape: tuple[int, ...]) -> FloatArray:
-    """``numpy.broadcast_to``, without its cost where ``values`` has the shape already."""
-    if values.shape == shape:
-        return values
-    out: FloatArray = np.broadcast_to(values, shape)
+def _rows(values: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """``values`` broadcast to ``shape`` as C-contiguous rows ``(-1, shape[-1])``."""
+    if values.shape != shape:
+        values = np.broadcast_to(values, shape)
+    return np.ascontiguousarray(values).reshape(-1, shape[-1])
+
+
+@kernel
+def _fill_rows(
+    rate: FloatArray,
+    bound_row: IntArray,
+    half: FloatArray,
+    floor: FloatArray,
+    cap: FloatArray,
+    total: FloatArray,
+) -> FloatArray:
+    """:func:`water_fill` of each row of ``rate`` ``(R, K)``.
+
+    Row ``r``'s bounds are row ``bound_row[r]`` of ``half``, ``floor``, ``cap`` ``(Rb, K)``
+    and ``total`` ``(Rb,)``.
+    """
+    n_rows, n_arms = rate.shape
+    out = np.empty((n_rows, n_arms))
+    slope, low = np.empty(n_arms), np.empty(n_arms)
+    points = np.empty(2 * n_arms)
+    for r in range(n_rows):
+        q = bound_row[r]
+        h, c, b, money = half[q], cap[q], out[r], total[q]
+        low_sum, cap_sum = 0.0, 0.0
+        for k in range(n_arms):
+            low[k] = min(floor[q, k], c[k])
+            low_sum += low[k]
+            cap_sum += c[k]
+        if low_sum > money:  # the floors alone exceed the money: scaled down to it
+            for k in range(n_arms):
+                b[k] = low[k] * (money / low_sum)
+        elif cap_sum <= money:  # every arm ends at its cap
+            for k in range(n_arms):
+                b[k] = c[k]
+        else:
+            _slopes_into(rate[r], h, slope)
+            t = _level(slope, h, low, c, money, points)
+            _budgets_at(t, slope, h, low, c, money, b)
     return out
 
 
-def _slopes(rate: FloatArray, half: FloatArray) -> FloatArray:
-    """``d budget / d t`` of each arm, ``h sqrt(rate / best rate)``, a new array.
+@kernel
+def _slopes_into(rate: FloatArray, half: FloatArray, slope: FloatArray) -> None:
+    """``d budget / d t`` of each arm, ``h sqrt(rate / best rate)``, into ``slope``.
 
     Rates are relative to the row's best: the split does not depend on their scale;
     positive rates below 1e-9 of the best count as 1e-9 of it (such arms only ever take
     money no better arm can hold), which keeps every slope within 1e-4.5 of the largest.
+    Rates that are not positive (0, negative, NaN) get slope 0.
     """
-    top = rate.max(axis=-1, keepdims=True)
-    rel = rate / np.where(top > 0.0, top, 1.0)
-    np.maximum(rel, _MIN_RELATIVE_RATE, out=rel)
-    no_rate = ~(rate > 0.0)
-    if no_rate.any():
-        np.copyto(rel, 0.0, where=no_rate)
-    np.sqrt(rel, out=rel)
-    np.multiply(half, rel, out=rel)
-    return rel
+    top = 0.0
+    for x in rate:
+        if x > top:
+            top = x
+    scale = top if top > 0.0 else 1.0
+    for k in range(rate.size):
+        x = rate[k]
+        slope[k] = half[k] * math.sqrt(max(x / scale, _MIN_RELATIVE_RATE)) if x > 0.0 else 0.0
 
 
-def _breakpoints(
-    slope: FloatArray, moving: BoolArray, floor_half: FloatArray, cap_half: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """The ``2K`` breakpoints of each row and the change of total slope at each, unsorted.
+@kernel
+def _level(
+    slope: FloatArray,
+    half: FloatArray,
+    floor: FloatArray,
+    cap: FloatArray,
+    total: float,
+    points: FloatArray,
+) -> float:
+    """The ``t`` where ``sum(clip(slope t - half, floor, cap))`` reaches ``total``.
 
-    Returns ``(times, change)``, both ``(rows, 2K)``: first every arm's floor time, then
-    its cap time (infinite for arms that never move); ``+slope`` at the floor, ``-slope``
-    at the cap (0 for arms that never move).
+    Brackets the crossing between adjacent breakpoints: each round evaluates the total at
+    a pivot breakpoint and keeps only the breakpoints on the crossing's side (``points``
+    is scratch, ``2K`` long). On the last bracket ``(lo, hi)`` no arm changes regime, so
+    the total is linear there and the crossing is one division. Called only where the
+    floors add up to at most ``total`` and the caps to more.
     """
-    n_arms = slope.shape[-1]
-    rows = slope.size // n_arms if n_arms else 0
-    safe = np.where(moving, slope, 1.0)
-    times = np.empty((*slope.shape[:-1], 2 * n_arms))
-    np.divide(floor_half, safe, out=times[..., :n_arms])
-    np.divide(cap_half, safe, out=times[..., n_arms:])
-    still = ~moving
-    if still.any():
-        np.copyto(times[..., :n_arms], np.inf, where=still)
-        np.copyto(times[..., n_arms:], np.inf, where=still)
-    change = np.empty_like(times)
-    np.copyto(change[..., :n_arms], np.where(moving, slope, 0.0))
-    np.negative(change[..., :n_arms], out=change[..., n_arms:])
-    return times.reshape(rows, 2 * n_arms), change.reshape(rows, 2 * n_arms)
+    n = 0
+    for k in range(slope.size):
+        if slope[k] > 0.0 and cap[k] > floor[k]:
+            points[n] = (floor[k] + half[k]) / slope[k]
+            points[n + 1] = (cap[k] + half[k]) / slope[k]
+            n += 2
+    if n == 0:  # no arm can move: every one stays at its floor, whatever t
+        return 0.0
+    lo, hi = -math.inf, math.inf
+    while n > 0:
+        pivot = points[n // 2]
+        below = _total_at(pivot, slope, half, floor, cap) < total
+        if below:
+            lo = pivot
+        else:
+            hi = pivot
+        kept = 0
+        for i in range(n):  # branch-free: a comparison on random data mispredicts often
+            x = points[i]
+            points[kept] = x
+            kept += (x > pivot) if below else (x < pivot)
+        n = kept
+    if lo == -math.inf:  # the floors already reach the total
+        return hi
+    fixed, free_slope, free_half = 0.0, 0.0, 0.0
+    for k in range(slope.size):
+        s = slope[k]
+        if (
+            s > 0.0
+            and cap[k] > floor[k]
+            and (floor[k] + half[k]) / s <= lo
+            and (cap[k] + half[k]) / s >= hi
+        ):
+            free_slope += s
+            free_half += half[k]
+        else:
+            fixed += min(max(s * lo - half[k], floor[k]), cap[k])
+    if not free_slope > 0.0:  # only arms without rate have room: the crossing is past
+        return lo
+    return min(max((total - fixed + free_half) / free_slope, lo), hi)
 
 
-def _solve(
-    times: FloatArray,
-    change: FloatArray,
-    tol: FloatArray,
-    floor_sum: FloatArray,
-    total: FloatArray,
-    bound: FloatArray,
-) -> FloatArray:
-    """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
+@kernel
+def _total_at(
+    t: float, slope: FloatArray, half: FloatArray, floor: FloatArray, cap: FloatArray
+) -> float:
+    """``sum(clip(slope t - half, floor, cap))``: the row's total budget at ``t``."""
+    out = 0.0
+    for k in range(slope.size):
+        out += min(max(slope[k] * t - half[k], floor[k]), cap[k])
+    return out
 
-    Only the breakpoints up to the crossing matter. Where ``2K`` is past numpy's short
-    sorting network and ``bound`` (``(rows, 1)``, a ``t`` the total has likely reached)
-    leaves at most 3/4 of them (within the network, for at least :data:`_PACKED_ROWS`
-    rows: at most half of its length, so a network half as long sorts them), only
-    those, and each row's first one past ``bound``, are sorted: the same sorted prefix,
-    so the same running sums and the same answer, provided the total reaches ``total``
-    within it and no equal times with unequal changes make the order of the prefix a
-    choice of the sort; both are checked (else all are sorted, as before). ``tol``,
-    ``floor_sum`` and ``total`` are ``(rows, 1)``.
+
+@kernel
+def _budgets_at(
+    t: float,
+    slope: FloatArray,
+    half: FloatArray,
+    floor: FloatArray,
+    cap: FloatArray,
+    total: float,
+    out: FloatArray,
+) -> None:
+    """Budgets ``clip(slope t - half, floor, cap)`` into ``out``, then the remainder.
+
+    Arms with ``cap = 0`` get nothing. What rounding (or arms without rate, which stay at
+    their floor) leaves between the sum and ``total`` is shared in proportion to each
+    arm's room (below its cap when money is missing, above its floor when too much).
     """
-    rows, n = times.shape
-    within = n <= _SORT_NETWORK  # rows the network sorts: packing pays for many rows only
-    if n > _SORT_NETWORK or (2 * n > _SORT_NETWORK and rows >= _PACKED_ROWS):
-        inside = times <= bound
-        count = np.count_nonzero(inside, axis=-1)
-        width = int(count.max()) + 1
-        short = 2 * width <= _SORT_NETWORK if within else 4 * width <= 3 * n
-        if count.min() > 0 and short:
-            beyond = np.where(inside, np.inf, times)
-            after = np.argmin(beyond, axis=-1)  # each row's first breakpoint past the bound
-            inside[np.arange(rows), after] = True  # (an infinite one is harmless)
-            at = np.flatnonzero(inside)
-            row_of = at // n
-            start = np.searchsorted(at, np.arange(0, rows * n, n))
-            dest = np.arange(at.size) + (row_of * width - start[row_of])
-            packed = np.full(rows * width, np.inf)
-            packed[dest] = times.ravel()[at]
-            moves = np.zeros(rows * width)
-            moves[dest] = change.ravel()[at]
-            sorted_times, rising, tied = _sort(packed.reshape(rows, width), moves, tol)
-            if not tied:
-                t_star, before = _crossing(sorted_times, rising, floor_sum, total)
-                if (before <= count).all():  # the crossing lies within the sorted prefix
-                    return t_star
-    sorted_times, rising, _ = _sort(times, change.ravel(), tol)
-    return _crossing(sorted_times, rising, floor_sum, total)[0]
-
-
-def _sort(
-    times: FloatArray, change: FloatArray, tol: FloatArray
-) -> tuple[FloatArray, FloatArray, bool]:
-    """Breakpoints ``(rows, n)`` in increasing ``t``, and the total slope just after each.
-
-    ``change`` is flat (``rows * n``). The running sum leaves rounding residue (about
-    1e-16 of the largest slope) where the true slope is 0 or far smaller; times the huge
-    breakpoints of near-zero rates that residue would swamp the totals, so slopes below
-    ``tol`` (1e-12 of the row's sum) count as 0 (such arms still get ``clip(slope * t -
-    h)`` and any remainder by room). Also says whether equal times carry unequal changes.
-    """
-    rows, n = times.shape
-    order = np.argsort(times, axis=-1)
-    order += np.arange(0, rows * n, n)[:, None]  # flat index
-    times = np.take(times, order)
-    rising = np.take(change, order)
-    # equal times with unequal changes: their order (the sort's choice) can move the
-    # running sum by a rounding step
-    tied = bool(((times[:, 1:] == times[:, :-1]) & (rising[:, 1:] != rising[:, :-1])).any())
-    np.cumsum(rising, axis=-1, out=rising)
-    np.copyto(rising, 0.0, where=~(rising > tol))
-    return times, rising, tied
-
-
-def _crossing(
-    times: FloatArray, rising: FloatArray, floor_sum: FloatArray, total: FloatArray
-) -> tuple[FloatArray, IntArray]:
-    """The ``t`` where each row's total budget reaches ``total``, ``(rows,)``.
-
-    ``times`` and ``rising`` as :func:`_sort` returns them (``times`` is changed in
-    place); ``floor_sum`` and ``total`` are ``(rows, 1)``. Also returns the number of
-    breakpoints passed before the crossing, ``(rows,)``.
-    """
-    finite = np.isfinite(times)
-    np.copyto(times, 0.0, where=~finite)
-    gaps = times[:, 1:] - times[:, :-1]
-    np.copyto(gaps, 0.0, where=~finite[:, 1:])
-    np.multiply(rising[:, :-1], gaps, out=gaps)
-    # total budget at each breakpoint: floors, then slope x elapsed t, segment by segment
-    at_break = np.empty_like(times)
-    at_break[:, :1] = 0.0
-    np.cumsum(gaps, axis=-1, out=at_break[:, 1:])
-    np.add(floor_sum, at_break, out=at_break)
-    # breakpoints passed (the totals never fall: slopes and gaps are >= 0)
-    before = np.count_nonzero((at_break < total) & finite, axis=-1)
-    last = np.maximum(before - 1, 0)
-    at = np.arange(times.shape[0])
-    t_last, s_last, k_last = times[at, last], at_break[at, last], rising[at, last]
-    total = total[:, 0]
-    step = np.where(k_last > 0.0, (total - s_last) / np.where(k_last > 0.0, k_last, 1.0), 0.0)
-    t_star: FloatArray = t_last + np.maximum(step, 0.0)
-    return t_star, before
+    n_arms = slope.size
+    placed = 0.0
+    for k in range(n_arms):
+        b = min(max(slope[k] * t - half[k], floor[k]), cap[k])
+        out[k] = b if cap[k] > 0.0 else 0.0
+        placed += out[k]
+    gap = total - placed
+    room_sum = 0.0
+    for k in range(n_arms):
+        room_sum += cap[k] - out[k] if gap > 0.0 else out[k] - floor[k]
+    if not room_sum > 0.0:
+        return
+    fill = min(max(gap / room_sum, -1.0), 1.0)
+    for k in range(n_arms):
+        out[k] += fill * (cap[k] - out[k] if gap > 0.0 else out[k] - floor[k])
 
 
 def saturating_allocate(

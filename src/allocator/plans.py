@@ -272,6 +272,7 @@ def _planned_adgroup(
         reason = starved_reason(int(result.projection.binding[i])) + "; " + reason
     elif result.frozen[i] and enabled:
         reason = "learning phase: budget kept; " + reason
+    interval = d.intervals()
     return PlannedAdGroup(
         adgroup_id=adgroup_id,
         from_budget=round(ag.budget, 2),
@@ -281,13 +282,13 @@ def _planned_adgroup(
         stage=Stage(int(result.stage[i])).label,
         p_best=round(float(d.p_best[i]), 4),
         cpa_mean=_finite(float(d.cpa_mean[i])),
-        cpa_low=_finite(float(d.cpa_low[i])),
-        cpa_high=_finite(float(d.cpa_high[i])),
+        cpa_low=_finite(float(interval.cpa_low[i])),
+        cpa_high=_finite(float(interval.cpa_high[i])),
         reason=reason.replace(_LAPSED_WORDS, lapse_cause(ag)),
         name=display_name(ag),
         roas_mean=_finite(float(d.roas_mean[i])),
-        roas_low=_finite(float(d.roas_low[i])),
-        roas_high=_finite(float(d.roas_high[i])),
+        roas_low=_finite(float(interval.roas_low[i])),
+        roas_high=_finite(float(interval.roas_high[i])),
     )
 
 

@@ -59,7 +59,10 @@ def run(case: Case, target: Target, seed: int, n_draws: int = 64) -> tuple[ArmMo
 
 
 def decision_arrays(d: Decisions) -> dict[str, np.ndarray]:
-    return {f.name: getattr(d, f.name) for f in fields(d) if f.name != "interval"}
+    names = [f.name for f in fields(d) if isinstance(getattr(d, f.name), np.ndarray)]
+    arrays = {name: getattr(d, name) for name in names}
+    intervals = d.intervals()  # computed when read
+    return arrays | {f.name: getattr(intervals, f.name) for f in fields(intervals)}
 
 
 def assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
@@ -98,7 +101,7 @@ def test_blocked_arms_always_stage_blocked(case: Case, target: Target, seed: int
         assert np.all(d.expected_loss[eligible] >= 0)
         assert np.all(d.value_remaining[eligible] >= 0)
     assert np.all((d.p_meets_target >= 0) & (d.p_meets_target <= 1))
-    assert np.all(d.cpa_low <= d.cpa_high)
+    assert np.all(d.intervals().cpa_low <= d.intervals().cpa_high)
 
 
 @PROPERTY

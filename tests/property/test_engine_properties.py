@@ -37,7 +37,7 @@ from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.arms import ArmState, History, Objective, Stage
-from allocator.core.decisions import DecisionParams
+from allocator.core.decisions import DecisionParams, Decisions
 from allocator.core.engine import EngineParams, EngineStep, start_budget, step
 from allocator.core.evidence import PosteriorParams
 from allocator.core.guardrail_params import GuardrailParams
@@ -354,13 +354,14 @@ def batched_history(h: History, rows: int) -> History:
     )  # fmt: skip
 
 
+ROW_FIELDS = {f.name for f in fields(Decisions) if f.init} - {"interval", "model", "objective"}
+
+
 def row_of(out: EngineStep, r: int) -> EngineStep:
     """Row ``r`` of a batched step (the model is left batched: the checks do not read it)."""
     d, p = out.decisions, out.projection
-    decisions = type(d)(
-        **{f.name: getattr(d, f.name) if f.name == "interval" else getattr(d, f.name)[r]
-           for f in fields(d)}
-    )  # fmt: skip
+    rows = {f.name: getattr(d, f.name)[r] for f in fields(d) if f.name in ROW_FIELDS}
+    decisions = replace(d, **rows)  # its model (and so its intervals) stays batched
     projection = type(p)(**{f.name: getattr(p, f.name)[r] for f in fields(p)})
     return EngineStep(
         model=out.model,
@@ -557,9 +558,11 @@ def test_permuting_arms_permutes_the_result_in_distribution(
         np.random.default_rng(seed),
     )  # fmt: skip
     d0, d1 = base.decisions, moved.decisions
-    for name in ("cpa_mean", "cpa_low", "cpa_high", "p_meets_target", "p_kill", "p_fatigue"):
+    pairs = [(d0, d1, n) for n in ("cpa_mean", "p_meets_target", "p_kill", "p_fatigue")]
+    pairs += [(d0.intervals(), d1.intervals(), n) for n in ("cpa_low", "cpa_high")]
+    for before, after, name in pairs:
         np.testing.assert_allclose(
-            getattr(d1, name), getattr(d0, name)[perm], rtol=1e-9, atol=1e-12, err_msg=name
+            getattr(after, name), getattr(before, name)[perm], rtol=1e-9, atol=1e-12, err_msg=name
         )
     np.testing.assert_array_equal(d1.alerts, d0.alerts[perm])
     np.testing.assert_array_equal(moved.frozen, base.frozen[perm])

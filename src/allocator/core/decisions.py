@@ -37,7 +37,7 @@ one (see :func:`allocator.core.exact_stats.fatigue_test`);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Annotated, NamedTuple
 
@@ -47,10 +47,17 @@ from scipy import special
 
 from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.alerts import alerts
-from allocator.core.arms import ArmState, History, Stage
+from allocator.core.arms import ArmState, History, Objective, Stage
 from allocator.core.bounds import Finite, NonNegative, Positive, Probability, check_bounds
 from allocator.core.draw_stats import DrawStats, draw_stats
-from allocator.core.exact_stats import ExactStats, PosteriorSummaries, exact_stats, fatigue_test
+from allocator.core.exact_stats import (
+    ExactStats,
+    Intervals,
+    PosteriorSummaries,
+    exact_stats,
+    fatigue_test,
+    intervals,
+)
 from allocator.core.families import GammaPosterior
 from allocator.core.posterior import ArmModel
 from allocator.core.target import Target
@@ -155,11 +162,13 @@ class DecisionParams:
 
 @dataclass(frozen=True, slots=True)
 class Decisions(PosteriorSummaries):
-    """Per-arm decisions; every field has shape ``(..., K)``.
+    """Per-arm decisions; every array has shape ``(..., K)``.
 
-    The CPA and ROAS summaries (``cpa_mean`` to ``p_kill``) are those of
-    :class:`~allocator.core.exact_stats.PosteriorSummaries`, the interval being the central
-    ``cpa_interval``.
+    The CPA and ROAS summaries (``cpa_mean``, ``roas_mean``, ``p_meets_target``,
+    ``p_kill``) are those of :class:`~allocator.core.exact_stats.PosteriorSummaries`. The
+    central ``interval`` CPA and ROAS intervals (:meth:`intervals`) are computed from
+    ``model`` when first read: only reports read them, and the inverse incomplete gamma
+    they need costs more than the rest of the exact statistics together.
 
     Attributes:
         stage: :class:`~allocator.core.arms.Stage` codes.
@@ -174,6 +183,8 @@ class Decisions(PosteriorSummaries):
         spend: raw spend, currency.
         auth_days_left: days until the authorization lapses (copied from the arm state).
         interval: central probability of the CPA and ROAS intervals (a scalar).
+        model: the posterior the intervals come from.
+        objective: CPA or ROAS (the ROAS interval is NaN for CPA).
     """
 
     stage: IntArray
@@ -188,6 +199,17 @@ class Decisions(PosteriorSummaries):
     spend: FloatArray
     auth_days_left: FloatArray
     interval: float
+    model: ArmModel = field(repr=False, compare=False)
+    objective: Objective = Objective.CPA
+    _intervals: list[Intervals] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )  # filled on first read
+
+    def intervals(self) -> Intervals:
+        """The CPA and ROAS intervals, computed on first read."""
+        if not self._intervals:
+            self._intervals.append(intervals(self.model, self.objective, self.interval))
+        return self._intervals[0]
 
 
 class _Tests(NamedTuple):
@@ -357,7 +379,7 @@ def decide(
     kill_multiple: float | FloatArray = params.kill_cpa_multiple
     if kill_rate_multiplier is not None:
         kill_multiple = params.kill_cpa_multiple * np.asarray(kill_rate_multiplier)
-    exact = exact_stats(model, target, params.cpa_interval, kill_multiple)
+    exact = exact_stats(model, target, kill_multiple)
     p_fatigue, recent = fatigue_test(
         model, history, params.fatigue_drop, params.fatigue_half_life_days
     )
@@ -371,11 +393,7 @@ def decide(
         expected_loss=stats.expected_loss,
         value_remaining=stats.value_remaining,
         cpa_mean=exact.cpa_mean,
-        cpa_low=exact.cpa_low,
-        cpa_high=exact.cpa_high,
         roas_mean=exact.roas_mean,
-        roas_low=exact.roas_low,
-        roas_high=exact.roas_high,
         p_meets_target=exact.p_meets_target,
         p_kill=exact.p_kill,
         p_fatigue=p_fatigue,
@@ -385,6 +403,8 @@ def decide(
         spend=model.evidence.spend_total,
         auth_days_left=np.asarray(arms.auth_days_left, dtype=np.float64),
         interval=params.cpa_interval,
+        model=model,
+        objective=target.objective,
     )
 
 

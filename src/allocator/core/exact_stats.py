@@ -20,43 +20,42 @@ from scipy import special
 from allocator._types import FloatArray
 from allocator.core.arms import History, Objective
 from allocator.core.evidence import fatigue_evidence
-from allocator.core.families import GammaPosterior
+from allocator.core.families import GammaPosterior, ValuePosterior
 from allocator.core.posterior import ArmModel, update
 from allocator.core.target import Target
 
-__all__ = ["ExactStats", "PosteriorSummaries", "exact_stats", "fatigue_test"]
+__all__ = [
+    "ExactStats",
+    "Intervals",
+    "PosteriorSummaries",
+    "exact_stats",
+    "fatigue_test",
+    "intervals",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class PosteriorSummaries:
-    """The exact CPA and ROAS summaries of each arm; every field has shape ``(..., K)``.
+    """The exact CPA and ROAS summaries the decisions rest on; every field ``(..., K)``.
 
     Shared by :class:`ExactStats` and :class:`~allocator.core.decisions.Decisions`.
 
     Attributes:
         cpa_mean: posterior mean CPA, currency per conversion (``inf`` if undefined).
-        cpa_low: lower end of the central CPA interval, currency.
-        cpa_high: upper end, currency.
         roas_mean: posterior mean ROAS, value per currency (NaN for the CPA objective).
-        roas_low: lower end of the ROAS interval (NaN for CPA).
-        roas_high: upper end of the ROAS interval (NaN for CPA).
         p_meets_target: P(CPA <= target CPA) or P(ROAS >= target ROAS).
         p_kill: P(CPA > kill multiple x target) or P(ROAS < target / kill multiple).
     """
 
     cpa_mean: FloatArray
-    cpa_low: FloatArray
-    cpa_high: FloatArray
     roas_mean: FloatArray
-    roas_low: FloatArray
-    roas_high: FloatArray
     p_meets_target: FloatArray
     p_kill: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
 class ExactStats(PosteriorSummaries):
-    """Analytic summaries per arm (the interval is the one asked for), ``(..., K)``.
+    """Analytic summaries per arm, ``(..., K)``.
 
     Attributes:
         stop_unit: the spend unit of the stop rules: the target CPA, or for ROAS the
@@ -66,15 +65,29 @@ class ExactStats(PosteriorSummaries):
     stop_unit: FloatArray
 
 
-def exact_stats(
-    model: ArmModel, target: Target, interval: float, kill_multiple: float | FloatArray
-) -> ExactStats:
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    """Central posterior intervals per arm, ``(..., K)``.
+
+    Attributes:
+        cpa_low: lower end of the CPA interval, currency per conversion.
+        cpa_high: upper end.
+        roas_low: lower end of the ROAS interval, value per currency (NaN for CPA).
+        roas_high: upper end (NaN for CPA).
+    """
+
+    cpa_low: FloatArray
+    cpa_high: FloatArray
+    roas_low: FloatArray
+    roas_high: FloatArray
+
+
+def exact_stats(model: ArmModel, target: Target, kill_multiple: float | FloatArray) -> ExactStats:
     """Analytic CPA/ROAS summaries of the conjugate posteriors, ``(..., K)``.
 
     Args:
         model: the fitted posterior, ``(..., K)``; a ROAS target needs its value model.
         target: objective and target.
-        interval: central probability of the CPA and ROAS intervals, in (0, 1).
         kill_multiple: CPA above this multiple of the target (ROAS: below target /
             multiple) is a kill; a scalar, or one multiple per arm ``(..., K)``.
 
@@ -82,46 +95,46 @@ def exact_stats(
         ValueError: a ROAS target with a model fitted without a value model.
     """
     a, b = model.rate.shape, model.rate.rate
-    tail = (1.0 - interval) / 2.0
     with np.errstate(divide="ignore"):
         cpa_mean = np.where(a > 1.0, b / np.maximum(a - 1.0, 1e-300), np.inf)
-        cpa_low = b / special.gammaincinv(a, 1.0 - tail)
-        cpa_high = b / special.gammaincinv(a, tail)
-    cpa = (cpa_mean, cpa_low, cpa_high)
     if target.objective is Objective.CPA:
         assert target.target_cpa is not None
         t = target.target_cpa
-        nan = np.full(a.shape, np.nan)
         return ExactStats(
-            *cpa,
-            nan,
-            nan.copy(),
-            nan.copy(),
+            cpa_mean,
+            np.full(a.shape, np.nan),
             p_meets_target=special.gammaincc(a, b / t),
             p_kill=special.gammainc(a, b / (kill_multiple * t)),
             stop_unit=np.full(a.shape, t),
         )
-    return _roas_stats(model, target, cpa, tail, kill_multiple)
+    value, target_roas = _roas_model(model, target.target_roas)
+    av, scale = value.shape, value.value_shape * value.rate / b
+    return ExactStats(
+        cpa_mean,
+        np.where(av > 1.0, scale * a / np.maximum(av - 1.0, 1e-300), np.inf),
+        p_meets_target=1.0 - _roas_below(target_roas, a, av, scale),
+        p_kill=_roas_below(target_roas / kill_multiple, a, av, scale),
+        stop_unit=value.mean() / target_roas,
+    )
 
 
-def _roas_stats(
-    model: ArmModel,
-    target: Target,
-    cpa: tuple[FloatArray, FloatArray, FloatArray],
-    tail: float,
-    kill_multiple: float | FloatArray,
-) -> ExactStats:
-    """:func:`exact_stats` for a ROAS target; ``cpa`` = the CPA mean, low and high."""
-    if model.value is None or target.target_roas is None:
-        raise ValueError("a ROAS target needs a model fitted for ROAS (with a value model)")
+def intervals(model: ArmModel, objective: Objective, interval: float) -> Intervals:
+    """Central ``interval`` posterior intervals of CPA and (for ROAS) ROAS, ``(..., K)``.
+
+    Exact quantiles of the conjugate posteriors (inverse regularised incomplete gamma
+    and beta functions). Only reports read them, so :class:`~allocator.core.decisions.
+    Decisions` computes them when first read (the simulator's steps never do).
+    """
     a, b = model.rate.shape, model.rate.rate
-    # ROAS = s * G1 / G2 with G1 ~ Gamma(a), G2 ~ Gamma(av): G1 / (G1 + G2) ~ Beta(a, av).
-    av, scale = model.value.shape, model.value.value_shape * model.value.rate / b
-
-    def below(roas: float | FloatArray) -> FloatArray:
-        ratio = roas / scale
-        out: FloatArray = special.betainc(a, av, ratio / (1.0 + ratio))
-        return out
+    tail = (1.0 - interval) / 2.0
+    with np.errstate(divide="ignore"):
+        cpa_low = b / special.gammaincinv(a, 1.0 - tail)
+        cpa_high = b / special.gammaincinv(a, tail)
+    if objective is Objective.CPA:
+        nan = np.full(a.shape, np.nan)
+        return Intervals(cpa_low, cpa_high, nan, nan.copy())
+    value, _ = _roas_model(model, 1.0)
+    av, scale = value.shape, value.value_shape * value.rate / b
 
     def quantile(q: float) -> FloatArray:
         x = special.betaincinv(a, av, q)
@@ -129,16 +142,26 @@ def _roas_stats(
             out: FloatArray = scale * x / (1.0 - x)
         return out
 
-    roas_mean = np.where(av > 1.0, scale * a / np.maximum(av - 1.0, 1e-300), np.inf)
-    return ExactStats(
-        *cpa,
-        roas_mean,
-        quantile(tail),
-        quantile(1.0 - tail),
-        p_meets_target=1.0 - below(target.target_roas),
-        p_kill=below(target.target_roas / kill_multiple),
-        stop_unit=model.value.mean() / target.target_roas,
-    )
+    return Intervals(cpa_low, cpa_high, quantile(tail), quantile(1.0 - tail))
+
+
+def _roas_model(model: ArmModel, target_roas: float | None) -> tuple[ValuePosterior, float]:
+    """The value model and the ROAS target, or a clear error when either is missing."""
+    if model.value is None or target_roas is None:
+        raise ValueError("a ROAS target needs a model fitted for ROAS (with a value model)")
+    return model.value, target_roas
+
+
+def _roas_below(
+    roas: float | FloatArray, a: FloatArray, av: FloatArray, scale: FloatArray
+) -> FloatArray:
+    """P(ROAS < roas), exact.
+
+    ROAS = s G1 / G2 with G1 ~ Gamma(a), G2 ~ Gamma(av), and G1 / (G1 + G2) ~ Beta(a, av).
+    """
+    ratio = roas / scale
+    out: FloatArray = special.betainc(a, av, ratio / (1.0 + ratio))
+    return out
 
 
 def fatigue_test(

@@ -18,13 +18,14 @@ def _num(x: float, fmt: str = ".2f") -> str:
 
 def _metric(d: Decisions, i: int | tuple[int, ...], currency: str, target: Target) -> str:
     pct = f"{100 * d.interval:g}%"
+    interval = d.intervals()
     if target.objective is Objective.CPA:
-        low, high = float(d.cpa_low[i]), float(d.cpa_high[i])
+        low, high = float(interval.cpa_low[i]), float(interval.cpa_high[i])
         return (
             f"CPA {_num(float(d.cpa_mean[i]))} {currency} ({pct} {_num(low)}-{_num(high)}) "
             f"vs target {_num(target.target_cpa or math.nan)}"
         )
-    low, high = float(d.roas_low[i]), float(d.roas_high[i])
+    low, high = float(interval.roas_low[i]), float(interval.roas_high[i])
     return (
         f"ROAS {_num(float(d.roas_mean[i]))} ({pct} {_num(low)}-{_num(high)}) "
         f"vs target {_num(target.target_roas or math.nan)}"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -147,8 +148,9 @@ class TestExactSummaries:
             DecisionParams(cpa_interval=0.9, kill_cpa_multiple=2.0),
         )
         cpa = 1.0 / lam
-        np.testing.assert_allclose(d.cpa_low, np.quantile(cpa, 0.05, axis=0), rtol=0.01)
-        np.testing.assert_allclose(d.cpa_high, np.quantile(cpa, 0.95, axis=0), rtol=0.01)
+        interval = d.intervals()
+        np.testing.assert_allclose(interval.cpa_low, np.quantile(cpa, 0.05, axis=0), rtol=0.01)
+        np.testing.assert_allclose(interval.cpa_high, np.quantile(cpa, 0.95, axis=0), rtol=0.01)
         np.testing.assert_allclose(d.cpa_mean, cpa.mean(axis=0), rtol=0.01)
         np.testing.assert_allclose(d.p_meets_target, (cpa <= 25.0).mean(axis=0), atol=0.005)
         np.testing.assert_allclose(d.p_kill, (cpa > 50.0).mean(axis=0), atol=0.005)
@@ -159,8 +161,9 @@ class TestExactSummaries:
         h = steady_history([0.04, 0.02])
         model = fit(h, arms_of(2), PosteriorParams(), ROAS)
         roas = model.sample(np.random.default_rng(1), 200_000)
-        np.testing.assert_allclose(d.roas_low, np.quantile(roas, 0.05, axis=0), rtol=0.01)
-        np.testing.assert_allclose(d.roas_high, np.quantile(roas, 0.95, axis=0), rtol=0.01)
+        interval = d.intervals()
+        np.testing.assert_allclose(interval.roas_low, np.quantile(roas, 0.05, axis=0), rtol=0.01)
+        np.testing.assert_allclose(interval.roas_high, np.quantile(roas, 0.95, axis=0), rtol=0.01)
         np.testing.assert_allclose(d.roas_mean, roas.mean(axis=0), rtol=0.01)
         np.testing.assert_allclose(d.p_meets_target, (roas >= 2.0).mean(axis=0), atol=0.005)
         # the ROAS floor is target / kill_cpa_multiple = 2.0 / 3
@@ -369,9 +372,7 @@ class TestExplain:
         for reason in Reason:
             reasons = d.reason.copy()
             reasons[1] = reason
-            fields = {f: getattr(d, f) for f in Decisions.__dataclass_fields__}
-            fields["reason"] = reasons
-            line = explain(Decisions(**fields), 1, "EUR", CPA)
+            line = explain(dataclasses.replace(d, reason=reasons), 1, "EUR", CPA)
             assert line.startswith(reason.name.split("_")[0].lower() + ":")
             assert "vs target 25.00" in line
 

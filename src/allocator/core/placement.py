@@ -26,7 +26,7 @@ from allocator.core.allocation import thompson_allocate
 from allocator.core.arms import ArmState, Stage
 from allocator.core.decisions import Decisions, Reason
 from allocator.core.guardrail_params import GuardrailParams
-from allocator.core.guardrails import Binding, Projection, project
+from allocator.core.guardrails import Binding, Infeasibility, Projection, project
 from allocator.core.posterior import ArmModel
 from allocator.core.response import saturating_allocate
 from allocator.core.spend import arm_capacity, fill_reserve, lift_pays
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 _TESTING = int(Stage.TESTING)
-_NO_ROOM = int(Binding.NO_ROOM)
+_NO_ROOM, _LEARNING_OVER_TOTAL = int(Binding.NO_ROOM), int(Infeasibility.LEARNING_OVER_TOTAL)
 _UNCAPPED_STEP = 1e12
 """Step-up cap of the lifted projection: the bounds want a finite number; a 1e12-fold
 step takes even a cent past any daily budget."""
@@ -86,13 +86,19 @@ class Saturation(NamedTuple):
 
 @dataclass(frozen=True)
 class Room:
-    """Where the budget can go tomorrow: arm state, who runs, who learns, the total."""
+    """Where the budget can go tomorrow: arm state, who runs, who learns, the total.
+
+    ``allowed``: the arms the even start share is counted over (default ``active``).
+    Arms a placement cuts for room stay counted, so the arms being enabled beside them
+    never start above the even share of every arm allowed to run.
+    """
 
     arms: ArmState
     active: BoolArray
     frozen: BoolArray
     total: FloatArray
     guard: GuardrailParams
+    allowed: BoolArray | None = None
 
     def start(self) -> FloatArray:
         """Start budget of each arm being enabled, ``(..., K)``, currency per day.
@@ -113,7 +119,8 @@ class Room:
         """:meth:`start`, computed on its first call."""
         guard, arms, total = self.guard, self.arms, self.total
         if guard.new_arm_budget is None:
-            wanted = start_budget(self.active, total, guard)
+            counted = self.active if self.allowed is None else self.allowed
+            wanted = start_budget(counted, total, guard)
         else:
             wanted = np.full(np.shape(total), guard.start_budget)
         today = np.asarray(arms.budget, dtype=np.float64)
@@ -133,7 +140,8 @@ class Room:
         """The room with the arms ``back`` running too (this room when there are none)."""
         if not back.any():
             return self
-        return dataclasses.replace(self, active=self.active | back)
+        allowed = None if self.allowed is None else self.allowed | back
+        return dataclasses.replace(self, active=self.active | back, allowed=allowed)
 
 
 _RESERVE_ROUNDS = 4
@@ -188,12 +196,12 @@ class Placer:
             back = reserve_back(room, reserve, rank)
             decisions, room = _bring_back(decisions, back), room.adding(back)
         desired, projection = self._project(decisions, room)
-        placed, cut = room, None  # the room projected over; arms cut for room, kept off
+        first, placed, cut = projection, room, None  # arms cut for room stay off
         loose = projection.shortfall > 0.01 * np.maximum(projection.enabled.sum(axis=-1), 1)
         idle = reserve & ~room.active & loose[..., None]
         if idle.any():
             cut = room.active & (projection.binding == _NO_ROOM) & loose[..., None]
-            kept = dataclasses.replace(room, active=room.active & ~cut)
+            kept = dataclasses.replace(room, active=room.active & ~cut, allowed=room.active)
             more = reserve_back(kept, idle, rank) & idle
             if more.any() or cut.any():
                 decisions = _bring_back(decisions, more)
@@ -202,8 +210,7 @@ class Placer:
         if self.params.step_cap_on_shortfall != "hold" and (projection.shortfall > 0).any():
             projection = _lift_step_cap(projection, desired, self.model, placed, self.params)
         if cut is not None and placed is not room:
-            binding = np.where(cut, _NO_ROOM, projection.binding)
-            projection = dataclasses.replace(projection, binding=binding)
+            projection = _with_cut(projection, first, cut)
         return decisions, room, desired, projection
 
     def _project(self, decisions: Decisions, room: Room) -> tuple[FloatArray, Projection]:
@@ -217,6 +224,22 @@ class Placer:
             start=room.start(),
         )  # fmt: skip
         return desired, projection
+
+
+def _with_cut(projection: Projection, first: Projection, cut: BoolArray) -> Projection:
+    """The second placement's projection, with what the first one found kept.
+
+    The arms the first cut for room stay off (``NO_ROOM``), and rows where the frozen
+    arms alone exceeded the total keep that report (``LEARNING_OVER_TOTAL``: the freeze
+    was lifted there, which is why an arm in learning could be cut).
+    """
+    over = first.infeasible == _LEARNING_OVER_TOTAL
+    return dataclasses.replace(
+        projection,
+        binding=np.where(cut, _NO_ROOM, projection.binding),
+        infeasible=np.where(over, first.infeasible, projection.infeasible),
+        infeasible_amount=np.where(over, first.infeasible_amount, projection.infeasible_amount),
+    )
 
 
 def _lift_step_cap(

@@ -5,7 +5,7 @@ Money here is in cents stored in float64 (sums of whole cents are exact);
 
 Given per-arm bounds ``lo <= hi`` and a row total, all in cents, :func:`solve_cents`
 finds the level ``lam`` with ``sum(clip(desired - lam, lo, hi)) = total`` exactly from
-the sorted breakpoints (the Euclidean projection of the desired budgets onto the bounds
+the breakpoints (the Euclidean projection of the desired budgets onto the bounds
 with a fixed sum), then rounds to whole cents by largest remainder (ties: lower index
 first), so the rounded budgets stay within their bounds and sum to the total to the cent.
 Rows whose upper bounds add up to less than the total end at their upper bounds.
@@ -13,8 +13,11 @@ Rows whose upper bounds add up to less than the total end at their upper bounds.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from allocator._jit import kernel
 from allocator._types import BoolArray, FloatArray
 
 __all__ = ["CENT_NOISE", "cents_down", "cents_up", "solve_cents"]
@@ -71,42 +74,77 @@ def _level(des: FloatArray, lo: FloatArray, hi: FloatArray, total: FloatArray) -
 
     ``f(lam) = sum(clip(des - lam, lo, hi))`` is piecewise linear and non-increasing, with
     breakpoints ``des - hi`` (an arm leaves its upper bound) and ``des - lo`` (it reaches
-    its lower bound). The ``2K`` breakpoints of each row are sorted once and ``f`` is
-    evaluated at all of them with cumulative sums of the intercept and slope changes;
-    the first breakpoint where ``f`` drops below the total closes the linear piece that
-    holds the solution. The arms free on that piece (classified at its midpoint) give the
-    level exactly: ``(sum of their des - (total - the pinned bounds)) / their count``.
-    Rows whose bounds cannot reach the total get the level at a bracket end: the lowest
-    breakpoint (every arm at ``hi``) or the highest (every arm at ``lo``).
+    its lower bound). Each row's compiled pass (:func:`_level_rows`) brackets the
+    crossing of the total between two adjacent breakpoints by selection (no sort); the
+    arms free on that piece (classified at its midpoint) give the level exactly: ``(sum
+    of their des - (total - the pinned bounds)) / their count``. Rows whose bounds cannot
+    reach the total get the level at a bracket end: the lowest breakpoint (every arm at
+    ``hi``) or the highest (every arm at ``lo``).
     """
+    des, lo, hi, total = (np.ascontiguousarray(x, dtype=np.float64) for x in (des, lo, hi, total))
+    return _level_rows(des, lo, hi, total)
+
+
+@kernel
+def _level_rows(des: FloatArray, lo: FloatArray, hi: FloatArray, total: FloatArray) -> FloatArray:
+    """:func:`_level` of each row of ``(B, K)`` arrays, totals ``(B,)``."""
     n_rows, n_arms = des.shape
-    rows = np.arange(n_rows)[:, None]
-    at_hi = des - hi  # below this level the arm sits at hi
-    at_lo = des - lo  # above this level the arm sits at lo
-    points = np.concatenate([at_hi, at_lo], axis=-1)  # (B, 2K)
-    order = np.argsort(points, axis=-1, kind="stable")
-    ranked = points[rows, order]
-    # Crossing a breakpoint upwards: at des - hi the arm turns free (intercept += des - hi,
-    # slope -= 1); at des - lo it is pinned again (intercept += lo - des, slope += 1).
-    d_intercept = np.concatenate([at_hi, -at_lo], axis=-1)[rows, order]
-    d_free = np.where(order < n_arms, 1.0, -1.0)
-    intercept = hi.sum(axis=-1, keepdims=True) + np.cumsum(d_intercept, axis=-1)
-    n_free_at = np.cumsum(d_free, axis=-1)
-    below = intercept - n_free_at * ranked < total[:, None]  # f(breakpoint) < total
-    first = np.argmax(below, axis=-1)
-    crossed = below[np.arange(n_rows), first]  # False: f >= total everywhere
-    upper = np.where(crossed, first, 2 * n_arms - 1)
-    lower = np.where(crossed, np.maximum(first - 1, 0), upper)
-    bracket = ranked[np.arange(n_rows)[:, None], np.stack([lower, upper], axis=-1)]
-    mid = 0.5 * (bracket[:, 0] + bracket[:, 1])
-    raw = des - mid[:, None]
-    free = (raw > lo) & (raw < hi)
-    n_free = free.sum(axis=-1)
-    pinned = np.where(free, 0.0, np.clip(raw, lo, hi)).sum(axis=-1)
-    free_des = np.where(free, des, 0.0).sum(axis=-1)
-    exact = (free_des - (total - pinned)) / np.maximum(n_free, 1)
-    level: FloatArray = np.where(n_free > 0, exact, mid)
-    return level
+    out = np.empty(n_rows)
+    points = np.empty(2 * n_arms)
+    for r in range(n_rows):
+        d, low, high, money = des[r], lo[r], hi[r], total[r]
+        for k in range(n_arms):
+            points[k], points[n_arms + k] = d[k] - high[k], d[k] - low[k]
+        reach, short = _bracket(d, low, high, money, points)
+        if short == math.inf:  # the total is reached everywhere: every arm at lo
+            out[r] = reach
+            continue
+        if reach == -math.inf:  # never reached: every arm at hi
+            out[r] = short
+            continue
+        mid = 0.5 * (reach + short)
+        n_free, pinned, free_des = 0, 0.0, 0.0
+        for k in range(n_arms):
+            raw = d[k] - mid
+            if low[k] < raw < high[k]:
+                n_free += 1
+                free_des += d[k]
+            else:
+                pinned += min(max(raw, low[k]), high[k])
+        out[r] = (free_des - (money - pinned)) / n_free if n_free > 0 else mid
+    return out
+
+
+@kernel
+def _bracket(
+    des: FloatArray, lo: FloatArray, hi: FloatArray, total: float, points: FloatArray
+) -> tuple[float, float]:
+    """The adjacent breakpoints around the crossing of ``total``.
+
+    Returns the largest breakpoint where ``f >= total`` (``-inf`` if none) and the
+    smallest where ``f < total`` (``inf`` if none). Each round evaluates ``f`` at a pivot
+    among the candidates left in ``points`` (all ``2K`` breakpoints, reordered) and keeps
+    those on the crossing's side, listed without a branch.
+    """
+    reach, short = -math.inf, math.inf
+    n = points.size
+    while n > 0:
+        pivot = points[n // 2]
+        f = 0.0
+        for k in range(des.size):
+            f += min(max(des[k] - pivot, lo[k]), hi[k])
+        below = f < total
+        if below:
+            short = pivot
+        else:
+            reach = pivot
+        kept = 0
+        for i in range(n):
+            x = points[i]
+            points[kept] = x
+            kept += (x < pivot) if below else (x > pivot)
+        n = kept
+    return reach, short
 
 
 def _nudge(priority: FloatArray, candidate: BoolArray, count: FloatArray) -> FloatArray:

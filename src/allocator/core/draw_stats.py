@@ -204,16 +204,19 @@ def _keep_above(
         t = tau[k]
         screen[k] = t - 1e-9 * abs(t) if math.isfinite(t) else -math.inf
     count[:] = 0
+    passed = np.empty(n_arms, dtype=np.int64)
     for s in range(n_draws):
         top, row = best[s], values[s]
-        for k in range(n_arms):
-            value = row[k]
-            if not top - value < screen[k] * value:  # NaN (e.g. -inf x 0) keeps the draw
-                relative = _relative_gap(top, value, skip_zero)
-                if relative >= tau[k]:
-                    if count[k] < capacity:
-                        kept[k, count[k]] = relative
-                    count[k] += 1
+        n_passed = 0
+        for k in range(n_arms):  # the arms that pass, listed without a branch
+            passed[n_passed] = k
+            n_passed += not top - row[k] < screen[k] * row[k]  # NaN (-inf x 0) passes
+        for k in passed[:n_passed]:
+            relative = _relative_gap(top, row[k], skip_zero)
+            if relative >= tau[k]:
+                if count[k] < capacity:
+                    kept[k, count[k]] = relative
+                count[k] += 1
 
 
 @kernel

@@ -448,3 +448,15 @@ def test_bernoulli_simulation_is_the_plain_step_by_step_loop() -> None:
     np.testing.assert_array_equal(
         fast.regret, plain_bernoulli_regret(bandit, seeds, horizon, 7, steps)
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(projection_rows())
+def test_the_compiled_level_is_its_python_source_bit_for_bit(
+    rows: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> None:
+    """numba compiles the projection's level without fastmath: it rounds as written."""
+    args = tuple(np.ascontiguousarray(x) for x in rows)
+    compiled = box_projection._level_rows(*args)
+    source = box_projection._level_rows.py_func(*args)  # type: ignore[attr-defined]
+    assert compiled.tobytes() == source.tobytes()

@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from allocator._types import BoolArray, FloatArray
+from allocator._jit import kernel
+from allocator._types import BoolArray, FloatArray, IntArray
 from allocator.core.response import marginal_rate, water_fill
 
 __all__ = ["better_elsewhere", "water_level"]
@@ -99,7 +100,21 @@ def better_elsewhere(
     level, funded = water_level(mean, half, np.where(candidate, cap, 0.0), total)
     # rate at zero > level, compared on the draws themselves (to_zero >= 1): no (S, K)
     # product is formed
-    above = draws > (level[..., None] / to_zero)[..., None, :]
-    p_above = np.count_nonzero(above, axis=-2) / draws.shape[-2]
+    *batch, n_draws, n_arms = draws.shape
+    rows = np.ascontiguousarray(draws).reshape(-1, n_draws, n_arms)
+    bar = np.broadcast_to(level[..., None] / to_zero, (*batch, n_arms)).reshape(-1, n_arms)
+    p_above = _count_above(rows, np.ascontiguousarray(bar)).reshape(*batch, n_arms) / n_draws
     out: BoolArray = candidate & ~funded & (p_above < probability)
     return out
+
+
+@kernel
+def _count_above(draws: FloatArray, bar: FloatArray) -> IntArray:
+    """How many of each arm's draws ``(B, S, K)`` exceed its bar ``(B, K)``, ``(B, K)``."""
+    n_rows, n_draws, n_arms = draws.shape
+    count = np.zeros((n_rows, n_arms), dtype=np.int64)
+    for r in range(n_rows):
+        for s in range(n_draws):
+            for k in range(n_arms):  # no branch: several arms at a time
+                count[r, k] += draws[r, s, k] > bar[r, k]
+    return count

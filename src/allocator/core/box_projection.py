@@ -19,6 +19,7 @@ import numpy as np
 
 from allocator._jit import kernel
 from allocator._types import BoolArray, FloatArray
+from allocator.core.selection import keep_beyond
 
 __all__ = ["CENT_NOISE", "cents_down", "cents_up", "solve_cents"]
 
@@ -124,7 +125,7 @@ def _bracket(
     Returns the largest breakpoint where ``f >= total`` (``-inf`` if none) and the
     smallest where ``f < total`` (``inf`` if none). Each round evaluates ``f`` at a pivot
     among the candidates left in ``points`` (all ``2K`` breakpoints, reordered) and keeps
-    those on the crossing's side, listed without a branch.
+    those on the crossing's side (:func:`~allocator.core.selection.keep_beyond`).
     """
     reach, short = -math.inf, math.inf
     n = points.size
@@ -138,12 +139,7 @@ def _bracket(
             short = pivot
         else:
             reach = pivot
-        kept = 0
-        for i in range(n):
-            x = points[i]
-            points[kept] = x
-            kept += (x < pivot) if below else (x > pivot)
-        n = kept
+        n = keep_beyond(points, n, pivot, not below)
     return reach, short
 
 

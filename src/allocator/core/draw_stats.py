@@ -20,6 +20,7 @@ import numpy as np
 
 from allocator._jit import kernel
 from allocator._types import BoolArray, FloatArray, IntArray
+from allocator.core.selection import kth_largest
 
 __all__ = ["DrawStats", "draw_stats"]
 
@@ -122,18 +123,18 @@ def _gap_rows(
         n_zero += _first_pass(row, top, skip_zero, group_max, loss[r], has_nan)
         for k in range(n_arms):
             column[:n_groups] = group_max[:, k]
-            tau[k] = _kth_largest(column, n_groups, n_top)
+            tau[k] = kth_largest(column, n_groups, n_top)
         _keep_above(row, top, skip_zero, tau, kept, count)
         for k in range(n_arms):
             if count[k] <= n_groups and not has_nan[k]:
-                remaining[r, k] = _kth_largest(kept[k], count[k], n_top)
+                remaining[r, k] = kth_largest(kept[k], count[k], n_top)
                 continue
             for s in range(n_draws):
                 column[s] = _relative_gap(top[s], row[s, k], skip_zero)
             if has_nan[k]:  # NaN sorts last, as in the partition
                 remaining[r, k] = np.sort(column)[n_draws - n_top]
             else:
-                remaining[r, k] = _kth_largest(column, n_draws, n_top)
+                remaining[r, k] = kth_largest(column, n_draws, n_top)
     return loss, remaining, n_zero
 
 
@@ -217,46 +218,6 @@ def _keep_above(
                 if count[k] < capacity:
                     kept[k, count[k]] = relative
                 count[k] += 1
-
-
-@kernel
-def _kth_largest(values: FloatArray, n: int, k: int) -> float:
-    """The ``k``-th largest of ``values[:n]`` (``1 <= k <= n``, no NaN), which it reorders.
-
-    Quickselect with branch-free partitions (a comparison decides where a value goes, not
-    which way the code jumps: on random data a jump would be mispredicted half the
-    time): each round moves the values above the pivot to the front, then the values
-    equal to it, so ties end a round instead of slowing it.
-    """
-    want = k - 1  # position in descending order
-    lo, hi = 0, n
-    while hi - lo > 1:
-        a, b, c = values[lo], values[(lo + hi) // 2], values[hi - 1]
-        pivot = max(min(a, b), min(max(a, b), c))  # the median of three, a value present
-        above = _move_front(values, lo, hi, pivot, True)
-        if want < above:
-            hi = above
-            continue
-        equal = _move_front(values, above, hi, pivot, False)
-        if want < equal:
-            return float(pivot)
-        lo = equal
-    return float(values[lo])
-
-
-@kernel
-def _move_front(values: FloatArray, lo: int, hi: int, pivot: float, above: bool) -> int:
-    """Moves the values of ``values[lo:hi]`` above ``pivot`` to the front, branch-free.
-
-    With ``above`` False, the values equal to it. Returns where the rest begins.
-    """
-    store = lo
-    for i in range(lo, hi):
-        x = values[i]
-        values[i] = values[store]
-        values[store] = x
-        store += (x > pivot) if above else (x == pivot)
-    return store
 
 
 def _best_arm(values: FloatArray, mask: BoolArray, top_hint: IntArray | None = None) -> IntArray:

@@ -28,6 +28,7 @@ import numpy as np
 from allocator._jit import kernel
 from allocator._types import FloatArray, IntArray
 from allocator.core.allocation import broadcast_bounds
+from allocator.core.selection import keep_beyond
 
 __all__ = [
     "expected_conversions",
@@ -136,12 +137,7 @@ def water_fill(
     # and each row of rates reads the row of bounds it broadcasts against
     arm = np.broadcast(half, floor, cap, total_k, np.empty(shape[-1:], dtype=np.bool_)).shape
     n_bounds = math.prod(arm[:-1])
-    if arm == shape:
-        bound_row = np.arange(n_bounds)
-    elif n_bounds == 1:
-        bound_row = np.zeros(math.prod(shape[:-1]), dtype=np.int64)
-    else:
-        bound_row = np.broadcast_to(np.arange(n_bounds).reshape(arm[:-1]), shape[:-1]).ravel()
+    bound_row = np.broadcast_to(np.arange(n_bounds).reshape(arm[:-1]), shape[:-1]).ravel()
     half, floor, cap = (_rows(x, arm) for x in (half, floor, cap))
     money = _rows(total_k, (*arm[:-1], 1))[:, 0]
     budget = _fill_rows(_rows(rate, shape), bound_row, half, floor, cap, money)
@@ -226,9 +222,10 @@ def _level(
 
     Brackets the crossing between adjacent breakpoints: each round evaluates the total at
     a pivot breakpoint and keeps only the breakpoints on the crossing's side (``points``
-    is scratch, ``2K`` long). On the last bracket ``(lo, hi)`` no arm changes regime, so
-    the total is linear there and the crossing is one division. Called only where the
-    floors add up to at most ``total`` and the caps to more.
+    is scratch, ``2K`` long; :func:`~allocator.core.selection.keep_beyond`). On the last
+    bracket ``(lo, hi)`` no arm changes regime, so the total is linear there and the
+    crossing is one division. Called only where the floors add up to at most ``total``
+    and the caps to more.
     """
     n = 0
     for k in range(slope.size):
@@ -246,12 +243,7 @@ def _level(
             lo = pivot
         else:
             hi = pivot
-        kept = 0
-        for i in range(n):  # branch-free: a comparison on random data mispredicts often
-            x = points[i]
-            points[kept] = x
-            kept += (x > pivot) if below else (x < pivot)
-        n = kept
+        n = keep_beyond(points, n, pivot, below)
     if lo == -math.inf:  # the floors already reach the total
         return hi
     fixed, free_slope, free_half = 0.0, 0.0, 0.0

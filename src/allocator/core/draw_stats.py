@@ -172,7 +172,7 @@ def _first_pass(
             gap = top - row[k]
             loss[k] += gap
             n_zero += gap == 0.0
-            relative = gap if skip_zero and gap == 0.0 else gap / row[k]
+            relative = _relative_gap(top, row[k], skip_zero)  # the second pass's bits
             g[k] = max(g[k], relative)
             has_nan[k] |= relative != relative
     loss /= n_draws

@@ -200,7 +200,7 @@ class Decisions(PosteriorSummaries):
     auth_days_left: FloatArray
     interval: float
     model: ArmModel = field(repr=False, compare=False)
-    objective: Objective = Objective.CPA
+    objective: Objective
     _intervals: list[Intervals] = field(
         default_factory=list, init=False, repr=False, compare=False
     )  # filled on first read
